@@ -1,0 +1,304 @@
+// Package config holds every setting of a dispatcher instance (CONTRACT §2).
+//
+// A Config is built in three layers: Default(), then the environment
+// (FromEnv), then the flags of `dispatcher serve` (BindFlags), flag wins.
+// Validate() checks the result; its errors name the variable and say why, in
+// the form `LEASE_TTL: must be at least 1s, got 200ms`, so the command line can
+// print them as one line and exit 2. Nothing in this package panics on bad
+// input.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of one instance. Each field names its
+// environment variable and documents its default.
+type Config struct {
+	// BotToken (BOT_TOKEN, default none) is the Telegram bot token. Required
+	// unless sandbox mode. Never printed, logged or put in errors.
+	BotToken string
+	// TelegramAPIURL (TELEGRAM_API_URL, default https://api.telegram.org) is the
+	// Bot API base URL.
+	TelegramAPIURL string
+	// Sandbox (SANDBOX, default true when BOT_TOKEN is empty) serves a built-in
+	// fake Bot API that records what the bot sends.
+	Sandbox bool
+	// WebhookSecret (WEBHOOK_SECRET, default none) is compared in constant time
+	// with the header X-Telegram-Bot-Api-Secret-Token.
+	WebhookSecret string
+	// InsecureWebhook (INSECURE_WEBHOOK, default false) allows a webhook
+	// without a secret outside sandbox mode.
+	InsecureWebhook bool
+	// ListenAddr (LISTEN_ADDR, default :8080) serves the webhook and the ops
+	// endpoints.
+	ListenAddr string
+	// WebhookPath (WEBHOOK_PATH, default /webhook).
+	WebhookPath string
+	// RedisURL (REDIS_URL, default none: embedded in-process Redis).
+	RedisURL string
+	// RedisClusterAddrs (REDIS_CLUSTER_ADDRS, default none) selects Redis
+	// Cluster.
+	RedisClusterAddrs []string
+	// RedisSentinelAddrs and RedisSentinelMaster (REDIS_SENTINEL_ADDRS,
+	// REDIS_SENTINEL_MASTER, default none) select Sentinel failover.
+	RedisSentinelAddrs  []string
+	RedisSentinelMaster string
+	// Namespace (REDIS_NAMESPACE, default tgd) prefixes every key.
+	Namespace string
+	// InstanceID (INSTANCE_ID, default hostname-pid) must be unique among live
+	// instances.
+	InstanceID string
+	// Shards (SHARDS, default 1) is the number of stream shards and leases.
+	Shards int
+	// Workers (WORKERS, default 16) is the number of concurrent dispatches.
+	Workers int
+	// LeaseTTL (LEASE_TTL, default 10s) is the lease lifetime.
+	LeaseTTL time.Duration
+	// HandlerTimeout (HANDLER_TIMEOUT, default 30s) is one dispatch's deadline.
+	HandlerTimeout time.Duration
+	// ShutdownTimeout (SHUTDOWN_TIMEOUT, default 20s) is the drain time.
+	ShutdownTimeout time.Duration
+	// MaxDeliveries (MAX_DELIVERIES, default 5) before dead-lettering.
+	MaxDeliveries int
+	// MaxBacklog (MAX_BACKLOG, default 100000) per shard.
+	MaxBacklog int
+	// DedupeWindow (DEDUPE_WINDOW, default 1h) remembers update ids.
+	DedupeWindow time.Duration
+	// LogFormat (LOG_FORMAT, default json) is json or kv.
+	LogFormat string
+	// LogLevel (LOG_LEVEL, default info) is debug, info, warn or error.
+	LogLevel string
+	// SilenceGuard (SILENCE_GUARD, default true) answers forgotten callbacks.
+	SilenceGuard bool
+	// AdminIDs (ADMIN_IDS, default none) may use /debug.
+	AdminIDs []int64
+	// CatalogFile (CATALOG_FILE, default none: the embedded catalog) replaces
+	// the bot's catalog of categories and models.
+	CatalogFile string
+	// JournalTTL (JOURNAL_TTL, default 24h) is how long the event journal
+	// keeps one cid's events.
+	JournalTTL time.Duration
+}
+
+// Default returns the configuration with every default of CONTRACT §2.
+func Default() Config {
+	return Config{
+		TelegramAPIURL:  "https://api.telegram.org",
+		ListenAddr:      ":8080",
+		WebhookPath:     "/webhook",
+		Namespace:       "tgd",
+		InstanceID:      defaultInstanceID(),
+		Shards:          1,
+		Workers:         16,
+		LeaseTTL:        10 * time.Second,
+		HandlerTimeout:  30 * time.Second,
+		ShutdownTimeout: 20 * time.Second,
+		MaxDeliveries:   5,
+		MaxBacklog:      100000,
+		DedupeWindow:    time.Hour,
+		LogFormat:       "json",
+		LogLevel:        "info",
+		SilenceGuard:    true,
+		JournalTTL:      24 * time.Hour,
+	}
+}
+
+func defaultInstanceID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "dispatcher"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// Error is a configuration error that names the offending variable.
+type Error struct {
+	Var    string // the environment variable (or flag) at fault
+	Reason string // why, for a person
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Reason }
+
+// ErrInvalid matches every *Error with errors.Is.
+var ErrInvalid = errors.New("config: invalid")
+
+// Is makes errors.Is(err, ErrInvalid) true for every *Error.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(name, format string, args ...any) error {
+	return &Error{Var: name, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks the configuration and returns the first problem found, as
+// an *Error naming the variable.
+func (c *Config) Validate() error {
+	if c.Sandbox && c.BotToken == "" {
+		// fine: the sandbox's fake Bot API is used
+	} else if c.BotToken == "" {
+		return invalid("BOT_TOKEN", "required unless SANDBOX=true")
+	} else if !validToken(c.BotToken) {
+		return invalid("BOT_TOKEN", "is not a bot token (want digits, a colon and 35 letters, digits, - or _)")
+	}
+	if !c.Sandbox {
+		if u, err := url.Parse(c.TelegramAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return invalid("TELEGRAM_API_URL", "must be an http or https URL, got %q", c.TelegramAPIURL)
+		}
+		if c.WebhookSecret == "" && !c.InsecureWebhook {
+			return invalid("WEBHOOK_SECRET", "required unless SANDBOX=true or INSECURE_WEBHOOK=true")
+		}
+	}
+	if c.WebhookSecret != "" && !validSecret(c.WebhookSecret) {
+		return invalid("WEBHOOK_SECRET", "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+	}
+	if c.ListenAddr == "" || !strings.Contains(c.ListenAddr, ":") {
+		return invalid("LISTEN_ADDR", "must be host:port or :port, got %q", c.ListenAddr)
+	}
+	if !strings.HasPrefix(c.WebhookPath, "/") {
+		return invalid("WEBHOOK_PATH", "must start with /, got %q", c.WebhookPath)
+	}
+	switch c.WebhookPath {
+	case "/healthz", "/readyz", "/metrics":
+		return invalid("WEBHOOK_PATH", "%s is an ops endpoint", c.WebhookPath)
+	}
+	if strings.HasPrefix(c.WebhookPath, "/sandbox/") {
+		return invalid("WEBHOOK_PATH", "/sandbox/ is reserved for the sandbox Bot API")
+	}
+	if err := c.validateRedis(); err != nil {
+		return err
+	}
+	if c.Namespace == "" || strings.ContainsAny(c.Namespace, "{}: \t\r\n") {
+		return invalid("REDIS_NAMESPACE", "must be non-empty without braces, colons or spaces, got %q", c.Namespace)
+	}
+	if c.InstanceID == "" || len(c.InstanceID) > 128 || strings.ContainsAny(c.InstanceID, " \t\r\n{}") {
+		return invalid("INSTANCE_ID", "must be 1-128 characters without spaces or braces, got %q", c.InstanceID)
+	}
+	if c.Shards < 1 || c.Shards > 1024 {
+		return invalid("SHARDS", "must be between 1 and 1024, got %d", c.Shards)
+	}
+	if c.Workers < 1 || c.Workers > 10000 {
+		return invalid("WORKERS", "must be between 1 and 10000, got %d", c.Workers)
+	}
+	if c.LeaseTTL < time.Second {
+		return invalid("LEASE_TTL", "must be at least 1s, got %s", c.LeaseTTL)
+	}
+	if c.LeaseTTL > 5*time.Minute {
+		return invalid("LEASE_TTL", "must be at most 5m, got %s", c.LeaseTTL)
+	}
+	if c.HandlerTimeout < 10*time.Millisecond {
+		return invalid("HANDLER_TIMEOUT", "must be at least 10ms, got %s", c.HandlerTimeout)
+	}
+	if c.ShutdownTimeout < 0 {
+		return invalid("SHUTDOWN_TIMEOUT", "must not be negative, got %s", c.ShutdownTimeout)
+	}
+	if c.MaxDeliveries < 1 || c.MaxDeliveries > 1000 {
+		return invalid("MAX_DELIVERIES", "must be between 1 and 1000, got %d", c.MaxDeliveries)
+	}
+	if c.MaxBacklog < 1 {
+		return invalid("MAX_BACKLOG", "must be at least 1, got %d", c.MaxBacklog)
+	}
+	if c.DedupeWindow < time.Second {
+		return invalid("DEDUPE_WINDOW", "must be at least 1s, got %s", c.DedupeWindow)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "kv" {
+		return invalid("LOG_FORMAT", "must be json or kv, got %q", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return invalid("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.JournalTTL < time.Minute {
+		return invalid("JOURNAL_TTL", "must be at least 1m, got %s", c.JournalTTL)
+	}
+	return nil
+}
+
+func (c *Config) validateRedis() error {
+	modes := 0
+	if c.RedisURL != "" {
+		modes++
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return invalid("REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
+		}
+	}
+	if len(c.RedisClusterAddrs) > 0 {
+		modes++
+	}
+	if len(c.RedisSentinelAddrs) > 0 || c.RedisSentinelMaster != "" {
+		modes++
+		if len(c.RedisSentinelAddrs) == 0 {
+			return invalid("REDIS_SENTINEL_ADDRS", "required with REDIS_SENTINEL_MASTER")
+		}
+		if c.RedisSentinelMaster == "" {
+			return invalid("REDIS_SENTINEL_MASTER", "required with REDIS_SENTINEL_ADDRS")
+		}
+	}
+	if modes > 1 {
+		return invalid("REDIS_URL", "set only one of REDIS_URL, REDIS_CLUSTER_ADDRS and REDIS_SENTINEL_ADDRS")
+	}
+	for _, a := range append(append([]string{}, c.RedisClusterAddrs...), c.RedisSentinelAddrs...) {
+		if !strings.Contains(a, ":") {
+			return invalid("REDIS_CLUSTER_ADDRS", "each address must be host:port, got %q", a)
+		}
+	}
+	return nil
+}
+
+// Embedded reports whether the instance runs its own in-process Redis.
+func (c *Config) Embedded() bool {
+	return c.RedisURL == "" && len(c.RedisClusterAddrs) == 0 && len(c.RedisSentinelAddrs) == 0
+}
+
+// IsAdmin reports whether a Telegram user may use /debug.
+func (c *Config) IsAdmin(userID int64) bool {
+	for _, id := range c.AdminIDs {
+		if id == userID {
+			return true
+		}
+	}
+	return false
+}
+
+// Secrets returns the values that must never appear in any output.
+func (c *Config) Secrets() []string {
+	var s []string
+	if c.BotToken != "" {
+		s = append(s, c.BotToken)
+	}
+	if c.WebhookSecret != "" {
+		s = append(s, c.WebhookSecret)
+	}
+	return s
+}
+
+func validToken(t string) bool {
+	i := strings.IndexByte(t, ':')
+	if i < 1 || len(t)-i-1 != 35 {
+		return false
+	}
+	for _, r := range t[:i] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return validSecret(t[i+1:])
+}
+
+func validSecret(s string) bool {
+	if len(s) == 0 || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,202 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Var describes one setting: its environment variable, its `serve` flag and
+// how a text value is applied to a Config.
+type Var struct {
+	Env    string // environment variable, e.g. LEASE_TTL
+	Flag   string // flag of `dispatcher serve`, e.g. lease-ttl
+	Usage  string
+	Secret bool // never echoed back in errors
+	set    func(c *Config, v string) error
+	get    func(c *Config) string
+}
+
+// Vars lists every setting, in the order of CONTRACT §2. Deploy files are
+// checked against this list, so it is the one place a variable is declared.
+func Vars() []Var { return vars }
+
+var vars = []Var{
+	strVar("BOT_TOKEN", "Telegram bot token; required unless sandbox mode", true, func(c *Config) *string { return &c.BotToken }),
+	strVar("TELEGRAM_API_URL", "Bot API base URL", false, func(c *Config) *string { return &c.TelegramAPIURL }),
+	boolVar("SANDBOX", "built-in fake Bot API (default true when BOT_TOKEN is empty)", func(c *Config) *bool { return &c.Sandbox }),
+	strVar("WEBHOOK_SECRET", "secret expected in X-Telegram-Bot-Api-Secret-Token", true, func(c *Config) *string { return &c.WebhookSecret }),
+	boolVar("INSECURE_WEBHOOK", "allow a webhook without a secret outside sandbox mode", func(c *Config) *bool { return &c.InsecureWebhook }),
+	strVar("LISTEN_ADDR", "HTTP address for the webhook and ops endpoints", false, func(c *Config) *string { return &c.ListenAddr }),
+	strVar("WEBHOOK_PATH", "path of the webhook", false, func(c *Config) *string { return &c.WebhookPath }),
+	strVar("REDIS_URL", "redis:// or rediss:// URL; empty: embedded in-process Redis (one instance only)", true, func(c *Config) *string { return &c.RedisURL }),
+	listVar("REDIS_CLUSTER_ADDRS", "comma-separated Redis Cluster seed nodes", func(c *Config) *[]string { return &c.RedisClusterAddrs }),
+	listVar("REDIS_SENTINEL_ADDRS", "comma-separated Sentinel addresses", func(c *Config) *[]string { return &c.RedisSentinelAddrs }),
+	strVar("REDIS_SENTINEL_MASTER", "Sentinel master name", false, func(c *Config) *string { return &c.RedisSentinelMaster }),
+	strVar("REDIS_NAMESPACE", "prefix of every Redis key", false, func(c *Config) *string { return &c.Namespace }),
+	strVar("INSTANCE_ID", "unique id of this instance among live ones", false, func(c *Config) *string { return &c.InstanceID }),
+	intVar("SHARDS", "number of stream shards (one lease each)", func(c *Config) *int { return &c.Shards }),
+	intVar("WORKERS", "concurrent dispatches per instance", func(c *Config) *int { return &c.Workers }),
+	durVar("LEASE_TTL", "lease lifetime", func(c *Config) *time.Duration { return &c.LeaseTTL }),
+	durVar("HANDLER_TIMEOUT", "deadline of one dispatch", func(c *Config) *time.Duration { return &c.HandlerTimeout }),
+	durVar("SHUTDOWN_TIMEOUT", "drain time on SIGTERM", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+	intVar("MAX_DELIVERIES", "deliveries of one update before it is dead-lettered", func(c *Config) *int { return &c.MaxDeliveries }),
+	intVar("MAX_BACKLOG", "per-shard backlog above which the webhook answers 503", func(c *Config) *int { return &c.MaxBacklog }),
+	durVar("DEDUPE_WINDOW", "a repeated update_id within it is not enqueued again", func(c *Config) *time.Duration { return &c.DedupeWindow }),
+	strVar("LOG_FORMAT", "json or kv", false, func(c *Config) *string { return &c.LogFormat }),
+	strVar("LOG_LEVEL", "debug, info, warn or error", false, func(c *Config) *string { return &c.LogLevel }),
+	boolVar("SILENCE_GUARD", "answer callbacks a handler left unanswered", func(c *Config) *bool { return &c.SilenceGuard }),
+	{Env: "ADMIN_IDS", Usage: "comma-separated Telegram user ids allowed to use /debug",
+		set: func(c *Config, v string) error {
+			ids, err := parseIDs(v)
+			if err != nil {
+				return err
+			}
+			c.AdminIDs = ids
+			return nil
+		},
+		get: func(c *Config) string {
+			s := make([]string, len(c.AdminIDs))
+			for i, id := range c.AdminIDs {
+				s[i] = strconv.FormatInt(id, 10)
+			}
+			return strings.Join(s, ",")
+		}},
+	strVar("CATALOG_FILE", "JSON catalog of categories and models (default: embedded)", false, func(c *Config) *string { return &c.CatalogFile }),
+	durVar("JOURNAL_TTL", "how long the event journal keeps a cid's events", func(c *Config) *time.Duration { return &c.JournalTTL }),
+}
+
+func init() {
+	for i := range vars {
+		vars[i].Flag = strings.ReplaceAll(strings.ToLower(vars[i].Env), "_", "-")
+	}
+}
+
+func strVar(env, usage string, secret bool, f func(*Config) *string) Var {
+	return Var{Env: env, Usage: usage, Secret: secret,
+		set: func(c *Config, v string) error { *f(c) = v; return nil },
+		get: func(c *Config) string { return *f(c) }}
+}
+
+func boolVar(env, usage string, f func(*Config) *bool) Var {
+	return Var{Env: env, Usage: usage,
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("must be true or false, got %q", v)
+			}
+			*f(c) = b
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatBool(*f(c)) }}
+}
+
+func intVar(env, usage string, f func(*Config) *int) Var {
+	return Var{Env: env, Usage: usage,
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("must be an integer, got %q", v)
+			}
+			*f(c) = n
+			return nil
+		},
+		get: func(c *Config) string { return strconv.Itoa(*f(c)) }}
+}
+
+func durVar(env, usage string, f func(*Config) *time.Duration) Var {
+	return Var{Env: env, Usage: usage,
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("must be a Go duration such as 500ms or 10s, got %q", v)
+			}
+			*f(c) = d
+			return nil
+		},
+		get: func(c *Config) string { return f(c).String() }}
+}
+
+func listVar(env, usage string, f func(*Config) *[]string) Var {
+	return Var{Env: env, Usage: usage,
+		set: func(c *Config, v string) error { *f(c) = splitList(v); return nil },
+		get: func(c *Config) string { return strings.Join(*f(c), ",") }}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseIDs(v string) ([]int64, error) {
+	var ids []int64
+	for _, p := range splitList(v) {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("must be comma-separated integers, got %q", p)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// FromEnv returns Default() overlaid with the environment, read through
+// lookup (os.LookupEnv in production). SANDBOX defaults to true when
+// BOT_TOKEN is empty.
+func FromEnv(lookup func(string) (string, bool)) (Config, error) {
+	c := Default()
+	sandboxSet := false
+	for _, v := range vars {
+		val, ok := lookup(v.Env)
+		if !ok {
+			continue
+		}
+		if v.Env == "SANDBOX" {
+			sandboxSet = true
+		}
+		if err := v.set(&c, val); err != nil {
+			return c, &Error{Var: v.Env, Reason: err.Error()}
+		}
+	}
+	if !sandboxSet {
+		c.Sandbox = c.BotToken == ""
+	}
+	return c, nil
+}
+
+// BindFlags registers one flag per variable on fs; after fs.Parse the flags
+// that were set override c. Flag errors name the flag and the variable.
+func (c *Config) BindFlags(fs *flag.FlagSet) {
+	for _, v := range vars {
+		fs.Func(v.Flag, v.Usage+" ("+v.Env+")", func(s string) error {
+			if err := v.set(c, s); err != nil {
+				return &Error{Var: v.Env, Reason: err.Error()}
+			}
+			if v.Env == "BOT_TOKEN" && s != "" {
+				c.Sandbox = false
+			}
+			return nil
+		})
+	}
+}
+
+// Value returns the text form of a variable's current value ("" for
+// secrets), for `dispatcher status` and docs.
+func (c *Config) Value(env string) (string, bool) {
+	for _, v := range vars {
+		if v.Env == env {
+			if v.Secret {
+				return "", true
+			}
+			return v.get(c), true
+		}
+	}
+	return "", false
+}

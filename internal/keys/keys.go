@@ -1,0 +1,104 @@
+// Package keys builds every Redis key the dispatcher uses. Nothing else in the
+// project spells a key.
+//
+// Keys that belong to a shard carry the hash tag {NS:N} so that every key of
+// one shard lives in one Redis Cluster hash slot: each Lua script touches
+// keys of one slot only and runs unchanged on a single Redis, Sentinel or
+// Cluster. Keys that are not per shard (the instance registry, the event
+// journal, the debug flag) are only used by single-key commands.
+//
+// Layout, for namespace "tgd" and shard 0:
+//
+//	{tgd:0}:stream        stream of updates (consumer group "dispatch")
+//	{tgd:0}:lease         hash {holder, token}, expires with the lease
+//	{tgd:0}:fence         highest fencing token handed out
+//	{tgd:0}:seen:<uid>    dedupe marker of one update_id, expires with DEDUPE_WINDOW
+//	{tgd:0}:dlq           dead-letter stream
+//	{tgd:0}:jobs          jobs for the downstream generator
+//	{tgd:0}:fsm:<chat>:<user>  FSM state of one user in one chat
+//	tgd:lease-released    pub/sub channel announcing a released lease
+//	tgd:instance:<id>     heartbeat of a live instance
+//	tgd:journal:<cid>     event journal of one correlation id
+//	tgd:user-cids:<user>  a user's last correlation ids
+//	tgd:debug-until       runtime debug level flag
+package keys
+
+import (
+	"strconv"
+)
+
+// Group is the consumer group every shard stream is read with.
+const Group = "dispatch"
+
+// Space builds the keys of one namespace.
+type Space struct{ ns string }
+
+// New returns the key builder of namespace ns (REDIS_NAMESPACE).
+func New(ns string) Space { return Space{ns: ns} }
+
+// Namespace returns the namespace.
+func (s Space) Namespace() string { return s.ns }
+
+// Shard returns the key builder of one shard.
+func (s Space) Shard(n int) Shard {
+	return Shard{n: n, tag: "{" + s.ns + ":" + strconv.Itoa(n) + "}:"}
+}
+
+// Shard builds the keys of one shard; all of them hash to one slot.
+type Shard struct {
+	n   int
+	tag string
+}
+
+// N returns the shard number.
+func (k Shard) N() int { return k.n }
+
+// Tag returns the hash tag prefix shared by the shard's keys.
+func (k Shard) Tag() string { return k.tag }
+
+// Stream is the shard's stream of updates.
+func (k Shard) Stream() string { return k.tag + "stream" }
+
+// Lease is the shard's lease hash.
+func (k Shard) Lease() string { return k.tag + "lease" }
+
+// Fence holds the highest fencing token handed out for the shard.
+func (k Shard) Fence() string { return k.tag + "fence" }
+
+// Seen is the dedupe marker of one update_id.
+func (k Shard) Seen(updateID int64) string {
+	return k.tag + "seen:" + strconv.FormatInt(updateID, 10)
+}
+
+// DLQ is the shard's dead-letter stream.
+func (k Shard) DLQ() string { return k.tag + "dlq" }
+
+// Jobs is the shard's stream of jobs for the downstream generator.
+func (k Shard) Jobs() string { return k.tag + "jobs" }
+
+// FSM is the state of one user in one chat.
+func (k Shard) FSM(chatID, userID int64) string {
+	return k.tag + "fsm:" + strconv.FormatInt(chatID, 10) + ":" + strconv.FormatInt(userID, 10)
+}
+
+// LeaseReleased is the pub/sub channel on which a released shard number is
+// announced.
+func (s Space) LeaseReleased() string { return s.ns + ":lease-released" }
+
+// Instance is the heartbeat key of one live instance.
+func (s Space) Instance(id string) string { return s.ns + ":instance:" + id }
+
+// InstancePattern matches every instance heartbeat key (for SCAN).
+func (s Space) InstancePattern() string { return s.ns + ":instance:*" }
+
+// Journal is the event journal of one correlation id.
+func (s Space) Journal(cid string) string { return s.ns + ":journal:" + cid }
+
+// UserCIDs is the list of a user's last correlation ids.
+func (s Space) UserCIDs(userID int64) string {
+	return s.ns + ":user-cids:" + strconv.FormatInt(userID, 10)
+}
+
+// DebugUntil is the runtime debug flag; while it exists every instance logs
+// at debug level.
+func (s Space) DebugUntil() string { return s.ns + ":debug-until" }

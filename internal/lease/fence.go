@@ -1,0 +1,86 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dispatcher-bot/dispatcher/internal/keys"
+)
+
+// ErrFenced is returned by a fenced write whose token is no longer the
+// shard's current one: a newer holder exists (or the lease expired), and the
+// write was not made.
+var ErrFenced = errors.New("lease: fenced: token is not current")
+
+// fencePrelude is put before the body of every fenced script. It refuses the
+// script unless the caller's token is the one in the shard's lease hash.
+//
+//	KEYS[1] -> the shard's lease hash ({ns:N}:lease)
+//	ARGV[1] -> the caller's fencing token
+const fencePrelude = `local __fence = redis.call('HGET', KEYS[1], 'token')
+if (not __fence) or __fence ~= ARGV[1] then
+  return redis.error_reply('FENCED current=' .. tostring(__fence) .. ' caller=' .. ARGV[1])
+end
+`
+
+// FencedScript is a Lua script that only runs while a given fencing token is
+// current. Its body sees the lease hash as KEYS[1] and the token as ARGV[1];
+// its own keys start at KEYS[2] and its own arguments at ARGV[2]. All keys
+// must be keys of the same shard (one hash slot).
+type FencedScript struct{ s *redis.Script }
+
+// NewFencedScript returns the fenced form of a script body.
+func NewFencedScript(body string) *FencedScript {
+	return &FencedScript{s: redis.NewScript(fencePrelude + body)}
+}
+
+// Run runs the script for shard under token. It returns ErrFenced (wrapped)
+// when the token is not current.
+func (f *FencedScript) Run(ctx context.Context, c redis.Scripter, shard keys.Shard, token int64, keys []string, args ...any) *redis.Cmd {
+	k := make([]string, 0, len(keys)+1)
+	k = append(k, shard.Lease())
+	k = append(k, keys...)
+	a := make([]any, 0, len(args)+1)
+	a = append(a, token)
+	a = append(a, args...)
+	return f.s.Run(ctx, c, k, a...)
+}
+
+// IsFenced reports whether err is a fenced refusal, as returned by Redis
+// for a FencedScript. Use MapFenced to turn it into ErrFenced.
+func IsFenced(err error) bool {
+	return err != nil && (errors.Is(err, ErrFenced) || strings.HasPrefix(err.Error(), "FENCED"))
+}
+
+// MapFenced returns ErrFenced (joined with the Redis reply) for a fenced
+// refusal and err unchanged otherwise.
+func MapFenced(err error) error {
+	if err != nil && !errors.Is(err, ErrFenced) && strings.HasPrefix(err.Error(), "FENCED") {
+		return errors.Join(ErrFenced, err)
+	}
+	return err
+}
+
+// Fence names the shard and token a piece of work runs under. The worker
+// puts it in the context of every dispatch so that handlers can make fenced
+// writes (FSM state, jobs) without knowing about leases.
+type Fence struct {
+	Shard keys.Shard
+	Token int64
+}
+
+type fenceKey struct{}
+
+// WithFence returns a context carrying f.
+func WithFence(ctx context.Context, f Fence) context.Context {
+	return context.WithValue(ctx, fenceKey{}, f)
+}
+
+// FenceFrom returns the fence carried by ctx.
+func FenceFrom(ctx context.Context) (Fence, bool) {
+	f, ok := ctx.Value(fenceKey{}).(Fence)
+	return f, ok
+}

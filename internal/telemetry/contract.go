@@ -1,0 +1,168 @@
+package telemetry
+
+// Event is the name of a log event (the field `name`), CONTRACT §5.
+type Event string
+
+// Events of CONTRACT §5, and the service's own lifecycle events.
+const (
+	// ingest
+	EvWebhookRejected Event = "WEBHOOK_REJECTED"
+	EvQueueEnqueue    Event = "QUEUE_ENQUEUE"
+	EvDuplicateUpdate Event = "DUPLICATE_UPDATE"
+	// worker
+	EvQueuePick     Event = "QUEUE_PICK"
+	EvDispatchStart Event = "DISPATCH_START"
+	EvDispatchOK    Event = "DISPATCH_OK"
+	EvDispatchFail  Event = "DISPATCH_FAIL"
+	EvDeadLettered  Event = "DEAD_LETTERED"
+	EvDLQReplayed   Event = "DLQ_REPLAYED"
+	// callbacks
+	EvCallbackReceived    Event = "CALLBACK_RECEIVED"
+	EvCallbackRouted      Event = "CALLBACK_ROUTED"
+	EvCallbackAccepted    Event = "CALLBACK_ACCEPTED"
+	EvCallbackRejected    Event = "CALLBACK_REJECTED"
+	EvAnswerCallbackQuery Event = "ANSWER_CALLBACK_QUERY"
+	// messages
+	EvMessageReceived Event = "MESSAGE_RECEIVED"
+	EvMessageRouted   Event = "MESSAGE_ROUTED"
+	EvMessageAccepted Event = "MESSAGE_ACCEPTED"
+	EvMessageRejected Event = "MESSAGE_REJECTED"
+	// other update types (inline queries, reactions, chat member changes...)
+	EvUpdateRejected Event = "UPDATE_REJECTED"
+	// parameters
+	EvParamInput            Event = "PARAM_INPUT"
+	EvParamValidationFailed Event = "PARAM_VALIDATION_FAILED"
+	EvParamAccepted         Event = "PARAM_ACCEPTED"
+	// screens
+	EvUIRender Event = "UI_RENDER"
+	// lease
+	EvLeaseAcquired    Event = "LEASE_ACQUIRED"
+	EvLeaseRenewFailed Event = "LEASE_RENEW_FAILED"
+	EvLeaseLost        Event = "LEASE_LOST"
+	EvLeaseReleased    Event = "LEASE_RELEASED"
+	// guards
+	EvSilenceWarning   Event = "SILENCE_WARNING"
+	EvTelegramAPIError Event = "TELEGRAM_API_ERROR"
+	// admin
+	EvDebugModeChanged Event = "DEBUG_MODE_CHANGED"
+	EvDebugPanelShown  Event = "DEBUG_PANEL_SHOWN"
+	// service lifecycle (not per update)
+	EvServiceStarting Event = "SERVICE_STARTING"
+	EvServiceReady    Event = "SERVICE_READY"
+	EvServiceStopping Event = "SERVICE_STOPPING"
+	EvServiceStopped  Event = "SERVICE_STOPPED"
+	EvRedisError      Event = "REDIS_ERROR"
+	EvJournalError    Event = "JOURNAL_WRITE_FAILED"
+	EvJob             Event = "JOB_QUEUED"
+)
+
+// Reason is a reason code (the field `reason_code`), CONTRACT §5.
+type Reason string
+
+// Reason codes of CONTRACT §5.
+const (
+	ReasonCallbackParseError Reason = "CALLBACK_PARSE_ERROR"
+	ReasonStateMismatch      Reason = "STATE_MISMATCH"
+	ReasonValidationFailed   Reason = "VALIDATION_FAILED"
+	ReasonDBError            Reason = "DB_ERROR"
+	ReasonPassiveReject      Reason = "PASSIVE_REJECT"
+	ReasonUnknownAction      Reason = "UNKNOWN_ACTION"
+	ReasonForbidden          Reason = "FORBIDDEN"
+	ReasonHandlerTimeout     Reason = "HANDLER_TIMEOUT"
+	ReasonHandlerPanic       Reason = "HANDLER_PANIC"
+	ReasonTelegramAPIError   Reason = "TELEGRAM_API_ERROR"
+	ReasonUnauthorized       Reason = "UNAUTHORIZED"
+	ReasonBadPayload         Reason = "BAD_PAYLOAD"
+	ReasonPayloadTooLarge    Reason = "PAYLOAD_TOO_LARGE"
+	ReasonBacklogFull        Reason = "BACKLOG_FULL"
+	ReasonRedisUnavailable   Reason = "REDIS_UNAVAILABLE"
+	ReasonMaxDeliveries      Reason = "MAX_DELIVERIES"
+	// ReasonMethodNotAllowed is logged for a webhook request with a method
+	// other than POST (answered 405).
+	ReasonMethodNotAllowed Reason = "METHOD_NOT_ALLOWED"
+	// ReasonShuttingDown is logged for a webhook request that arrives while
+	// the instance drains (answered 503).
+	ReasonShuttingDown Reason = "SHUTTING_DOWN"
+)
+
+// Domain groups events (the field `domain`), CONTRACT §5.
+type Domain string
+
+// Domains of CONTRACT §5.
+const (
+	DomainUX       Domain = "UX"
+	DomainQueue    Domain = "QUEUE"
+	DomainLease    Domain = "LEASE"
+	DomainWebhook  Domain = "WEBHOOK"
+	DomainDB       Domain = "DB"
+	DomainTelegram Domain = "TELEGRAM"
+	DomainAdmin    Domain = "ADMIN"
+)
+
+// Field keys of CONTRACT §5. Call sites never spell a key: the typed event
+// functions do.
+const (
+	FTS            = "ts"
+	FLevel         = "level"
+	FName          = "name"
+	FInstance      = "instance"
+	FRole          = "role"
+	FDomain        = "domain"
+	FCID           = "cid"
+	FUpdateID      = "update_id"
+	FUserID        = "user_id"
+	FChatID        = "chat_id"
+	FUpdateType    = "update_type"
+	FShard         = "shard"
+	FQueueDepth    = "queue_depth"
+	FWorkerID      = "worker_id"
+	FDelivery      = "delivery"
+	FWaitMS        = "wait_ms"
+	FDurationMS    = "duration_ms"
+	FToken         = "token"
+	FHolder        = "holder"
+	FErrorType     = "error_type"
+	FErrorText     = "error_text"
+	FCallbackData  = "callback_data"
+	FHandler       = "handler"
+	FButtonID      = "button_id"
+	FNextScreen    = "next_screen"
+	FReasonCode    = "reason_code"
+	FReasonText    = "reason_text"
+	FExpectedState = "expected_state"
+	FActualState   = "actual_state"
+	FText          = "text"
+	FCommand       = "command"
+	FTextLength    = "text_length"
+	FParamName     = "param_name"
+	FValue         = "value"
+	FHintToUser    = "hint_to_user"
+	FScreenID      = "screen_id"
+	FButtonIDs     = "button_ids"
+	FMethod        = "method"
+	FStatus        = "status"
+	FRetryAfter    = "retry_after"
+	FEnabled       = "enabled"
+	FUntil         = "until"
+	FTargetUserID  = "target_user_id"
+	FJobID         = "job_id"
+	FStreamID      = "stream_id"
+	FMsg           = "msg"
+	FError         = "error"
+)
+
+// Role values of the field `role`.
+const (
+	RoleActive  = "ACTIVE"
+	RolePassive = "PASSIVE"
+)
+
+// ScreenID names a screen of the bot (CONTRACT §6).
+type ScreenID string
+
+// ButtonID names a button of the bot.
+type ButtonID string
+
+// MaxUserText is the longest user-supplied text an event carries; longer
+// values are shortened with an ellipsis.
+const MaxUserText = 64
