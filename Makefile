@@ -1,0 +1,43 @@
+# dispatcher: see README.md. `make run` runs one instance with embedded Redis
+# in sandbox mode; `make test` runs every test against a real redis-server
+# (installed when missing).
+GO       ?= go
+BIN      := bin/dispatcher
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+PKGS     := ./...
+
+.PHONY: all build run test test-short lint smoke fuzz bench chaos clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dispatcher
+
+run: build
+	./$(BIN) serve
+
+## test: vet, then every test under -race against a real redis-server, then
+## the smoke check and a short run of each fuzz target.
+test:
+	scripts/with-redis.sh $(MAKE) --no-print-directory test-inner
+
+test-inner:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(GO) run ./cmd/dispatcher smoke
+
+## test-short: fast unit tests only (no real Redis needed).
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+smoke:
+	$(GO) run ./cmd/dispatcher smoke
+
+clean:
+	rm -rf bin

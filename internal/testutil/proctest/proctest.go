@@ -1,0 +1,414 @@
+// Package proctest runs real `dispatcher` processes for multi-instance
+// tests: it builds the binary once per test binary, starts instances with
+// their own environment, collects their JSON log lines, and sends them
+// signals (SIGTERM, SIGKILL, SIGSTOP, SIGCONT) the way an orchestrator would.
+package proctest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds cmd/dispatcher once and returns its path. The processes
+// are built without -race: they test distributed behaviour under load on a
+// small machine, and the in-process tests already run under -race.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "dispatcher-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "dispatcher")
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/dispatcher")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build dispatcher: %v", buildErr)
+	}
+	return binPath
+}
+
+func moduleRoot() (string, error) {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Dir(file)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("go.mod not found above %s", file)
+		}
+		dir = parent
+	}
+}
+
+// Line is one decoded JSON log line of an instance.
+type Line map[string]any
+
+// Str returns a string field.
+func (l Line) Str(k string) string { s, _ := l[k].(string); return s }
+
+// Int returns a numeric field.
+func (l Line) Int(k string) int64 {
+	switch v := l[k].(type) {
+	case float64:
+		return int64(v)
+	case json.Number:
+		n, _ := v.Int64()
+		return n
+	}
+	return 0
+}
+
+// Name returns the event name.
+func (l Line) Name() string { return l.Str("name") }
+
+// Instance is one running dispatcher process.
+type Instance struct {
+	t    testing.TB
+	ID   string
+	Addr string // host:port of LISTEN_ADDR
+	Env  map[string]string
+	cmd  *exec.Cmd
+	done chan struct{}
+	exit int
+
+	mu      sync.Mutex
+	lines   []Line
+	raw     bytes.Buffer // non-JSON output (stderr, panics)
+	changed chan struct{}
+}
+
+// Cluster is a set of instances sharing one Redis and one fake Bot API.
+type Cluster struct {
+	t         testing.TB
+	BaseEnv   map[string]string
+	mu        sync.Mutex
+	instances []*Instance
+}
+
+// NewCluster returns an empty cluster whose instances get base env plus
+// their own LISTEN_ADDR and INSTANCE_ID.
+func NewCluster(t testing.TB, base map[string]string) *Cluster {
+	return &Cluster{t: t, BaseEnv: base}
+}
+
+// Start starts one more instance with extra env (which wins over the base).
+func (c *Cluster) Start(id string, extra map[string]string) *Instance {
+	c.t.Helper()
+	env := map[string]string{}
+	for k, v := range c.BaseEnv {
+		env[k] = v
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	if env["LISTEN_ADDR"] == "" {
+		env["LISTEN_ADDR"] = "127.0.0.1:" + strconv.Itoa(redistest.FreePort(c.t))
+	}
+	env["INSTANCE_ID"] = id
+	if env["LOG_FORMAT"] == "" {
+		env["LOG_FORMAT"] = "json"
+	}
+	in := &Instance{t: c.t, ID: id, Addr: env["LISTEN_ADDR"], Env: env, changed: make(chan struct{})}
+	in.start()
+	c.mu.Lock()
+	c.instances = append(c.instances, in)
+	c.mu.Unlock()
+	return in
+}
+
+// Instances returns the instances started so far.
+func (c *Cluster) Instances() []*Instance {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Instance(nil), c.instances...)
+}
+
+// Lines returns every log line of every instance.
+func (c *Cluster) Lines() []Line {
+	var out []Line
+	for _, in := range c.Instances() {
+		out = append(out, in.Lines()...)
+	}
+	return out
+}
+
+func (in *Instance) start() {
+	in.t.Helper()
+	cmd := exec.Command(Binary(in.t), "serve")
+	cmd.Env = os.Environ()
+	for k, v := range in.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		in.t.Fatalf("start %s: %v", in.ID, err)
+	}
+	in.cmd = cmd
+	in.done = make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); in.read(stdout) }()
+	go func() { defer wg.Done(); in.read(stderr) }()
+	go func() {
+		wg.Wait()
+		err := cmd.Wait()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				code = -int(ws.Signal())
+			}
+		}
+		in.mu.Lock()
+		in.exit = code
+		in.mu.Unlock()
+		close(in.done)
+		in.notify()
+	}()
+	in.t.Cleanup(func() {
+		select {
+		case <-in.done:
+		default:
+			_ = cmd.Process.Signal(syscall.SIGCONT)
+			_ = cmd.Process.Kill()
+			<-in.done
+		}
+		if in.t.Failed() {
+			in.dump()
+		}
+	})
+}
+
+func (in *Instance) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		b := sc.Bytes()
+		var l Line
+		in.mu.Lock()
+		if len(b) > 0 && b[0] == '{' && json.Unmarshal(b, &l) == nil {
+			in.lines = append(in.lines, l)
+		} else {
+			in.raw.Write(b)
+			in.raw.WriteByte('\n')
+		}
+		in.mu.Unlock()
+		in.notify()
+	}
+}
+
+func (in *Instance) notify() {
+	in.mu.Lock()
+	close(in.changed)
+	in.changed = make(chan struct{})
+	in.mu.Unlock()
+}
+
+func (in *Instance) dump() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := len(in.lines)
+	from := 0
+	if n > 60 {
+		from = n - 60
+	}
+	in.t.Logf("---- %s: last %d of %d log lines, then other output", in.ID, n-from, n)
+	for _, l := range in.lines[from:] {
+		b, _ := json.Marshal(l)
+		in.t.Logf("%s %s", in.ID, b)
+	}
+	if in.raw.Len() > 0 {
+		in.t.Logf("%s other output:\n%s", in.ID, in.raw.String())
+	}
+}
+
+// Lines returns a copy of the instance's JSON log lines.
+func (in *Instance) Lines() []Line {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]Line(nil), in.lines...)
+}
+
+// Output returns what the instance wrote that was not a JSON line.
+func (in *Instance) Output() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.raw.String()
+}
+
+// WaitLine waits until a line matching f was logged, and returns it.
+func (in *Instance) WaitLine(timeout time.Duration, f func(Line) bool) (Line, bool) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		in.mu.Lock()
+		ch := in.changed
+		for _, l := range in.lines {
+			if f(l) {
+				in.mu.Unlock()
+				return l, true
+			}
+		}
+		in.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return nil, false
+		}
+	}
+}
+
+// Signal sends sig to the process.
+func (in *Instance) Signal(sig syscall.Signal) {
+	_ = in.cmd.Process.Signal(sig)
+}
+
+// Pid returns the process id.
+func (in *Instance) Pid() int { return in.cmd.Process.Pid }
+
+// Wait waits for the process to exit and returns its exit code (a negative
+// signal number when a signal ended it), or false on timeout.
+func (in *Instance) Wait(timeout time.Duration) (int, bool) {
+	select {
+	case <-in.done:
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		return in.exit, true
+	case <-time.After(timeout):
+		return 0, false
+	}
+}
+
+// Exited reports whether the process has exited.
+func (in *Instance) Exited() bool {
+	select {
+	case <-in.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// URL returns http://LISTEN_ADDR + path.
+func (in *Instance) URL(path string) string { return "http://" + in.Addr + path }
+
+// Readiness is the decoded /readyz answer.
+type Readiness struct {
+	Status   int
+	Instance string `json:"instance"`
+	Role     string `json:"role"`
+	Shards   map[string]struct {
+		Role  string `json:"role"`
+		Token int64  `json:"token"`
+	} `json:"shards"`
+}
+
+var client = &http.Client{Timeout: 2 * time.Second}
+
+// Ready fetches /readyz; ok is false when the instance did not answer.
+func (in *Instance) Ready() (Readiness, bool) {
+	var r Readiness
+	resp, err := client.Get(in.URL("/readyz"))
+	if err != nil {
+		return r, false
+	}
+	defer resp.Body.Close()
+	r.Status = resp.StatusCode
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return r, false
+	}
+	return r, true
+}
+
+// Eventually polls cond every interval until it holds or timeout passes.
+// It is the one polling helper of the multi-process tests: processes are
+// observed through HTTP and logs, which have no change notification.
+func Eventually(timeout, interval time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(interval)
+	}
+}
+
+// WaitReady waits until the instance answers /readyz with 200.
+func (in *Instance) WaitReady(timeout time.Duration) Readiness {
+	in.t.Helper()
+	var r Readiness
+	if !Eventually(timeout, 25*time.Millisecond, func() bool {
+		var ok bool
+		r, ok = in.Ready()
+		return ok && r.Status == http.StatusOK
+	}) {
+		in.t.Fatalf("%s not ready within %s (last: %+v)", in.ID, timeout, r)
+	}
+	return r
+}
+
+// Post posts body to the instance's webhook path with the secret header.
+func (in *Instance) Post(ctx context.Context, path string, body []byte) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.URL(path), bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if s := in.Env["WEBHOOK_SECRET"]; s != "" {
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", s)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b)), nil
+}
