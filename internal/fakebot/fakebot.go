@@ -26,6 +26,9 @@ type Call struct {
 	At     time.Time      `json:"at"`
 	// Status is the HTTP status the fake answered with.
 	Status int `json:"status"`
+	// Result is what the fake answered (for sendMessage, the message with
+	// its message_id).
+	Result any `json:"result,omitempty"`
 }
 
 // Fault makes the fake answer one call with an error.
@@ -192,6 +195,7 @@ func (s *Server) answer(method string, params map[string]any) (int, map[string]a
 	}
 	status, result := s.result(method, params)
 	call.Status = status
+	call.Result = result["result"]
 	s.calls = append(s.calls, call)
 	if status != http.StatusOK {
 		return status, result
