@@ -1,0 +1,287 @@
+package lease
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+)
+
+var (
+	//go:embed register.lua
+	registerSrc string
+	//go:embed heartbeat.lua
+	heartbeatSrc string
+	//go:embed deregister.lua
+	deregisterSrc string
+
+	registerScript   = redis.NewScript(registerSrc)
+	heartbeatScript  = redis.NewScript(heartbeatSrc)
+	deregisterScript = redis.NewScript(deregisterSrc)
+)
+
+// DefaultRegistryTTL is the heartbeat lifetime when NewRegistry gets none.
+const DefaultRegistryTTL = 10 * time.Second
+
+// InstanceInfo describes one live instance, as its heartbeat has it.
+type InstanceInfo struct {
+	ID      string    `json:"id"`
+	Host    string    `json:"host,omitempty"`
+	PID     int       `json:"pid,omitempty"`
+	Version string    `json:"version,omitempty"`
+	Addr    string    `json:"addr,omitempty"`
+	Started time.Time `json:"started,omitzero"`
+	Role    string    `json:"role,omitempty"`
+	Shards  []int     `json:"shards,omitempty"` // shards held
+	// Beat is when the last heartbeat was written, by the instance's clock.
+	Beat time.Time `json:"beat"`
+	// TTL is the time the heartbeat had left when ListInstances read it.
+	TTL time.Duration `json:"ttl,omitempty"`
+}
+
+// Registry keeps one instance's heartbeat in Redis (keys.Space.Instance):
+// a hash {nonce, beat, info} that expires after ttl unless refreshed every
+// ttl/3. The nonce (random, one per Registry) tells this process's claim on
+// the instance id from another process's.
+//
+// Guarantees: Register refuses an id whose heartbeat another process keeps
+// moving; a leftover heartbeat of a crashed process delays a restart under
+// the same id by at most about ttl/2 (one heartbeat interval and one call
+// timeout), never by a full TTL. Not guaranteed: a process paused for longer
+// than ttl loses its claim, and a duplicate may then take the id; the paused
+// one's Run returns ErrDuplicateInstance when it wakes.
+type Registry struct {
+	c       redis.UniversalClient
+	ks      keys.Space
+	id      string
+	ttl     time.Duration
+	every   time.Duration // heartbeat interval, ttl/3
+	timeout time.Duration // bound of one Redis call, min(ttl/6, 2s)
+	info    func() InstanceInfo
+	log     *telemetry.Logger
+	nonce   string
+	seq     atomic.Int64
+}
+
+// NewRegistry returns the registry entry of instance id with heartbeats of
+// lifetime ttl (DefaultRegistryTTL when not positive; the server passes
+// LEASE_TTL). info, when set, is called at every heartbeat for what the
+// entry shows; ID and Beat are filled in.
+func NewRegistry(c redis.UniversalClient, ks keys.Space, id string, ttl time.Duration, info func() InstanceInfo, log *telemetry.Logger) *Registry {
+	if ttl <= 0 {
+		ttl = DefaultRegistryTTL
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &Registry{
+		c: c, ks: ks, id: id, ttl: ttl,
+		every:   ttl / 3,
+		timeout: min(ttl/6, maxCallTimeout),
+		info:    info, log: log,
+		nonce: hex.EncodeToString(b[:]),
+	}
+}
+
+// Register claims the instance id. If another process's heartbeat holds it,
+// Register waits one heartbeat interval and one call timeout: when the
+// heartbeat has moved meanwhile, the other process is alive and Register
+// returns ErrDuplicateInstance; when it has not (a crashed process's
+// leftover), Register takes the id over.
+func (r *Registry) Register(ctx context.Context) error {
+	ok, cur, err := r.claim(ctx, "")
+	if err != nil {
+		return fmt.Errorf("lease: register %s: %w", r.id, err)
+	}
+	if ok {
+		return nil
+	}
+	wait := r.every + r.timeout
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("lease: register %s: %w", r.id, context.Cause(ctx))
+	case <-t.C:
+	}
+	ok, now, err := r.claim(ctx, cur)
+	if err != nil {
+		return fmt.Errorf("lease: register %s: %w", r.id, err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s is live: its heartbeat moved within %s (%s, then %s)", ErrDuplicateInstance, r.id, wait, cur, now)
+	}
+	r.log.Service(zapcore.InfoLevel, telemetry.EvServiceStarting, "replaced the stale heartbeat of a process that stopped beating",
+		zap.String(telemetry.FHolder, r.id))
+	return nil
+}
+
+// Run writes a heartbeat every ttl/3 until ctx is cancelled, then removes
+// the entry (with a fresh bounded context) and returns nil. It returns
+// ErrDuplicateInstance, leaving the entry alone, if another process has
+// taken the id over. Failed heartbeats are logged and retried.
+func (r *Registry) Run(ctx context.Context) error {
+	failing := false
+	for {
+		err := r.beat(ctx)
+		switch {
+		case errors.Is(err, ErrDuplicateInstance):
+			return err
+		case err != nil && ctx.Err() == nil:
+			lvl := zapcore.WarnLevel
+			if failing {
+				lvl = zapcore.DebugLevel
+			}
+			failing = true
+			r.log.Service(lvl, telemetry.EvRedisError, "instance heartbeat failed",
+				zap.String(telemetry.FHolder, r.id), zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)),
+				zap.String(telemetry.FError, err.Error()))
+		case err == nil:
+			failing = false
+		}
+		t := time.NewTimer(r.every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			r.deregister()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Registry) claim(ctx context.Context, stale string) (bool, string, error) {
+	beat, info, err := r.entry()
+	if err != nil {
+		return false, "", err
+	}
+	var v []any
+	err = bounded(ctx, r.timeout, func(ctx context.Context) error {
+		var err error
+		v, err = registerScript.Run(ctx, r.c, []string{r.ks.Instance(r.id)}, r.nonce, beat, info, r.ttl.Milliseconds(), stale).Slice()
+		return err
+	})
+	if err != nil {
+		return false, "", err
+	}
+	ok, err := intAt(v, 0)
+	if err != nil || len(v) < 2 {
+		return false, "", fmt.Errorf("%w: %v", errBadReply, v)
+	}
+	return ok == 1, fmt.Sprint(v[1]), nil
+}
+
+func (r *Registry) beat(ctx context.Context) error {
+	beat, info, err := r.entry()
+	if err != nil {
+		return err
+	}
+	var n int64
+	err = bounded(ctx, r.timeout, func(ctx context.Context) error {
+		var err error
+		n, err = heartbeatScript.Run(ctx, r.c, []string{r.ks.Instance(r.id)}, r.nonce, beat, info, r.ttl.Milliseconds()).Int64()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: another process took over %s", ErrDuplicateInstance, r.id)
+	}
+	return nil
+}
+
+func (r *Registry) deregister() {
+	err := bounded(context.Background(), r.timeout, func(ctx context.Context) error {
+		return deregisterScript.Run(ctx, r.c, []string{r.ks.Instance(r.id)}, r.nonce).Err()
+	})
+	if err != nil {
+		r.log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "instance deregistration failed; the entry expires by itself",
+			zap.String(telemetry.FHolder, r.id), zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)),
+			zap.String(telemetry.FError, err.Error()))
+	}
+}
+
+// entry returns the next beat value (nonce:sequence) and the info JSON.
+func (r *Registry) entry() (string, string, error) {
+	var in InstanceInfo
+	if r.info != nil {
+		in = r.info()
+	}
+	in.ID, in.Beat, in.TTL = r.id, time.Now().UTC(), 0
+	b, err := json.Marshal(in)
+	if err != nil {
+		return "", "", fmt.Errorf("lease: instance info: %w", err)
+	}
+	return r.nonce + ":" + strconv.FormatInt(r.seq.Add(1), 10), string(b), nil
+}
+
+// ListInstances returns the live instances, sorted by id, each with the TTL
+// left on its heartbeat. It scans every master of a Redis Cluster.
+func ListInstances(ctx context.Context, c redis.UniversalClient, ks keys.Space) ([]InstanceInfo, error) {
+	var names []string
+	scan := func(ctx context.Context, n redis.Cmdable) error {
+		iter := n.Scan(ctx, 0, ks.InstancePattern(), 100).Iterator()
+		for iter.Next(ctx) {
+			names = append(names, iter.Val())
+		}
+		return iter.Err()
+	}
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+			var local []string
+			iter := n.Scan(ctx, 0, ks.InstancePattern(), 100).Iterator()
+			for iter.Next(ctx) {
+				local = append(local, iter.Val())
+			}
+			mu.Lock()
+			names = append(names, local...)
+			mu.Unlock()
+			return iter.Err()
+		})
+	} else {
+		err = scan(ctx, c)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lease: list instances: %w", err)
+	}
+	prefix := strings.TrimSuffix(ks.InstancePattern(), "*")
+	out := make([]InstanceInfo, 0, len(names))
+	for _, name := range names {
+		raw, err := c.HGet(ctx, name, "info").Result()
+		if errors.Is(err, redis.Nil) {
+			continue // expired since the scan
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lease: list instances: %w", err)
+		}
+		var in InstanceInfo
+		if err := json.Unmarshal([]byte(raw), &in); err != nil {
+			in = InstanceInfo{}
+		}
+		in.ID = strings.TrimPrefix(name, prefix)
+		if pttl, err := c.PTTL(ctx, name).Result(); err == nil && pttl > 0 {
+			in.TTL = pttl
+		}
+		out = append(out, in)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
