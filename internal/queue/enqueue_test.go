@@ -1,0 +1,124 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dispatcher-bot/dispatcher/internal/keys"
+)
+
+func TestEnqueueAppendsOnceAndDropsRepeats(t *testing.T) {
+	q, c, ks := newQueue(t, Options{MaxBacklog: 10, DedupeWindow: time.Hour})
+	ctx := testCtx(t)
+
+	first, err := q.Enqueue(ctx, env(100, 7))
+	require.NoError(t, err)
+	require.False(t, first.Duplicate)
+	require.NotEmpty(t, first.ID)
+	require.EqualValues(t, 1, first.Depth)
+
+	for i := 0; i < 2; i++ {
+		again, err := q.Enqueue(ctx, env(100, 7))
+		require.NoError(t, err)
+		require.True(t, again.Duplicate)
+		require.Empty(t, again.ID)
+		require.EqualValues(t, 1, again.Depth)
+	}
+	second, err := q.Enqueue(ctx, env(101, 7))
+	require.NoError(t, err)
+	require.EqualValues(t, 2, second.Depth)
+	require.EqualValues(t, 2, c.XLen(ctx, ks.Shard(0).Stream()).Val())
+
+	ttl := c.PTTL(ctx, ks.Shard(0).Seen(100)).Val()
+	require.Greater(t, ttl, 59*time.Minute, "the marker lives for DEDUPE_WINDOW")
+}
+
+func TestEnqueueStoresTheEnvelope(t *testing.T) {
+	q, c, ks := newQueue(t, Options{DedupeWindow: time.Minute})
+	ctx := testCtx(t)
+	e := Envelope{CID: "a1b2c3d4", UpdateID: 42, Type: "callback_query", ChatID: -100123, UserID: 99,
+		Payload: []byte(`{"update_id":42,"x":"ü"}`), Ingest: "inst-1"}
+	res, err := q.Enqueue(ctx, e)
+	require.NoError(t, err)
+
+	msgs, err := c.XRange(ctx, ks.Shard(0).Stream(), "-", "+").Result()
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.Equal(t, res.ID, msgs[0].ID)
+	got, err := decodeFields(0, mapOf(msgs[0].Values))
+	require.NoError(t, err)
+	require.Equal(t, e, got)
+	require.WithinDuration(t, time.Now(), IDTime(res.ID), 5*time.Second)
+}
+
+func TestEnqueueRefusesOverBacklogAndAcceptsOnceDrained(t *testing.T) {
+	q, c, ks := newQueue(t, Options{MaxBacklog: 3, DedupeWindow: time.Hour})
+	ctx := testCtx(t)
+	var ids []string
+	for i := int64(1); i <= 3; i++ {
+		res, err := q.Enqueue(ctx, env(i, 1))
+		require.NoError(t, err)
+		ids = append(ids, res.ID)
+	}
+	res, err := q.Enqueue(ctx, env(4, 1))
+	require.ErrorIs(t, err, ErrBacklogFull)
+	require.EqualValues(t, 3, res.Depth)
+	require.EqualValues(t, 3, c.XLen(ctx, ks.Shard(0).Stream()).Val(), "nothing written when full")
+	require.Zero(t, c.Exists(ctx, ks.Shard(0).Seen(4)).Val(), "a refused update is not remembered")
+
+	dup, err := q.Enqueue(ctx, env(2, 1))
+	require.NoError(t, err, "a repeat is still accepted when full: it is already durable")
+	require.True(t, dup.Duplicate)
+
+	require.NoError(t, c.XDel(ctx, ks.Shard(0).Stream(), ids[0]).Err())
+	res, err = q.Enqueue(ctx, env(4, 1))
+	require.NoError(t, err)
+	require.False(t, res.Duplicate)
+	require.EqualValues(t, 3, res.Depth)
+}
+
+func TestEnqueueRemembersOnlyForTheWindow(t *testing.T) {
+	q, c, ks := newQueue(t, Options{DedupeWindow: 30 * time.Millisecond})
+	ctx := testCtx(t)
+	_, err := q.Enqueue(ctx, env(5, 1))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return c.Exists(ctx, ks.Shard(0).Seen(5)).Val() == 0 },
+		5*time.Second, 5*time.Millisecond)
+	res, err := q.Enqueue(ctx, env(5, 1))
+	require.NoError(t, err)
+	require.False(t, res.Duplicate)
+	require.EqualValues(t, 2, res.Depth)
+}
+
+func TestEnqueueWithoutDedupe(t *testing.T) {
+	q, c, ks := newQueue(t, Options{})
+	ctx := testCtx(t)
+	for i := 0; i < 2; i++ {
+		res, err := q.Enqueue(ctx, env(5, 1))
+		require.NoError(t, err)
+		require.False(t, res.Duplicate)
+	}
+	require.Zero(t, c.Exists(ctx, ks.Shard(0).Seen(5)).Val())
+}
+
+func TestEnqueueShardOutOfRange(t *testing.T) {
+	q, _, _ := newQueue(t, Options{Shards: 2})
+	e := env(1, 1)
+	e.Shard = 2
+	_, err := q.Enqueue(testCtx(t), e)
+	require.Error(t, err)
+}
+
+func TestEnqueueRedisDownIsUnavailable(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { _ = c.Close() })
+	q := New(c, keys.New("down"), Options{DedupeWindow: time.Minute})
+	_, err := q.Enqueue(context.Background(), env(1, 1))
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.False(t, errors.Is(err, ErrBacklogFull))
+}

@@ -1,0 +1,31 @@
+package queue
+
+import (
+	_ "embed"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dispatcher-bot/dispatcher/internal/lease"
+)
+
+var (
+	//go:embed enqueue.lua
+	enqueueLua string
+	//go:embed read.lua
+	readLua string
+	//go:embed claim.lua
+	claimLua string
+	//go:embed ack.lua
+	ackLua string
+	//go:embed deadletter.lua
+	deadLetterLua string
+	//go:embed replay.lua
+	replayLua string
+
+	enqueueScript    = redis.NewScript(enqueueLua)
+	replayScript     = redis.NewScript(replayLua)
+	readScript       = lease.NewFencedScript(readLua)
+	claimScript      = lease.NewFencedScript(claimLua)
+	ackScript        = lease.NewFencedScript(ackLua)
+	deadLetterScript = lease.NewFencedScript(deadLetterLua)
+)
