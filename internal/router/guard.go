@@ -1,0 +1,125 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/telegram"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+)
+
+// panicError carries a recovered panic out of the handler's goroutine.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+
+// run runs a route's handler with the admin check, panic recovery and the
+// context's deadline.
+func (r *Router) run(c *Ctx, rt *route) error {
+	if rt.admin && !r.admins(c.UserID()) {
+		c.Reject(telemetry.ReasonForbidden, TextForbidden, "", "")
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- &panicError{value: p, stack: debug.Stack()}
+			}
+		}()
+		done <- rt.h(c)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-c.Done():
+		// the handler ignores its context: stop waiting for it
+		err = c.Err()
+	}
+	return r.finish(c, err)
+}
+
+// finish turns a handler's error into the contract's reason codes and the
+// error Handle returns.
+func (r *Router) finish(c *Ctx, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *panicError
+	switch {
+	case errors.As(err, &pe):
+		c.refuse(telemetry.ReasonHandlerPanic, pe.Error(), TextServerError, "", "", !c.IsCallback(), true)
+		return fmt.Errorf("%w: %v", ErrHandlerPanic, pe.value)
+	case errors.Is(err, lease.ErrFenced):
+		c.passive(TextNotActive)
+		return err
+	case errors.Is(c.Err(), context.DeadlineExceeded):
+		// a reply to a message is made with the guard's fresh context
+		c.refuse(telemetry.ReasonHandlerTimeout, "handler passed its deadline", TextServerError, "", "", false, true)
+		if !c.IsCallback() {
+			r.afterDeadline(c, func(ctx context.Context) { _, _ = r.tg.Send(ctx, c.ChatID(), TextServerError, nil) })
+		}
+		return errors.Join(ErrHandlerTimeout, err)
+	case errors.Is(c.Err(), context.Canceled):
+		// leadership ended or the instance stops: the update stays in the
+		// stream for the ACTIVE instance, which answers it
+		c.passive("Dispatch cancelled: " + TextNotActive)
+		return errors.Join(ErrCanceled, err)
+	}
+	return err
+}
+
+// afterDeadline runs f with a fresh context bounded by GuardTimeout that
+// keeps the update's identity and answer tracker.
+func (r *Router) afterDeadline(c *Ctx, f func(ctx context.Context)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Context), r.guardTimeout)
+	defer cancel()
+	f(ctx)
+}
+
+// guard checks that a callback dispatch logged a result and answered the
+// query; when not, it logs SILENCE_WARNING and answers it.
+func (r *Router) guard(c *Ctx) {
+	if c.isPassive() {
+		return // the ACTIVE instance answers it
+	}
+	o, text := c.result()
+	answered := telegram.Answered(c, c.Query.ID)
+	if answered && o != outcomeNone {
+		return
+	}
+	why := "callback ended with no ACCEPTED/REJECTED event"
+	switch {
+	case !answered && o == outcomeNone:
+		why = "callback ended with no ACCEPTED/REJECTED event and no answerCallbackQuery"
+	case !answered:
+		why = "callback ended with no answerCallbackQuery"
+	}
+	r.log.SilenceWarning(c, why)
+	r.metrics.SilenceWarnings.Inc()
+	if answered {
+		return
+	}
+	c.mu.Lock()
+	reason := c.reason
+	c.mu.Unlock()
+	routerRefusal := reason == telemetry.ReasonUnknownAction || reason == telemetry.ReasonHandlerPanic ||
+		reason == telemetry.ReasonHandlerTimeout
+	if !r.silenceGuard && !routerRefusal {
+		return
+	}
+	if o == outcomeNone && text == "" {
+		text = TextServerError
+	}
+	r.afterDeadline(c, func(ctx context.Context) {
+		if err := r.tg.AnswerCallback(ctx, c.Query.ID, text); err == nil {
+			r.metrics.CallbackAnswers.WithLabelValues("guard").Inc()
+		}
+	})
+}

@@ -1,0 +1,246 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/mymmrac/telego"
+
+	"github.com/dispatcher-bot/dispatcher/internal/metrics"
+	"github.com/dispatcher-bot/dispatcher/internal/telegram"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+)
+
+// HandlerFunc handles one routed update. It logs its result through
+// c.Accept or c.Reject and returns nil for every outcome the user was told
+// about; an error means the dispatch failed (see Handle).
+type HandlerFunc func(c *Ctx) error
+
+// ScreenReader tells the router a user's current screen in a chat, to
+// route plain text. An error ends in DB_ERROR.
+type ScreenReader interface {
+	Screen(ctx context.Context, chatID, userID int64) (telemetry.ScreenID, error)
+}
+
+// Options configure a Router.
+type Options struct {
+	Log      *telemetry.Logger // required
+	Telegram *telegram.Client  // required
+	// Metrics counts answers and silence warnings; nil uses a private
+	// registry.
+	Metrics *metrics.Metrics
+	// Admins reports whether a user may use admin-only routes; nil: nobody.
+	Admins func(userID int64) bool
+	// SilenceGuard (SILENCE_GUARD) makes the guard answer callbacks that a
+	// handler left unanswered. Callbacks the router itself refuses
+	// (unknown action, panic, timeout) are answered either way; the
+	// warning is logged either way.
+	SilenceGuard bool
+	// Screens routes plain text by the user's screen; nil sends every
+	// text to the fallback.
+	Screens ScreenReader
+	// Username is the bot's username without "@"; when set, commands
+	// addressed to another bot ("/start@other_bot") are ignored.
+	Username string
+	// GuardTimeout bounds the guard's answer, made after the dispatch's
+	// own context may have expired (default 5 s).
+	GuardTimeout time.Duration
+}
+
+// Option changes one route.
+type Option func(*route)
+
+// AdminOnly makes a route refuse users that Options.Admins does not name,
+// with FORBIDDEN.
+func AdminOnly() Option { return func(r *route) { r.admin = true } }
+
+type route struct {
+	name  string
+	h     HandlerFunc
+	admin bool
+}
+
+// Router dispatches updates to handlers. It implements the worker's
+// handler interface through Handle.
+type Router struct {
+	log          *telemetry.Logger
+	tg           *telegram.Client
+	metrics      *metrics.Metrics
+	admins       func(int64) bool
+	silenceGuard bool
+	screens      ScreenReader
+	username     string
+	guardTimeout time.Duration
+
+	commands  map[string]*route
+	callbacks map[telemetry.ButtonID]*route
+	texts     map[telemetry.ScreenID]*route
+	fallback  *route
+}
+
+// ErrOptions is returned by New for missing options.
+var ErrOptions = errors.New("router: Log and Telegram are required")
+
+// New returns a Router without routes.
+func New(o Options) (*Router, error) {
+	if o.Log == nil || o.Telegram == nil {
+		return nil, ErrOptions
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewTest()
+	}
+	if o.Admins == nil {
+		o.Admins = func(int64) bool { return false }
+	}
+	if o.GuardTimeout <= 0 {
+		o.GuardTimeout = 5 * time.Second
+	}
+	return &Router{
+		log: o.Log, tg: o.Telegram, metrics: o.Metrics, admins: o.Admins, silenceGuard: o.SilenceGuard,
+		screens: o.Screens, username: o.Username, guardTimeout: o.GuardTimeout,
+		commands: map[string]*route{}, callbacks: map[telemetry.ButtonID]*route{},
+		texts: map[telemetry.ScreenID]*route{},
+	}, nil
+}
+
+func newRoute(name string, h HandlerFunc, opts []Option) *route {
+	r := &route{name: name, h: h}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Command routes "/name" (lowercase, without the slash) to h; handler is
+// the name logged in MESSAGE_ROUTED.
+func (r *Router) Command(name, handler string, h HandlerFunc, opts ...Option) {
+	r.commands[name] = newRoute(handler, h, opts)
+}
+
+// Callback routes callback data whose action is action to h.
+func (r *Router) Callback(action telemetry.ButtonID, handler string, h HandlerFunc, opts ...Option) {
+	r.callbacks[action] = newRoute(handler, h, opts)
+}
+
+// Text routes plain text sent while the user is on screen to h.
+func (r *Router) Text(screen telemetry.ScreenID, handler string, h HandlerFunc, opts ...Option) {
+	r.texts[screen] = newRoute(handler, h, opts)
+}
+
+// Fallback routes text and commands no other route takes to h.
+func (r *Router) Fallback(handler string, h HandlerFunc) { r.fallback = newRoute(handler, h, nil) }
+
+// HasCallback reports whether callback data with action has a route.
+func (r *Router) HasCallback(action telemetry.ButtonID) bool { return r.callbacks[action] != nil }
+
+// Handle dispatches one update: callback queries and text messages are
+// routed; any other update returns nil with no Telegram call. ctx should
+// carry telemetry.WithUpdate and lease.WithFence (the worker's dispatch
+// context); an update without an identity gets one made here.
+func (r *Router) Handle(ctx context.Context, u *telego.Update) error {
+	if u == nil {
+		return nil
+	}
+	if _, ok := telemetry.UpdateFrom(ctx); !ok {
+		ctx = telemetry.WithUpdate(ctx, Identify(u))
+	}
+	switch {
+	case u.CallbackQuery != nil:
+		return r.handleCallback(ctx, u)
+	case u.Message != nil && u.Message.Text != "":
+		return r.handleMessage(ctx, u)
+	}
+	return nil
+}
+
+func (r *Router) newCtx(ctx context.Context, u *telego.Update) *Ctx {
+	id, _ := telemetry.UpdateFrom(ctx)
+	return &Ctx{Context: ctx, Update: u, ID: id, r: r}
+}
+
+func (r *Router) handleCallback(ctx context.Context, u *telego.Update) error {
+	ctx = telegram.TrackAnswers(ctx)
+	c := r.newCtx(ctx, u)
+	c.Query = u.CallbackQuery
+	r.log.CallbackReceived(c, c.Query.Data)
+	var err error
+	d, perr := ParseData(c.Query.Data)
+	switch {
+	case perr != nil:
+		c.refuse(telemetry.ReasonCallbackParseError, perr.Error(), TextUnknownButton, "", "", true, false)
+	case r.callbacks[d.Action] == nil:
+		c.Data = d
+		// not answered here: the guard answers it, with SILENCE_WARNING
+		c.refuse(telemetry.ReasonUnknownAction, "no route for "+string(d.Action), TextUnknownButton, "", "", false, false)
+	default:
+		c.Data = d
+		rt := r.callbacks[d.Action]
+		r.log.CallbackRouted(c, rt.name, d.Button())
+		err = r.run(c, rt)
+	}
+	r.guard(c)
+	return err
+}
+
+func (r *Router) handleMessage(ctx context.Context, u *telego.Update) error {
+	c := r.newCtx(ctx, u)
+	c.Message = u.Message
+	cmd, args, isCmd, ours := parseCommand(c.Message, r.username)
+	if isCmd && !ours {
+		return nil // addressed to another bot in a group
+	}
+	var rt *route
+	if isCmd {
+		c.Command, c.Args = cmd, args
+		r.log.MessageReceived(c, "/"+cmd, 0)
+		rt = r.commands[cmd]
+	} else {
+		r.log.MessageReceived(c, "", runeCount(c.Message.Text))
+		if r.screens != nil {
+			screen, err := r.screens.Screen(c, c.ChatID(), c.UserID())
+			if err != nil {
+				c.refuse(telemetry.ReasonDBError, err.Error(), TextServerError, "", "", true, false)
+				return nil
+			}
+			c.Screen = screen
+			rt = r.texts[screen]
+		}
+	}
+	if rt == nil {
+		rt = r.fallback
+	}
+	if rt == nil {
+		c.Reject(telemetry.ReasonUnknownAction, TextUnknownText, "", "")
+		return nil
+	}
+	r.log.MessageRouted(c, rt.name)
+	return r.run(c, rt)
+}
+
+func runeCount(s string) int {
+	n := 0
+	for range s {
+		n++
+	}
+	return n
+}
+
+// Identify builds an update's identity from the update alone, with a new
+// cid: for callers that have no identity from ingest.
+func Identify(u *telego.Update) telemetry.Update {
+	id := telemetry.Update{CID: telemetry.NewCID(), UpdateID: int64(u.UpdateID)}
+	switch {
+	case u.CallbackQuery != nil:
+		id.Type, id.UserID = "callback_query", u.CallbackQuery.From.ID
+		if u.CallbackQuery.Message != nil {
+			id.ChatID = u.CallbackQuery.Message.GetChat().ID
+		}
+	case u.Message != nil:
+		id.Type, id.ChatID = "message", u.Message.Chat.ID
+		if u.Message.From != nil {
+			id.UserID = u.Message.From.ID
+		}
+	}
+	return id
+}
