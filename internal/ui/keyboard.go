@@ -1,0 +1,62 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mymmrac/telego"
+
+	"github.com/dispatcher-bot/dispatcher/internal/router"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+)
+
+// ErrNotOnScreen is returned by Build for a button its screen does not
+// register (or a screen that is not registered).
+var ErrNotOnScreen = errors.New("ui: button not registered on screen")
+
+// Button is one button to render.
+type Button struct {
+	ID    telemetry.ButtonID
+	Label string
+	Args  []string
+}
+
+// Build returns the inline keyboard of screen with rows of buttons, and
+// the rendered button ids in order (for UI_RENDER). Buttons of a stateful
+// screen carry the tag of (screen, rev). It fails with ErrNotOnScreen for a
+// button the screen does not register and with router.ErrBadData for data
+// the codec refuses.
+func Build(screen telemetry.ScreenID, rev int64, rows [][]Button) (*telego.InlineKeyboardMarkup, []telemetry.ButtonID, error) {
+	s, ok := ScreenOf(screen)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: unknown screen %s", ErrNotOnScreen, screen)
+	}
+	tag := ""
+	if s.Stateful {
+		if tag = Tag(screen, rev); tag == "" {
+			return nil, nil, fmt.Errorf("ui: screen %s needs a state revision, got %d", screen, rev)
+		}
+	}
+	kb := &telego.InlineKeyboardMarkup{InlineKeyboard: make([][]telego.InlineKeyboardButton, 0, len(rows))}
+	var ids []telemetry.ButtonID
+	for _, row := range rows {
+		if len(row) == 0 {
+			continue
+		}
+		out := make([]telego.InlineKeyboardButton, 0, len(row))
+		for _, b := range row {
+			if !Allows(screen, b.ID) {
+				return nil, nil, fmt.Errorf("%w: %s on %s", ErrNotOnScreen, b.ID, screen)
+			}
+			d := router.Data{Action: b.ID, Args: b.Args, Tag: tag}
+			data, err := d.Encode()
+			if err != nil {
+				return nil, nil, fmt.Errorf("ui: button %s on %s: %w", d.Button(), screen, err)
+			}
+			out = append(out, telego.InlineKeyboardButton{Text: b.Label, CallbackData: data})
+			ids = append(ids, d.Button())
+		}
+		kb.InlineKeyboard = append(kb.InlineKeyboard, out)
+	}
+	return kb, ids, nil
+}
