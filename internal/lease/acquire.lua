@@ -6,7 +6,7 @@
 --
 -- Wins the lease when it is free or already names this holder (a lost reply
 -- or a restart under the same INSTANCE_ID), with a fresh token:
---   token = max(fence counter + 1, current lease token + 1, Redis TIME in ms, ARGV[3])
+--   token = max(fence counter + 1, current lease token + 1, Redis TIME in µs, ARGV[3])
 -- The TIME term keeps tokens increasing after Redis lost its data; the
 -- ARGV[3] term covers a server clock that went backwards.
 -- Returns {1, token} when won, {0, holder, token, pttl} when held by another.
@@ -18,7 +18,7 @@ local token = (tonumber(redis.call('GET', KEYS[2]) or '0') or 0) + 1
 local held = (tonumber(cur[2] or '0') or 0) + 1
 if held > token then token = held end
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) -- exact in a Lua number until 2255
 if now > token then token = now end
 local floor = tonumber(ARGV[3]) or 0
 if floor > token then token = floor end

@@ -20,9 +20,9 @@ const DefaultDrain = 20 * time.Second
 type Config struct {
 	Client   redis.UniversalClient // never closed by the Manager
 	Keys     keys.Space
-	Shards   int              // SHARDS, at least 1
-	Instance string           // INSTANCE_ID, the holder name
-	TTL      time.Duration    // LEASE_TTL
+	Shards   int           // SHARDS, at least 1
+	Instance string        // INSTANCE_ID, the holder name
+	TTL      time.Duration // LEASE_TTL
 	Log      *telemetry.Logger
 	Metrics  *metrics.Metrics // LeaseRole, LeaseToken, LeaseTransitions
 	Clock    Clock            // nil = real clock

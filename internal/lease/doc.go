@@ -14,7 +14,7 @@
 //     token of that shard, also after Redis lost its data (a restart without
 //     persistence, a failover to a replica that missed the write), within the
 //     limits below: the token is the largest of the stored counter + 1, Redis
-//     TIME in milliseconds and the highest token the contender has seen + 1.
+//     TIME in microseconds and the highest token the contender has seen + 1.
 //   - A holder stops considering itself the holder (Valid turns false, the
 //     work context is cancelled, OnStopped follows) once StepDownAfter has
 //     passed since the send time of its last successful renewal, measured
@@ -43,8 +43,8 @@
 //   - Tokens increase across a data loss only while the Redis server's clock
 //     does not step back further than the time since the last acquisition,
 //     or some live contender has seen the later token (it passes it as its
-//     floor). A token issued and lost with Redis within the same
-//     millisecond-scale window of a backwards clock step could be issued again.
+//     floor). A token issued and lost with Redis within the window of a
+//     backwards clock step could be issued again.
 //   - After Redis lost its data, the former holder believes it leads until its
 //     next renewal (at most RenewEvery); a successor may already hold the
 //     lease. Its Redis writes are refused (fencing); its Valid is stale for

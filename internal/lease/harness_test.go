@@ -80,6 +80,11 @@ func newNode(t *testing.T, id string, c redis.UniversalClient, ks keys.Space, cf
 	m, err := NewManager(cfg)
 	require.NoError(t, err)
 	n.m = m
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", id, tail(buf.String(), 6000))
+		}
+	})
 	return n
 }
 
