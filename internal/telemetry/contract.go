@@ -54,6 +54,9 @@ const (
 	EvRedisError      Event = "REDIS_ERROR"
 	EvJournalError    Event = "JOURNAL_WRITE_FAILED"
 	EvJob             Event = "JOB_QUEUED"
+	// EvLibraryLog is a line written by a library through Zap or Lib; its
+	// text is in the field msg.
+	EvLibraryLog Event = "LIBRARY_LOG"
 )
 
 // Reason is a reason code (the field `reason_code`), CONTRACT §5.
@@ -147,6 +150,9 @@ const (
 	FTargetUserID  = "target_user_id"
 	FJobID         = "job_id"
 	FStreamID      = "stream_id"
+	FDLQID         = "dlq_id"
+	FFailed        = "failed"
+	FDropped       = "dropped"
 	FMsg           = "msg"
 	FError         = "error"
 )

@@ -9,86 +9,72 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// encoderConfig puts the event name in `name` and the time in `ts` with
-// millisecond precision (RFC 3339).
+// Formats of LOG_FORMAT.
+const (
+	FormatJSON = "json"
+	FormatKV   = "kv"
+)
+
+// tsLayout is RFC 3339 with milliseconds, always in UTC.
+const tsLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// encoderConfig has no entry keys: lineCore writes ts, level, name and
+// instance as the first fields, so both formats share one order. Times (ts,
+// until) are RFC 3339 in UTC with milliseconds.
 func encoderConfig() zapcore.EncoderConfig {
 	return zapcore.EncoderConfig{
-		TimeKey:        FTS,
-		LevelKey:       FLevel,
-		MessageKey:     FName,
 		LineEnding:     "\n",
-		EncodeLevel:    zapcore.LowercaseLevelEncoder,
 		EncodeTime:     encodeTime,
 		EncodeDuration: zapcore.MillisDurationEncoder,
 	}
 }
 
-const tsLayout = "2006-01-02T15:04:05.000Z07:00"
-
+// encodeTime writes a time without allocating when the encoder can append a
+// layout (zap's JSON encoder can).
 func encodeTime(t time.Time, enc zapcore.PrimitiveArrayEncoder) {
+	if a, ok := enc.(interface{ AppendTimeLayout(time.Time, string) }); ok {
+		a.AppendTimeLayout(t.UTC(), tsLayout)
+		return
+	}
 	enc.AppendString(t.UTC().Format(tsLayout))
 }
 
-// newEncoder returns the encoder of a LOG_FORMAT, wrapped so that secrets
-// never reach the output.
-func newEncoder(format string, secrets []string) (zapcore.Encoder, error) {
-	var enc zapcore.Encoder
+// newEncoder returns the encoder of a LOG_FORMAT.
+func newEncoder(format string) (zapcore.Encoder, error) {
 	switch format {
-	case "", "json":
-		enc = zapcore.NewJSONEncoder(encoderConfig())
-	case "kv":
-		enc = newKVEncoder(encoderConfig())
-	default:
-		return nil, fmt.Errorf("telemetry: unknown log format %q", format)
+	case "", FormatJSON:
+		return zapcore.NewJSONEncoder(encoderConfig()), nil
+	case FormatKV:
+		return newKVEncoder(), nil
 	}
-	return newRedactEncoder(enc, secrets), nil
+	return nil, fmt.Errorf("%w: %q (want json or kv)", ErrFormat, format)
 }
 
-// redactEncoder replaces every secret in an encoded line with [REDACTED].
-// It works on the final bytes, so it covers messages, fields and errors of
-// any origin (the HTTP client's, telego's, Redis').
-type redactEncoder struct {
-	zapcore.Encoder
-	secrets [][]byte
-}
+// Unicode line and paragraph separators and NEL: JSON allows them raw in a
+// string, but some viewers break lines on them, so the JSON lines carry
+// them escaped. (The kv encoder escapes every non-printable rune itself.)
+var (
+	lineSep = []byte("\u2028")
+	paraSep = []byte("\u2029")
+	nextLn  = []byte("\u0085")
+)
 
-var redacted = []byte("[REDACTED]")
-
-func newRedactEncoder(enc zapcore.Encoder, secrets []string) zapcore.Encoder {
-	var s [][]byte
-	for _, v := range secrets {
-		if v != "" {
-			s = append(s, []byte(v))
-		}
-	}
-	if len(s) == 0 {
-		return enc
-	}
-	return &redactEncoder{Encoder: enc, secrets: s}
-}
-
-func (r *redactEncoder) Clone() zapcore.Encoder {
-	return &redactEncoder{Encoder: r.Encoder.Clone(), secrets: r.secrets}
-}
-
-func (r *redactEncoder) EncodeEntry(e zapcore.Entry, fields []zapcore.Field) (*buffer.Buffer, error) {
-	buf, err := r.Encoder.EncodeEntry(e, fields)
-	if err != nil {
-		return buf, err
-	}
+// escapeSeparators returns buf, or a new buffer from the pool in which the
+// Unicode line breaks are written as \u escapes (buf is then freed). In a
+// JSON line they can only occur inside strings, where the escape is valid.
+func escapeSeparators(buf *buffer.Buffer) *buffer.Buffer {
 	b := buf.Bytes()
-	for _, s := range r.secrets {
-		if bytes.Contains(b, s) {
-			b = bytes.ReplaceAll(b, s, redacted)
-		}
+	if bytes.IndexByte(b, 0xE2) < 0 && bytes.IndexByte(b, 0xC2) < 0 {
+		return buf
 	}
-	if len(b) != buf.Len() || !bytes.Equal(b, buf.Bytes()) {
-		out := bufferPool.Get()
-		_, _ = out.Write(b)
-		buf.Free()
-		return out, nil
+	if !bytes.Contains(b, lineSep) && !bytes.Contains(b, paraSep) && !bytes.Contains(b, nextLn) {
+		return buf
 	}
-	return buf, nil
+	b = bytes.ReplaceAll(b, lineSep, []byte(`\u2028`))
+	b = bytes.ReplaceAll(b, paraSep, []byte(`\u2029`))
+	b = bytes.ReplaceAll(b, nextLn, []byte(`\u0085`))
+	out := bufferPool.Get()
+	_, _ = out.Write(b)
+	buf.Free()
+	return out
 }
-
-var bufferPool = buffer.NewPool()

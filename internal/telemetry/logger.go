@@ -1,22 +1,39 @@
 // Package telemetry is the event contract of CONTRACT §5 made typed: event
-// names, reason codes, domains and field keys as constants, one method per
-// event so that a call site cannot misspell a field, and the encoders that
-// write one line per event (json or kv/logfmt).
+// names, reason codes, domains and field keys as constants (contract.go),
+// the table of every event with its domain and fields (spec.go), one method
+// per event on *Logger so that a call site cannot misspell a field
+// (events.go), the json and kv (logfmt) encoders, the event journal in Redis
+// (journal.go), the runtime debug flag (debug.go) and the rendering of a
+// chain for `dispatcher trace` (trace.go).
 //
 // Guarantees:
-//   - every line has ts, level, name, instance and role; events about an
-//     update also carry cid, update_id and, where the update has them,
-//     user_id and chat_id (taken from the context, see WithUpdate);
+//   - one line per event; every line has ts (RFC 3339, UTC, milliseconds),
+//     level, name, instance and role, then domain; events about an update
+//     also carry cid, update_id and, where the update has them, user_id and
+//     chat_id, taken from the context (see WithUpdate);
 //   - no value can add a field or a line in either format: values are
-//     escaped by the encoder, never concatenated;
+//     escaped by the encoder, never concatenated (fuzz-tested);
 //   - user text is shortened to MaxUserText runes;
-//   - the configured secrets (bot token, webhook secret) are replaced by
-//     "[REDACTED]" in every line, whatever produced it;
-//   - an event at a disabled level costs one atomic load and no allocation.
+//   - the configured secrets (bot token, webhook secret), and their URL- and
+//     quote-escaped forms, are replaced by [REDACTED] in every text an event
+//     method takes (before it is shortened, so no part of a secret survives
+//     a cut) and again in every encoded line, whatever produced it (errors of
+//     the HTTP client, telego's or go-redis' logging through Lib or Zap);
+//   - an event at a disabled level costs one atomic load: no allocation, no
+//     formatting;
+//   - the event journal never blocks or fails the caller.
 //
-// Not guaranteed: the event journal in Redis (journal.go) is best effort; a
-// write that fails is counted and reported, never retried, and never blocks
-// or fails the caller.
+// Not guaranteed:
+//   - the journal is best effort: a write that fails or does not fit the
+//     buffer is counted (Journal.Failures, dispatcher_journal_write_failures_total)
+//     and reported at most once a minute, never retried;
+//   - events of different instances are ordered in a trace by their ts, so
+//     clock skew between hosts can swap two events of different instances
+//     (events of one instance keep their order);
+//   - keys are code, not data: a caller passing free-form zap fields
+//     (Service, Debug, Zap) can repeat a key; the typed methods never do;
+//   - a secret shorter than a few characters is still redacted, which may
+//     also hit unrelated text (secrets are validated long in config).
 package telemetry
 
 import (
@@ -31,28 +48,38 @@ import (
 // Options configure a Logger.
 type Options struct {
 	Format   string        // "json" (default) or "kv"
-	Level    zapcore.Level // initial level
+	Level    zapcore.Level // initial level, restored when debug mode ends
 	Instance string        // value of the field instance
 	Secrets  []string      // values that never reach the output
-	Output   io.Writer     // default os.Stdout
+	Output   io.Writer     // default os.Stdout; writes are serialised
 	// Sink, when set, also receives every event that carries a cid, encoded
-	// as one JSON object (the event journal; see Journal).
+	// as one JSON object (the event journal; see Journal). When the Sink is
+	// a *Journal, New also makes the Logger the one the journal reports its
+	// own failures to.
 	Sink Sink
 }
 
 // Sink receives the JSON form of each event about an update. It must not
-// block: Record is called on the logging goroutine.
+// block and must copy line if it keeps it: Record is called on the logging
+// goroutine with a buffer that is reused afterwards.
 type Sink interface {
 	Record(cid string, userID int64, line []byte)
 }
 
+// loggerBinder is implemented by sinks that log through the Logger they
+// feed (the Journal).
+type loggerBinder interface{ bindLogger(*Logger) }
+
 // Logger writes the events of the contract. It is safe for concurrent use.
 // The zero value is not usable; use New or Nop.
 type Logger struct {
-	z     *zap.Logger
+	z     *zap.Logger // events; emit adds role and domain
+	lib   *zap.Logger // Zap(): library lines
 	level zap.AtomicLevel
 	base  zapcore.Level // configured level, restored when debug mode ends
-	role  atomic.Value  // func() string
+	nop   bool
+	role  atomic.Value // func() string
+	red   *redactor
 }
 
 // New returns a Logger writing to opts.Output.
@@ -60,44 +87,65 @@ func New(opts Options) (*Logger, error) {
 	if opts.Output == nil {
 		opts.Output = os.Stdout
 	}
-	l := &Logger{level: zap.NewAtomicLevelAt(opts.Level), base: opts.Level}
-	l.SetRole(func() string { return RolePassive })
-	enc, err := newEncoder(opts.Format, opts.Secrets)
+	enc, err := newEncoder(opts.Format)
 	if err != nil {
 		return nil, err
 	}
-	var core zapcore.Core = zapcore.NewCore(enc, zapcore.AddSync(opts.Output), l.level)
-	if opts.Sink != nil {
-		core = zapcore.NewTee(core, newSinkCore(opts.Sink, l.level, opts.Secrets))
+	l := &Logger{level: zap.NewAtomicLevelAt(opts.Level), base: opts.Level, red: newRedactor(opts.Secrets)}
+	l.SetRole(func() string { return RolePassive })
+	core := &lineCore{
+		LevelEnabler: l.level,
+		enc:          enc,
+		json:         opts.Format != FormatKV,
+		out:          zapcore.Lock(zapcore.AddSync(opts.Output)),
+		red:          l.red,
+		sink:         opts.Sink,
+		instance:     opts.Instance,
 	}
-	core = &roleCore{Core: core, role: l.currentRole}
-	l.z = zap.New(core).With(zap.String(FInstance, opts.Instance))
+	if opts.Sink != nil && !core.json {
+		core.sinkEnc, _ = newEncoder(FormatJSON)
+	}
+	l.z = zap.New(core)
+	l.lib = zap.New(&libCore{Core: core, l: l, domain: DomainQueue})
+	if b, ok := opts.Sink.(loggerBinder); ok {
+		b.bindLogger(l)
+	}
 	return l, nil
 }
 
-// Nop returns a Logger that writes nothing (for tests that do not read logs).
+// Nop returns a Logger that writes nothing (for tests that do not read
+// logs). Every event method returns at once.
 func Nop() *Logger {
-	l := &Logger{z: zap.NewNop(), level: zap.NewAtomicLevelAt(zapcore.FatalLevel)}
+	l := &Logger{z: zap.NewNop(), lib: zap.NewNop(), level: zap.NewAtomicLevelAt(zapcore.FatalLevel),
+		base: zapcore.FatalLevel, nop: true}
 	l.SetRole(func() string { return RolePassive })
 	return l
 }
 
 // SetRole installs the function that reports the instance's role (ACTIVE
-// when it holds at least one shard lease) for the field role.
+// when it holds at least one shard lease) for the field role. It is called
+// once per line and must be cheap and safe for concurrent use.
 func (l *Logger) SetRole(f func() string) { l.role.Store(f) }
 
 func (l *Logger) currentRole() string { return l.role.Load().(func() string)() }
 
-// Zap returns the underlying zap logger, for libraries that want one. Lines
-// written through it still get role and redaction, but carry no event name
-// unless the message is one.
-func (l *Logger) Zap() *zap.Logger { return l.z }
+// Zap returns a zap logger for libraries that want one. Its lines are
+// LIBRARY_LOG events (domain QUEUE) with the message in msg, unless the
+// message is an event name; they get role, escaping and redaction like
+// every event.
+func (l *Logger) Zap() *zap.Logger { return l.lib }
 
 // Level returns the level in force.
 func (l *Logger) Level() zapcore.Level { return l.level.Level() }
 
+// Enabled reports whether events at lvl are written.
+func (l *Logger) Enabled(lvl zapcore.Level) bool { return l.level.Enabled(lvl) }
+
 // SetDebug switches the level to debug (on) or back to the configured level.
 func (l *Logger) SetDebug(on bool) {
+	if l.nop {
+		return
+	}
 	if on {
 		l.level.SetLevel(zapcore.DebugLevel)
 	} else {
@@ -107,25 +155,3 @@ func (l *Logger) SetDebug(on bool) {
 
 // Sync flushes buffered output.
 func (l *Logger) Sync() { _ = l.z.Sync() }
-
-// roleCore adds the field role, read at write time, to every line.
-type roleCore struct {
-	zapcore.Core
-	role func() string
-}
-
-func (c *roleCore) With(fields []zapcore.Field) zapcore.Core {
-	return &roleCore{Core: c.Core.With(fields), role: c.role}
-}
-
-func (c *roleCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if c.Enabled(e.Level) {
-		return ce.AddCore(e, c)
-	}
-	return ce
-}
-
-func (c *roleCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
-	fields = append(fields, zap.String(FRole, c.role()))
-	return c.Core.Write(e, fields)
-}

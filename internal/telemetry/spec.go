@@ -1,0 +1,197 @@
+package telemetry
+
+import "go.uber.org/zap/zapcore"
+
+// EventSpec is the contract of one event: its domain, level and the fields
+// it carries besides the common ones (ts, level, name, instance, role,
+// domain, and for events about an update cid, update_id, user_id, chat_id).
+type EventSpec struct {
+	Name   Event
+	Domain Domain
+	// ByReason: the domain is DomainOf(reason_code) rather than Domain
+	// (Domain is then the domain of reasons that name no other).
+	ByReason bool
+	Level    zapcore.Level
+	// Update: the event is about one update and carries its identity when
+	// the context holds one (see WithUpdate).
+	Update bool
+	// Fields are always present; Optional ones when they apply.
+	Fields   []string
+	Optional []string
+	// Doc says when the event is logged.
+	Doc string
+}
+
+// Levels, short, for the tables of this package.
+const (
+	info = zapcore.InfoLevel
+	warn = zapcore.WarnLevel
+	erro = zapcore.ErrorLevel
+)
+
+// specs is the table of every event the Logger writes, in the order of
+// CONTRACT §5 followed by the service's own events. contract_test.go checks
+// every event method against it; docs/telemetry.md is written from it.
+var specs = []EventSpec{
+	// ingest
+	{Name: EvWebhookRejected, Domain: DomainWebhook, Level: warn, Fields: []string{FReasonCode, FReasonText, FStatus},
+		Doc: "a webhook request was refused (401, 400, 405, 413, 503)"},
+	{Name: EvQueueEnqueue, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FUpdateType, FShard, FQueueDepth, FStreamID},
+		Doc: "an update was appended to its shard's stream (by the ingesting instance)"},
+	{Name: EvDuplicateUpdate, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FShard},
+		Doc: "an update_id seen within DEDUPE_WINDOW was answered 200 and not enqueued"},
+	// worker
+	{Name: EvQueuePick, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FWorkerID, FShard, FDelivery, FWaitMS},
+		Doc: "a worker took an entry from the stream"},
+	{Name: EvDispatchStart, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FShard, FToken},
+		Doc: "a dispatch began under a fencing token"},
+	{Name: EvDispatchOK, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FDurationMS, FShard, FToken},
+		Doc: "a dispatch succeeded and the entry was acknowledged"},
+	{Name: EvDispatchFail, Domain: DomainQueue, Level: warn, Update: true,
+		Fields: []string{FDurationMS, FErrorType, FErrorText, FShard, FToken, FDelivery},
+		Doc:    "a dispatch failed; it is retried until MAX_DELIVERIES"},
+	{Name: EvDeadLettered, Domain: DomainQueue, Level: erro, Update: true, Fields: []string{FReasonCode, FReasonText, FShard, FDelivery},
+		Doc: "an update was moved to the dead-letter stream"},
+	{Name: EvDLQReplayed, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FShard, FDLQID, FStreamID},
+		Doc: "a dead letter was put back on its stream"},
+	// callbacks
+	{Name: EvCallbackReceived, Domain: DomainUX, Level: info, Update: true, Fields: []string{FCallbackData},
+		Doc: "a callback query reached the router"},
+	{Name: EvCallbackRouted, Domain: DomainUX, Level: info, Update: true, Fields: []string{FHandler, FButtonID},
+		Doc: "a callback was matched to a handler"},
+	{Name: EvCallbackAccepted, Domain: DomainUX, Level: info, Update: true, Fields: []string{FNextScreen},
+		Doc: "a callback was carried out; the user moves to next_screen"},
+	{Name: EvCallbackRejected, Domain: DomainUX, ByReason: true, Level: warn, Update: true,
+		Fields: []string{FReasonCode, FReasonText}, Optional: []string{FExpectedState, FActualState},
+		Doc: "a callback was refused (or, with PASSIVE_REJECT, left for the ACTIVE instance)"},
+	{Name: EvAnswerCallbackQuery, Domain: DomainUX, Level: info, Update: true, Fields: []string{FText},
+		Doc: "the callback was answered (answerCallbackQuery), so the user's spinner stops"},
+	// messages
+	{Name: EvMessageReceived, Domain: DomainUX, Level: info, Update: true, Optional: []string{FCommand, FTextLength},
+		Doc: "a message reached the router: command for a command, else text_length (never the text)"},
+	{Name: EvMessageRouted, Domain: DomainUX, Level: info, Update: true, Fields: []string{FHandler},
+		Doc: "a message was matched to a handler"},
+	{Name: EvMessageAccepted, Domain: DomainUX, Level: info, Update: true, Fields: []string{FNextScreen},
+		Doc: "a message was carried out; the user moves to next_screen"},
+	{Name: EvMessageRejected, Domain: DomainUX, ByReason: true, Level: warn, Update: true,
+		Fields: []string{FReasonCode, FReasonText}, Optional: []string{FExpectedState, FActualState},
+		Doc: "a message was refused (or, with PASSIVE_REJECT, left for the ACTIVE instance)"},
+	{Name: EvUpdateRejected, Domain: DomainUX, ByReason: true, Level: warn, Update: true, Fields: []string{FReasonCode, FReasonText},
+		Doc: "an update of another type (inline query, reaction, member change...) was refused"},
+	// parameters
+	{Name: EvParamInput, Domain: DomainUX, Level: info, Update: true, Fields: []string{FParamName, FValue},
+		Doc: "the user typed a parameter value (shortened)"},
+	{Name: EvParamValidationFailed, Domain: DomainUX, Level: warn, Update: true, Fields: []string{FParamName, FReasonCode, FHintToUser},
+		Doc: "a parameter value was refused; hint_to_user is what the user was told"},
+	{Name: EvParamAccepted, Domain: DomainUX, Level: info, Update: true, Fields: []string{FParamName, FValue},
+		Doc: "a parameter value was accepted"},
+	// screens
+	{Name: EvUIRender, Domain: DomainUX, Level: info, Update: true, Fields: []string{FScreenID, FButtonIDs},
+		Doc: "a screen was shown with these buttons"},
+	// lease
+	{Name: EvLeaseAcquired, Domain: DomainLease, Level: info, Fields: []string{FShard, FToken, FHolder},
+		Doc: "this instance won a shard's lease (becomes ACTIVE for it)"},
+	{Name: EvLeaseRenewFailed, Domain: DomainLease, Level: warn, Fields: []string{FShard, FToken, FHolder, FError},
+		Doc: "a renewal did not succeed; the lease is kept until it would expire"},
+	{Name: EvLeaseLost, Domain: DomainLease, Level: warn, Fields: []string{FShard, FToken, FHolder, FReasonText},
+		Doc: "this instance no longer holds the lease (taken over or expired)"},
+	{Name: EvLeaseReleased, Domain: DomainLease, Level: info, Fields: []string{FShard, FToken, FHolder},
+		Doc: "the lease was given up (shutdown or rebalance)"},
+	// guards
+	{Name: EvSilenceWarning, Domain: DomainUX, Level: warn, Update: true, Fields: []string{FReasonText},
+		Doc: "a callback ended with no ACCEPTED/REJECTED or no answer; the guard answered it"},
+	{Name: EvTelegramAPIError, Domain: DomainTelegram, Level: warn, Update: true,
+		Fields: []string{FMethod, FStatus, FRetryAfter, FReasonCode, FError},
+		Doc:    "a Bot API call failed (status 0: no HTTP answer)"},
+	// admin
+	{Name: EvDebugModeChanged, Domain: DomainAdmin, Level: info, Fields: []string{FEnabled}, Optional: []string{FUntil},
+		Doc: "this instance switched the debug level on or off (it follows the shared flag)"},
+	{Name: EvDebugPanelShown, Domain: DomainAdmin, Level: info, Update: true, Fields: []string{FTargetUserID},
+		Doc: "an admin opened the /debug panel (target_user_id: the user looked at)"},
+	{Name: EvJob, Domain: DomainDB, Level: info, Update: true, Fields: []string{FJobID, FShard},
+		Doc: "a job was written for the downstream generator"},
+	// service
+	{Name: EvServiceStarting, Domain: DomainQueue, Level: info, Fields: []string{FMsg},
+		Doc: "the instance is starting"},
+	{Name: EvServiceReady, Domain: DomainQueue, Level: info, Fields: []string{FMsg},
+		Doc: "the instance answers /readyz with 200"},
+	{Name: EvServiceStopping, Domain: DomainQueue, Level: info, Fields: []string{FMsg},
+		Doc: "the instance began its graceful stop"},
+	{Name: EvServiceStopped, Domain: DomainQueue, Level: info, Fields: []string{FMsg},
+		Doc: "the instance finished its graceful stop"},
+	{Name: EvRedisError, Domain: DomainDB, Level: warn, Fields: []string{FMsg},
+		Doc: "a Redis call of a background component failed"},
+	{Name: EvJournalError, Domain: DomainDB, Level: warn, Fields: []string{FMsg, FReasonCode, FFailed, FDropped, FError},
+		Doc: "event journal writes failed or were dropped (at most one line a minute)"},
+	{Name: EvLibraryLog, Domain: DomainQueue, Level: info, Fields: []string{FMsg},
+		Doc: "a line from a library (telego, go-redis, zap users); domain names the library's area"},
+}
+
+// Specs returns the contract of every event, in documentation order.
+func Specs() []EventSpec { return append([]EventSpec(nil), specs...) }
+
+// SpecOf returns the contract of one event.
+func SpecOf(name Event) (EventSpec, bool) {
+	s, ok := specIndex[name]
+	return s, ok
+}
+
+var specIndex = func() map[Event]EventSpec {
+	m := make(map[Event]EventSpec, len(specs))
+	for _, s := range specs {
+		m[s.Name] = s
+	}
+	return m
+}()
+
+// Reasons returns every reason code with when it is used.
+func Reasons() []ReasonSpec { return append([]ReasonSpec(nil), reasons...) }
+
+// ReasonSpec documents one reason code.
+type ReasonSpec struct {
+	Code   Reason
+	Domain Domain // the domain of a rejection with this reason (DomainOf)
+	Doc    string
+}
+
+var reasons = []ReasonSpec{
+	{ReasonCallbackParseError, DomainUX, "callback_data could not be decoded (foreign, truncated or from an old release)"},
+	{ReasonStateMismatch, DomainUX, "a button of a screen the user has left (expected_state vs actual_state); the user sees \"Button expired, use /start\""},
+	{ReasonValidationFailed, DomainUX, "a parameter value was refused (e.g. a prompt shorter than 5 characters)"},
+	{ReasonDBError, DomainDB, "a Redis read or write on the update's behalf failed (FSM, job), or a fenced write was refused"},
+	{ReasonPassiveReject, DomainQueue, "the instance is not ACTIVE for the update's shard; the entry stays in the stream for the ACTIVE one"},
+	{ReasonUnknownAction, DomainUX, "a well-formed callback or command that no handler takes"},
+	{ReasonForbidden, DomainAdmin, "a non-admin used /debug or a debug button"},
+	{ReasonHandlerTimeout, DomainQueue, "the dispatch ran past HANDLER_TIMEOUT"},
+	{ReasonHandlerPanic, DomainQueue, "the handler panicked; the panic was recovered"},
+	{ReasonTelegramAPIError, DomainTelegram, "a Bot API call failed after retries"},
+	{ReasonUnauthorized, DomainWebhook, "webhook request with a missing or wrong X-Telegram-Bot-Api-Secret-Token (401)"},
+	{ReasonBadPayload, DomainWebhook, "webhook body is not an Update: no integer update_id (400)"},
+	{ReasonPayloadTooLarge, DomainWebhook, "webhook body over 1 MiB (413)"},
+	{ReasonBacklogFull, DomainWebhook, "the shard's stream holds MAX_BACKLOG entries (503)"},
+	{ReasonRedisUnavailable, DomainDB, "Redis did not answer: webhook 503, or a background write (journal, debug flag) failed"},
+	{ReasonMaxDeliveries, DomainQueue, "the update failed MAX_DELIVERIES times and was dead-lettered"},
+	{ReasonMethodNotAllowed, DomainWebhook, "webhook request with a method other than POST (405)"},
+	{ReasonShuttingDown, DomainWebhook, "webhook request while the instance drains (503)"},
+}
+
+// DomainOf returns the domain of a rejection with reason r: DB for DB_ERROR,
+// ADMIN for FORBIDDEN, TELEGRAM for TELEGRAM_API_ERROR, QUEUE for
+// PASSIVE_REJECT, HANDLER_TIMEOUT, HANDLER_PANIC and MAX_DELIVERIES, and UX
+// for the rest.
+func DomainOf(r Reason) Domain {
+	switch r {
+	case ReasonDBError, ReasonRedisUnavailable:
+		return DomainDB
+	case ReasonForbidden:
+		return DomainAdmin
+	case ReasonTelegramAPIError:
+		return DomainTelegram
+	case ReasonPassiveReject, ReasonHandlerTimeout, ReasonHandlerPanic, ReasonMaxDeliveries:
+		return DomainQueue
+	case ReasonUnauthorized, ReasonBadPayload, ReasonPayloadTooLarge, ReasonBacklogFull,
+		ReasonMethodNotAllowed, ReasonShuttingDown:
+		return DomainWebhook
+	}
+	return DomainUX
+}
