@@ -91,6 +91,6 @@ func TestMemoryPerUpdate(t *testing.T) {
 	}
 	require.Zero(t, c.XLen(ctx, ks.Shard(0).Stream()).Val())
 	after := usedMemory(t, c)
-	t.Logf("after acking all: %d bytes above the empty-stream baseline", after-before)
-	require.Less(t, after-before, int64(m*20), "acked entries give their memory back")
+	t.Logf("after acking all: %d bytes above the empty-stream baseline (buffers, script cache)", after-before)
+	require.Less(t, after-before, (pending-before)/20, "acked entries give their memory back")
 }
