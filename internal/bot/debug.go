@@ -1,0 +1,175 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dispatcher-bot/dispatcher/internal/router"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/ui"
+)
+
+var (
+	errNoJournal = errors.New("bot: no event journal configured")
+	errNoDebug   = errors.New("bot: no debug switch configured")
+)
+
+// Limits of what /debug shows.
+const (
+	debugCIDs    = 3    // cids shown by /debug USER_ID
+	maxChainLen  = 40   // events shown per chain
+	maxDebugText = 4000 // Telegram's limit is 4096 characters
+)
+
+// onDebug shows the panel (/debug) or a user's last cids with their
+// chains (/debug USER_ID). The router has already refused non-admins.
+func (b *Bot) onDebug(c *router.Ctx) error {
+	if c.Args == "" {
+		kb, ids, err := ui.Build(ui.DebugPanel, 0, [][]ui.Button{
+			{{ID: ui.BtnDebugOn30, Label: labelDebugOn30}, {ID: ui.BtnDebugShowLastCID, Label: labelDebugLast}},
+			{{ID: ui.BtnDebugClose, Label: labelDebugClose}},
+		})
+		if err != nil {
+			return err
+		}
+		b.log.DebugPanelShown(c, c.UserID())
+		c.Accept(ui.DebugPanel)
+		return b.present(c, ui.DebugPanel, textDebugPanel, kb, ids)
+	}
+	uid, err := strconv.ParseInt(strings.TrimSpace(c.Args), 10, 64)
+	if err != nil || uid <= 0 {
+		c.Reject(telemetry.ReasonValidationFailed, textDebugUsage, "", "")
+		return nil
+	}
+	if b.journal == nil {
+		c.Fail(telemetry.ReasonDBError, errNoJournal, textNoJournal)
+		return nil
+	}
+	cids, err := b.journal.LastCIDs(c, uid, debugCIDs)
+	if err != nil {
+		return b.journalFailed(c, err)
+	}
+	text := fmt.Sprintf(textNoCIDs, uid)
+	if len(cids) > 0 {
+		if text, err = b.chains(c, cids); err != nil {
+			return b.journalFailed(c, err)
+		}
+	}
+	b.log.DebugPanelShown(c, uid)
+	c.Accept(ui.DebugPanel)
+	_, err = c.Reply(text, nil)
+	return telegramFailed(c, err)
+}
+
+// onDebugOn30 switches every instance to debug logging for 30 minutes.
+func (b *Bot) onDebugOn30(c *router.Ctx) error {
+	if b.debug == nil {
+		c.Fail(telemetry.ReasonDBError, errNoDebug, textNoDebugSetter)
+		return nil
+	}
+	until, err := b.debug.EnableDebug(c, time.Duration(debugSpan))
+	if err != nil {
+		return b.journalFailed(c, err)
+	}
+	b.log.DebugModeChanged(c, true, until)
+	c.Accept(ui.DebugPanel)
+	_ = c.Answer(fmt.Sprintf(textDebugOn, until.UTC().Format("15:04 UTC")))
+	return nil
+}
+
+// onDebugLastCID shows the admin's last cid before this click, with its
+// chain.
+func (b *Bot) onDebugLastCID(c *router.Ctx) error {
+	if b.journal == nil {
+		c.Fail(telemetry.ReasonDBError, errNoJournal, textNoJournal)
+		return nil
+	}
+	cids, err := b.journal.LastCIDs(c, c.UserID(), debugCIDs)
+	if err != nil {
+		return b.journalFailed(c, err)
+	}
+	var last []string
+	for _, cid := range cids {
+		if cid != c.ID.CID {
+			last = []string{cid}
+			break
+		}
+	}
+	text := fmt.Sprintf(textNoCIDs, c.UserID())
+	if len(last) > 0 {
+		if text, err = b.chains(c, last); err != nil {
+			return b.journalFailed(c, err)
+		}
+	}
+	c.Accept(ui.DebugPanel)
+	_ = c.Answer("")
+	_, err = c.Reply(text, nil)
+	return telegramFailed(c, err)
+}
+
+// onDebugClose removes the panel's buttons.
+func (b *Bot) onDebugClose(c *router.Ctx) error {
+	c.Accept(ui.Closed)
+	_ = c.Answer("")
+	if chat, msg, ok := c.SourceMessage(); ok {
+		return telegramFailed(c, b.tg.Edit(c, chat, msg, textDebugClosed, nil))
+	}
+	return nil
+}
+
+// journalFailed ends a dispatch whose journal or debug-flag call failed.
+func (b *Bot) journalFailed(c *router.Ctx, err error) error {
+	if c.Err() != nil {
+		return err
+	}
+	c.Fail(telemetry.ReasonDBError, err, router.TextServerError)
+	return nil
+}
+
+// chains formats the chains of cids, newest first, within Telegram's limit.
+func (b *Bot) chains(ctx context.Context, cids []string) (string, error) {
+	var sb strings.Builder
+	for i, cid := range cids {
+		evs, err := b.journal.Chain(ctx, cid)
+		if err != nil {
+			return "", err
+		}
+		if i > 0 {
+			sb.WriteString("\n")
+		}
+		fmt.Fprintf(&sb, "cid %s (%d events)\n", cid, len(evs))
+		for j, ev := range evs {
+			if j == maxChainLen {
+				fmt.Fprintf(&sb, "… %d more\n", len(evs)-j)
+				break
+			}
+			sb.WriteString(formatEvent(ev))
+			sb.WriteByte('\n')
+		}
+	}
+	text := strings.TrimRight(sb.String(), "\n")
+	if r := []rune(text); len(r) > maxDebugText {
+		text = string(r[:maxDebugText-1]) + "…"
+	}
+	return text, nil
+}
+
+// formatEvent writes one event as "15:04:05.000 NAME instance key=value".
+func formatEvent(ev telemetry.JournalEvent) string {
+	ts := ev.TS()
+	if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+		ts = t.UTC().Format("15:04:05.000")
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s %s %s", ts, ev.Name(), ev.Instance())
+	for _, k := range []string{telemetry.FReasonCode, telemetry.FNextScreen, telemetry.FScreenID, telemetry.FButtonID, telemetry.FHandler} {
+		if v := ev.Str(k); v != "" {
+			fmt.Fprintf(&sb, " %s=%s", k, v)
+		}
+	}
+	return sb.String()
+}

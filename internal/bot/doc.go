@@ -1,0 +1,23 @@
+// Package bot is the reference bot of CONTRACT §6: the menu flow
+// (MAIN_MENU → MODEL_PICK → PARAM_INPUT → CONFIRM → MAIN_MENU with a job
+// queued), the /debug panel for admins, and the catalog of categories and
+// models it offers. Every step logs its chain through the router's
+// middleware and the typed telemetry events.
+//
+// Guarantees:
+//   - the user's state lives in Redis (package fsm) and every transition is
+//     a fenced compare-and-set: a button from a screen the user has left,
+//     or a second click that lost the race, is refused with STATE_MISMATCH
+//     ("Button expired, use /start") and never skips a state;
+//   - a confirmed job is written to the shard's jobs stream by the same
+//     script that moves the user on, so one confirm queues one job;
+//   - a redelivered update that finds its own write re-renders the screen
+//     instead of refusing, so a retry after a Telegram failure completes;
+//   - Redis and catalog failures end in DB_ERROR ("Server error, try
+//     again"); a fenced refusal ends in PASSIVE_REJECT and an error
+//     wrapping lease.ErrFenced, leaving the update for the ACTIVE instance.
+//
+// Not guaranteed: a screen the user has already seen is not re-sent when
+// Telegram refuses both the edit and the new message (the failure is
+// logged as TELEGRAM_API_ERROR).
+package bot
