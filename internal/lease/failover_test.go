@@ -385,3 +385,22 @@ func gauge(t *testing.T, m *Manager, name, shard string) float64 {
 	t.Fatalf("no %s{shard=%q}", name, shard)
 	return 0
 }
+
+// TestCrashedHolderReplacedAfterTTL: a holder that dies without a word
+// (kill -9) is replaced once its lease expires in Redis, never before, and
+// within LEASE_TTL + 1s.
+func TestCrashedHolderReplacedAfterTTL(t *testing.T) {
+	c, ks := realClient(t)
+	const ttl = 2 * time.Second // LEASE_TTL of the acceptance runs
+	b := newNode(t, "b", dial(t, redistest.URL(t)), ks, Config{TTL: ttl})
+	crashed, err := acquireLease(context.Background(), c, ks.Shard(0), "crashed", ttl, 0)
+	require.NoError(t, err)
+	acquiredAt := time.Now() // the crashed holder's last word reached Redis before this
+	b.start(t)
+	sb := b.waitStarted(t, ttl+time.Second)
+	took := sb.at.Sub(acquiredAt)
+	require.GreaterOrEqual(t, took, ttl-50*time.Millisecond, "not before the lease expired")
+	require.Less(t, took, ttl+time.Second)
+	require.Greater(t, sb.token, crashed.Token)
+	t.Logf("crashed holder replaced %s after its last renewal (TTL %s)", took.Round(time.Millisecond), ttl)
+}

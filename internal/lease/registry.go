@@ -62,8 +62,8 @@ type InstanceInfo struct {
 //
 // Guarantees: Register refuses an id whose heartbeat another process keeps
 // moving; a leftover heartbeat of a crashed process delays a restart under
-// the same id by at most about ttl/2 (one heartbeat interval and one call
-// timeout), never by a full TTL. Not guaranteed: a process paused for longer
+// the same id by at most 5/6 of the ttl (two heartbeat intervals and one
+// call timeout), never by a full TTL. Not guaranteed: a process paused for longer
 // than ttl loses its claim, and a duplicate may then take the id; the paused
 // one's Run returns ErrDuplicateInstance when it wakes.
 type Registry struct {
@@ -98,37 +98,51 @@ func NewRegistry(c redis.UniversalClient, ks keys.Space, id string, ttl time.Dur
 	}
 }
 
-// Register claims the instance id. If another process's heartbeat holds it,
-// Register waits one heartbeat interval and one call timeout: when the
-// heartbeat has moved meanwhile, the other process is alive and Register
-// returns ErrDuplicateInstance; when it has not (a crashed process's
-// leftover), Register takes the id over.
+// Register claims the instance id. If another process's heartbeat holds
+// it, Register watches that heartbeat for up to two heartbeat intervals and
+// one call timeout (5/6 of the ttl): as soon as it moves, the other process
+// is alive and Register returns ErrDuplicateInstance; if it never moves (a
+// crashed process's leftover) or expires, Register takes the id over.
 func (r *Registry) Register(ctx context.Context) error {
-	ok, cur, err := r.claim(ctx, "")
+	ok, first, err := r.claim(ctx, "")
 	if err != nil {
 		return fmt.Errorf("lease: register %s: %w", r.id, err)
 	}
 	if ok {
 		return nil
 	}
-	wait := r.every + r.timeout
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("lease: register %s: %w", r.id, context.Cause(ctx))
-	case <-t.C:
+	watch := 2*r.every + r.timeout
+	deadline := time.Now().Add(watch)
+	for {
+		wait := min(r.every/4, time.Until(deadline))
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("lease: register %s: %w", r.id, context.Cause(ctx))
+			case <-t.C:
+			}
+		}
+		stale := ""
+		if !time.Now().Before(deadline) {
+			stale = first // it never moved: replace it
+		}
+		ok, cur, err := r.claim(ctx, stale)
+		if err != nil {
+			return fmt.Errorf("lease: register %s: %w", r.id, err)
+		}
+		if ok {
+			if stale != "" {
+				r.log.Service(zapcore.InfoLevel, telemetry.EvServiceStarting, "replaced the heartbeat of a process that stopped beating",
+					zap.String(telemetry.FHolder, r.id))
+			}
+			return nil
+		}
+		if cur != first {
+			return fmt.Errorf("%w: %s is live: its heartbeat moved (%s, then %s)", ErrDuplicateInstance, r.id, first, cur)
+		}
 	}
-	ok, now, err := r.claim(ctx, cur)
-	if err != nil {
-		return fmt.Errorf("lease: register %s: %w", r.id, err)
-	}
-	if !ok {
-		return fmt.Errorf("%w: %s is live: its heartbeat moved within %s (%s, then %s)", ErrDuplicateInstance, r.id, wait, cur, now)
-	}
-	r.log.Service(zapcore.InfoLevel, telemetry.EvServiceStarting, "replaced the stale heartbeat of a process that stopped beating",
-		zap.String(telemetry.FHolder, r.id))
-	return nil
 }
 
 // Run writes a heartbeat every ttl/3 until ctx is cancelled, then removes

@@ -1,0 +1,83 @@
+package lease
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+)
+
+func TestRegistryRefusesLiveDuplicate(t *testing.T) {
+	c, ks := realClient(t)
+	const ttl = 1500 * time.Millisecond
+	info := func() InstanceInfo { return InstanceInfo{Host: "h1", PID: 42, Role: telemetry.RolePassive, Shards: []int{}} }
+	r1 := NewRegistry(c, ks, "i-1", ttl, info, telemetry.Nop())
+	require.NoError(t, r1.Register(context.Background()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r1.Run(ctx) }()
+
+	// A second process with the same id sees the heartbeat move: refused.
+	r2 := NewRegistry(c, ks, "i-1", ttl, nil, telemetry.Nop())
+	start := time.Now()
+	err := r2.Register(context.Background())
+	require.ErrorIs(t, err, ErrDuplicateInstance)
+	require.Less(t, time.Since(start), ttl, "decided as soon as the heartbeat moved")
+	t.Logf("live duplicate refused after %s", time.Since(start).Round(time.Millisecond))
+
+	list, err := ListInstances(context.Background(), c, ks)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, "i-1", list[0].ID)
+	require.Equal(t, "h1", list[0].Host)
+	require.Equal(t, 42, list[0].PID)
+	require.Greater(t, list[0].TTL, time.Duration(0))
+	require.WithinDuration(t, time.Now(), list[0].Beat, 5*time.Second)
+
+	// Run removes the entry on shutdown; the id is free at once.
+	cancel()
+	require.NoError(t, <-done)
+	list, err = ListInstances(context.Background(), c, ks)
+	require.NoError(t, err)
+	require.Empty(t, list)
+	require.NoError(t, r2.Register(context.Background()))
+}
+
+func TestRegistryReplacesStaleLeftover(t *testing.T) {
+	c, ks := realClient(t)
+	const ttl = 1500 * time.Millisecond
+	// A crashed process left its heartbeat behind (registered, never beat again).
+	crashed := NewRegistry(c, ks, "i-1", ttl, nil, telemetry.Nop())
+	require.NoError(t, crashed.Register(context.Background()))
+
+	restarted := NewRegistry(c, ks, "i-1", ttl, nil, telemetry.Nop())
+	start := time.Now()
+	require.NoError(t, restarted.Register(context.Background()))
+	took := time.Since(start)
+	require.Less(t, took, ttl, "a leftover does not block a restart for a whole TTL")
+	t.Logf("restart under the same id after %s (TTL %s)", took.Round(time.Millisecond), ttl)
+
+	// The crashed one, if it came back, finds its id taken.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	require.ErrorIs(t, crashed.Run(ctx), ErrDuplicateInstance)
+}
+
+func TestRegistryListsSeveral(t *testing.T) {
+	c, ks := realClient(t)
+	for _, id := range []string{"b", "a", "c"} {
+		id := id
+		r := NewRegistry(c, ks, id, time.Second, func() InstanceInfo { return InstanceInfo{Addr: id + ":8080"} }, telemetry.Nop())
+		require.NoError(t, r.Register(context.Background()))
+	}
+	list, err := ListInstances(context.Background(), c, ks)
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	for i, id := range []string{"a", "b", "c"} {
+		require.Equal(t, id, list[i].ID)
+		require.Equal(t, id+":8080", list[i].Addr)
+	}
+}
