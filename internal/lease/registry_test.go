@@ -13,7 +13,9 @@ import (
 func TestRegistryRefusesLiveDuplicate(t *testing.T) {
 	c, ks := realClient(t)
 	const ttl = 1500 * time.Millisecond
-	info := func() InstanceInfo { return InstanceInfo{Host: "h1", PID: 42, Role: telemetry.RolePassive, Shards: []int{}} }
+	info := func() InstanceInfo {
+		return InstanceInfo{Host: "h1", PID: 42, Role: telemetry.RolePassive, Shards: []int{}}
+	}
 	r1 := NewRegistry(c, ks, "i-1", ttl, info, telemetry.Nop())
 	require.NoError(t, r1.Register(context.Background()))
 	ctx, cancel := context.WithCancel(context.Background())
