@@ -1,0 +1,146 @@
+// Package ingest is the webhook: it takes Telegram's POSTs and puts each
+// update durably on its shard's Redis stream.
+//
+// Guarantees (CONTRACT §3):
+//   - 200 only after the update is in Redis (the Lua append returned), or
+//     when it repeats an update_id seen within DEDUPE_WINDOW;
+//   - 401 for a missing or wrong secret (compared in constant time), 405 for
+//     other methods, 413 for a body over 1 MiB, 400 for a body that is not an
+//     Update (no positive integer update_id), 503 when Redis is unavailable,
+//     the shard's backlog is full, or the instance is shutting down;
+//   - every refusal logs WEBHOOK_REJECTED with its reason code, and nothing
+//     refused is enqueued.
+//
+// Any instance ingests, ACTIVE or PASSIVE: ingest never looks at leases.
+package ingest
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/mymmrac/telego"
+
+	"github.com/dispatcher-bot/dispatcher/internal/metrics"
+	"github.com/dispatcher-bot/dispatcher/internal/queue"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+)
+
+// MaxBody is the largest webhook body accepted (1 MiB).
+const MaxBody = 1 << 20
+
+// SecretHeader carries the webhook secret set with setWebhook.
+const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
+
+// EnqueueTimeout bounds the Redis call of one request; Telegram resends what
+// is not answered 200.
+const EnqueueTimeout = 5 * time.Second
+
+// Config of the webhook handler.
+type Config struct {
+	Queue    *queue.Queue
+	Log      *telemetry.Logger
+	Metrics  *metrics.Metrics
+	Secret   string // empty: no secret checked (sandbox or INSECURE_WEBHOOK)
+	Instance string
+}
+
+// Handler is the webhook http.Handler.
+type Handler struct {
+	cfg      Config
+	secret   []byte
+	stopping atomic.Bool
+}
+
+// New returns the webhook handler.
+func New(cfg Config) *Handler {
+	return &Handler{cfg: cfg, secret: []byte(cfg.Secret)}
+}
+
+// Stop makes every later request answer 503 (shutdown: stop intake).
+func (h *Handler) Stop() { h.stopping.Store(true) }
+
+func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, status int, reason telemetry.Reason, text string) {
+	h.cfg.Log.WebhookRejected(ctx, reason, status, text)
+	h.cfg.Metrics.WebhookRejections.WithLabelValues(string(reason)).Inc()
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	http.Error(w, text, status)
+}
+
+// ServeHTTP answers one webhook request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.reject(ctx, w, http.StatusMethodNotAllowed, telemetry.ReasonMethodNotAllowed, "method not allowed: use POST")
+		return
+	}
+	if len(h.secret) > 0 {
+		got := []byte(r.Header.Get(SecretHeader))
+		if subtle.ConstantTimeCompare(got, h.secret) != 1 {
+			h.reject(ctx, w, http.StatusUnauthorized, telemetry.ReasonUnauthorized, "missing or wrong secret token")
+			return
+		}
+	}
+	if h.stopping.Load() {
+		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonShuttingDown, "shutting down")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.reject(ctx, w, http.StatusRequestEntityTooLarge, telemetry.ReasonPayloadTooLarge, "body over 1 MiB")
+			return
+		}
+		h.reject(ctx, w, http.StatusBadRequest, telemetry.ReasonBadPayload, "body could not be read")
+		return
+	}
+	var u telego.Update
+	if err := json.Unmarshal(body, &u); err != nil {
+		h.reject(ctx, w, http.StatusBadRequest, telemetry.ReasonBadPayload, "body is not an Update: "+err.Error())
+		return
+	}
+	if u.UpdateID <= 0 {
+		h.reject(ctx, w, http.StatusBadRequest, telemetry.ReasonBadPayload, "body is not an Update: no positive integer update_id")
+		return
+	}
+	typ, chat, user := queue.Describe(&u)
+	env := queue.Envelope{
+		CID: telemetry.NewCID(), UpdateID: int64(u.UpdateID), Type: typ, ChatID: chat, UserID: user,
+		Payload: body, Ingest: h.cfg.Instance,
+	}
+	env.Shard = h.cfg.Queue.ShardOf(typ, chat, user, env.UpdateID)
+	ctx = telemetry.WithUpdate(ctx, telemetry.Update{CID: env.CID, UpdateID: env.UpdateID, Type: typ,
+		UserID: user, ChatID: chat, Shard: env.Shard})
+
+	qctx, cancel := context.WithTimeout(ctx, EnqueueTimeout)
+	res, err := h.cfg.Queue.Enqueue(qctx, env)
+	cancel()
+	switch {
+	case errors.Is(err, queue.ErrBacklogFull):
+		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonBacklogFull,
+			"backlog of shard "+strconv.Itoa(env.Shard)+" is full")
+		return
+	case err != nil:
+		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonRedisUnavailable, "redis unavailable: "+err.Error())
+		return
+	case res.Duplicate:
+		h.cfg.Log.DuplicateUpdate(ctx, env.Shard)
+		h.cfg.Metrics.Duplicates.WithLabelValues(strconv.Itoa(env.Shard)).Inc()
+	default:
+		h.cfg.Log.QueueEnqueue(ctx, typ, env.Shard, res.Depth, res.ID)
+		h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(strconv.Itoa(env.Shard), typ).Inc()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, `{"ok":true,"cid":"`+env.CID+`"}`)
+}

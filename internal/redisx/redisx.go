@@ -1,0 +1,98 @@
+// Package redisx builds the Redis client of an instance from its
+// configuration: an embedded in-process Redis (miniredis) when no Redis is
+// configured, a single server from REDIS_URL (redis://, rediss:// for TLS,
+// unix://), Redis Cluster from REDIS_CLUSTER_ADDRS, or Sentinel failover
+// from REDIS_SENTINEL_ADDRS and REDIS_SENTINEL_MASTER.
+//
+// The embedded Redis lives and dies with the process: it serves one
+// instance only and keeps nothing across restarts. It exists so that a
+// person can run the service with one command; production uses a real
+// Redis.
+package redisx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dispatcher-bot/dispatcher/internal/config"
+)
+
+// Timeouts of every client. Blocking stream reads extend the read timeout
+// by their BLOCK time (go-redis does this per command), so a blocked
+// XREADGROUP is never cut short by ReadTimeout.
+const (
+	DialTimeout  = 2 * time.Second
+	ReadTimeout  = 2 * time.Second
+	WriteTimeout = 2 * time.Second
+)
+
+// ErrConfig is returned for a Redis setting that cannot be used.
+var ErrConfig = errors.New("redisx: bad redis configuration")
+
+// Client is a Redis client and what must be closed with it.
+type Client struct {
+	redis.UniversalClient
+	// Embedded is the in-process server when the instance runs without a
+	// configured Redis, nil otherwise.
+	Embedded *miniredis.Miniredis
+	// Mode is "embedded", "single", "cluster" or "sentinel".
+	Mode string
+}
+
+// New builds the client described by cfg. It does not contact Redis.
+func New(cfg *config.Config) (*Client, error) {
+	switch {
+	case len(cfg.RedisClusterAddrs) > 0:
+		c := redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: cfg.RedisClusterAddrs, DialTimeout: DialTimeout, ReadTimeout: ReadTimeout,
+			WriteTimeout: WriteTimeout, ClientName: cfg.InstanceID,
+		})
+		return &Client{UniversalClient: c, Mode: "cluster"}, nil
+	case len(cfg.RedisSentinelAddrs) > 0:
+		c := redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: cfg.RedisSentinelMaster, SentinelAddrs: cfg.RedisSentinelAddrs,
+			DialTimeout: DialTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout,
+			ClientName: cfg.InstanceID,
+		})
+		return &Client{UniversalClient: c, Mode: "sentinel"}, nil
+	case cfg.RedisURL != "":
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			// the URL may hold a password: never echo it
+			return nil, fmt.Errorf("%w: REDIS_URL does not parse", ErrConfig)
+		}
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = DialTimeout, ReadTimeout, WriteTimeout
+		if opt.ClientName == "" {
+			opt.ClientName = cfg.InstanceID
+		}
+		return &Client{UniversalClient: redis.NewClient(opt), Mode: "single"}, nil
+	}
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("redisx: start embedded redis: %w", err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: m.Addr(), DialTimeout: DialTimeout,
+		ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout})
+	return &Client{UniversalClient: c, Embedded: m, Mode: "embedded"}, nil
+}
+
+// Close closes the client and stops the embedded server, if any.
+func (c *Client) Close() error {
+	err := c.UniversalClient.Close()
+	if c.Embedded != nil {
+		c.Embedded.Close()
+	}
+	return err
+}
+
+// Ping checks that Redis answers within timeout.
+func Ping(ctx context.Context, c redis.UniversalClient, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return c.Ping(ctx).Err()
+}

@@ -1,0 +1,60 @@
+package server
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/dispatcher-bot/dispatcher/internal/bot"
+	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
+	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/telegram"
+	"github.com/dispatcher-bot/dispatcher/internal/worker"
+)
+
+// newBot builds the Bot API client and the reference bot. In sandbox mode
+// the client talks to the fake Bot API mounted on this instance's own
+// listener under /sandbox/.
+func (s *Server) newBot() (worker.Handler, error) {
+	token, apiURL := s.cfg.BotToken, s.cfg.TelegramAPIURL
+	if s.cfg.Sandbox {
+		s.sandbox = fakebot.New()
+		apiURL = "http://" + s.Addr() + "/sandbox"
+		if token == "" {
+			token = telegram.SandboxToken
+		}
+	}
+	tg, err := telegram.New(telegram.Config{Token: token, APIURL: apiURL, Log: s.log, Metrics: s.metrics})
+	if err != nil {
+		return nil, err
+	}
+	var cat *bot.Catalog
+	if s.cfg.CatalogFile != "" {
+		if cat, err = bot.LoadCatalog(s.cfg.CatalogFile); err != nil {
+			return nil, err
+		}
+	}
+	return bot.New(bot.Config{Client: s.redis, Telegram: tg, Log: s.log, Metrics: s.metrics, Catalog: cat,
+		Admins: s.cfg.IsAdmin, SilenceGuard: s.cfg.SilenceGuard, Journal: s.journal, Debug: s.debug})
+}
+
+// instanceInfo is what this instance's heartbeat says about it.
+func (s *Server) instanceInfo() lease.InstanceInfo {
+	host, _ := os.Hostname()
+	info := lease.InstanceInfo{ID: s.cfg.InstanceID, Host: host, PID: os.Getpid(), Version: Version,
+		Addr: s.Addr(), Started: s.started, Role: s.leases.Role()}
+	for shard, st := range s.leases.Status() {
+		if st.Token > 0 && st.Role == "ACTIVE" {
+			info.Shards = append(info.Shards, shard)
+		}
+	}
+	return info
+}
+
+// statsLoop keeps the queue gauges of /metrics current.
+func (s *Server) statsLoop(ctx context.Context) error {
+	return s.queue.RunGauges(ctx, s.metrics, 5*time.Second)
+}
+
+// Version is the build's version, set by cmd/dispatcher.
+var Version = "dev"

@@ -1,0 +1,81 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+)
+
+// leadership adapts the lease manager for the worker, which is built first.
+type leadership struct{ s *Server }
+
+func (l leadership) Valid(shard int, token int64) bool { return l.s.leases.Valid(shard, token) }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(s.cfg.WebhookPath, s.ingest)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("/readyz", s.readyz)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	if s.sandbox != nil {
+		mux.Handle("/sandbox/messages", s.sandbox.MessagesHandler())
+		mux.Handle("/sandbox/", s.sandbox)
+	}
+	return mux
+}
+
+// Readiness is the JSON of GET /readyz (CONTRACT §3).
+type Readiness struct {
+	Instance string                 `json:"instance"`
+	Role     string                 `json:"role"`
+	Shards   map[string]ShardReady  `json:"shards"`
+	Redis    string                 `json:"redis"`
+	Stopping bool                   `json:"stopping,omitempty"`
+	Uptime   string                 `json:"uptime"`
+	Extra    map[string]interface{} `json:"-"`
+}
+
+// ShardReady is one shard's role and token in /readyz.
+type ShardReady struct {
+	Role  string `json:"role"`
+	Token int64  `json:"token"`
+}
+
+func (s *Server) readiness() (Readiness, bool) {
+	r := Readiness{Instance: s.cfg.InstanceID, Role: telemetry.RolePassive, Shards: map[string]ShardReady{},
+		Redis: "ok", Stopping: s.stopping.Load(), Uptime: time.Since(s.started).Truncate(time.Second).String()}
+	for shard, st := range s.leases.Status() {
+		r.Shards[strconv.Itoa(shard)] = ShardReady{Role: st.Role, Token: st.Token}
+		if st.Role == telemetry.RoleActive {
+			r.Role = telemetry.RoleActive
+		}
+	}
+	ok := s.redisOK.Load() && !r.Stopping
+	if !s.redisOK.Load() {
+		r.Redis = "unavailable"
+	}
+	return r, ok
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	rd, ok := s.readiness()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(rd)
+}
+
+var _ = lease.ErrFenced
+var _ = strings.TrimSpace

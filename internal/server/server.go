@@ -1,0 +1,287 @@
+// Package server wires one dispatcher instance together: Redis client,
+// telemetry, instance registry, per-shard leases, workers, the bot, the
+// webhook and the ops endpoints.
+//
+// Run owns every goroutine it starts and stops them in the documented order
+// (docs/design.md): stop intake, drain the workers (acks still fenced by a
+// live lease), release the leases so a PASSIVE instance takes over at once,
+// leave the registry, flush the logs.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/dispatcher-bot/dispatcher/internal/config"
+	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
+	"github.com/dispatcher-bot/dispatcher/internal/ingest"
+	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/metrics"
+	"github.com/dispatcher-bot/dispatcher/internal/queue"
+	"github.com/dispatcher-bot/dispatcher/internal/redisx"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/worker"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Server is one instance. Create it with New, run it with Run (once).
+type Server struct {
+	cfg      config.Config
+	log      *telemetry.Logger
+	redis    *redisx.Client
+	keys     keys.Space
+	metrics  *metrics.Metrics
+	journal  *telemetry.Journal
+	debug    *telemetry.DebugFlag
+	queue    *queue.Queue
+	pool     *worker.Pool
+	leases   *lease.Manager
+	registry *lease.Registry
+	ingest   *ingest.Handler
+	sandbox  *fakebot.Server
+	listener net.Listener
+	http     *http.Server
+
+	redisOK  atomic.Bool // last Redis health check succeeded
+	stopping atomic.Bool
+	started  time.Time
+}
+
+// New builds an instance from a validated configuration; logs go to out.
+// It binds LISTEN_ADDR (so a port in use is reported at once) but starts
+// nothing else.
+func New(cfg config.Config, out io.Writer) (*Server, error) {
+	s := &Server{cfg: cfg, keys: keys.New(cfg.Namespace), started: time.Now()}
+	s.metrics = metrics.New(prometheus.NewRegistry())
+
+	rc, err := redisx.New(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.redis = rc
+
+	lvl, _ := zapcore.ParseLevel(cfg.LogLevel)
+	s.journal = telemetry.NewJournal(rc, s.keys, cfg.JournalTTL, s.metrics)
+	log, err := telemetry.New(telemetry.Options{Format: cfg.LogFormat, Level: lvl, Instance: cfg.InstanceID,
+		Secrets: cfg.Secrets(), Output: out, Sink: s.journal})
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	s.log = log
+	s.journal.SetLogger(log)
+	s.debug = telemetry.NewDebugFlag(rc, s.keys, log)
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("server: listen on LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
+	}
+	s.listener = ln
+
+	s.queue = queue.New(rc, s.keys, queue.Options{Shards: cfg.Shards, MaxBacklog: cfg.MaxBacklog,
+		DedupeWindow: cfg.DedupeWindow})
+	s.ingest = ingest.New(ingest.Config{Queue: s.queue, Log: log, Metrics: s.metrics,
+		Secret: cfg.WebhookSecret, Instance: cfg.InstanceID})
+
+	handler, err := s.newBot()
+	if err != nil {
+		ln.Close()
+		rc.Close()
+		return nil, err
+	}
+	s.pool, err = worker.New(worker.Config{Queue: s.queue, Handler: handler, Leadership: leadership{s}, Log: log, Metrics: s.metrics,
+		Instance: cfg.InstanceID, Workers: cfg.Workers, MaxDeliveries: cfg.MaxDeliveries,
+		HandlerTimeout: cfg.HandlerTimeout})
+	if err != nil {
+		ln.Close()
+		rc.Close()
+		return nil, err
+	}
+	s.leases, err = lease.NewManager(lease.Config{Client: rc, Keys: s.keys, Shards: cfg.Shards,
+		Instance: cfg.InstanceID, TTL: cfg.LeaseTTL, Log: log, Metrics: s.metrics,
+		OnStarted: s.pool.RunShard})
+	if err != nil {
+		ln.Close()
+		rc.Close()
+		return nil, err
+	}
+	log.SetRole(func() string {
+		if s.leases.Active() {
+			return telemetry.RoleActive
+		}
+		return telemetry.RolePassive
+	})
+	s.registry = lease.NewRegistry(rc, s.keys, cfg.InstanceID, cfg.LeaseTTL, s.instanceInfo, log)
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: zap.NewStdLog(log.Zap())}
+	return s, nil
+}
+
+// Addr returns the address the instance listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Run serves until ctx is cancelled, then shuts down gracefully within
+// SHUTDOWN_TIMEOUT. It returns nil after a graceful stop.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.redis.Close()
+	s.announce()
+
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- s.http.Serve(s.listener) }()
+
+	// Until Redis answers, /readyz says 503 and the webhook answers 503.
+	if err := s.waitRedis(ctx); err != nil {
+		s.shutdownHTTP()
+		return nil // cancelled before Redis ever answered: a clean stop
+	}
+	if err := s.registry.Register(ctx); err != nil {
+		s.shutdownHTTP()
+		if errors.Is(err, lease.ErrDuplicateInstance) {
+			return fmt.Errorf("INSTANCE_ID: %w", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+
+	// background components, each stopped by cancelling its context
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	run := func(f func(context.Context) error) {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = f(bg) }()
+	}
+	run(s.journal.Run)
+	run(s.debug.Run)
+	run(s.registry.Run)
+	run(s.healthLoop)
+	run(s.statsLoop)
+
+	leaseCtx, stopLeases := context.WithCancel(context.Background())
+	leasesDone := make(chan error, 1)
+	go func() { leasesDone <- s.leases.Run(leaseCtx) }()
+
+	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceReady, "ready", zap.String("addr", s.Addr()))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-httpErr:
+		runErr = fmt.Errorf("server: http: %w", err)
+	case err := <-leasesDone:
+		runErr = fmt.Errorf("server: leases stopped: %w", err)
+		leasesDone <- err
+	}
+
+	// 1. stop intake
+	s.stopping.Store(true)
+	s.ingest.Stop()
+	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStopping, "draining",
+		zap.Duration("shutdown_timeout", s.cfg.ShutdownTimeout))
+	// 2. drain the workers while the leases are still held (acks are fenced)
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	if err := s.pool.Drain(drainCtx); err != nil {
+		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStopping, "drain incomplete: unfinished updates stay pending for the successor", zap.Error(err))
+	}
+	cancelDrain()
+	// 3. release the leases (the manager publishes the release)
+	stopLeases()
+	<-leasesDone
+	// 4. leave the registry, stop the background loops, flush the journal
+	stopBG()
+	wg.Wait()
+	s.shutdownHTTP()
+	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStopped, "stopped")
+	s.log.Sync()
+	return runErr
+}
+
+func (s *Server) announce() {
+	mode := "Redis " + s.redis.Mode
+	if s.redis.Embedded != nil {
+		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
+			"embedded in-process Redis: serves this one instance only and keeps nothing across restarts; set REDIS_URL for production")
+	}
+	if s.cfg.Sandbox {
+		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
+			"sandbox mode: no real Telegram; what the bot sends is recorded at GET /sandbox/messages")
+	}
+	if s.cfg.WebhookSecret == "" && !s.cfg.Sandbox {
+		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
+			"INSECURE_WEBHOOK=true: the webhook accepts requests without a secret token")
+	}
+	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStarting, "starting",
+		zap.String("addr", s.Addr()), zap.String("webhook", "http://"+s.Addr()+s.cfg.WebhookPath),
+		zap.String("redis", mode), zap.Bool("sandbox", s.cfg.Sandbox), zap.Int("shards", s.cfg.Shards),
+		zap.Int("workers", s.cfg.Workers), zap.Duration("lease_ttl", s.cfg.LeaseTTL))
+}
+
+// waitRedis returns once Redis answers, retrying with backoff, or ctx.Err().
+func (s *Server) waitRedis(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	logged := false
+	for {
+		err := redisx.Ping(ctx, s.redis, time.Second)
+		if err == nil {
+			s.redisOK.Store(true)
+			return nil
+		}
+		if !logged {
+			s.log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "redis unavailable at start; retrying",
+				zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)), zap.Error(err))
+			logged = true
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if backoff < 2*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// healthLoop keeps redisOK current for /readyz.
+func (s *Server) healthLoop(ctx context.Context) error {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		err := redisx.Ping(ctx, s.redis, 400*time.Millisecond)
+		if ok := err == nil; ok != s.redisOK.Swap(ok) && ctx.Err() == nil {
+			if ok {
+				s.log.Service(zapcore.InfoLevel, telemetry.EvRedisError, "redis reachable again")
+			} else {
+				s.log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "redis unreachable",
+					zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)), zap.Error(err))
+			}
+		}
+	}
+}
+
+func (s *Server) shutdownHTTP() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(ctx)
+}
