@@ -1,0 +1,255 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dispatcher-bot/dispatcher/internal/ingest"
+	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/metrics"
+	"github.com/dispatcher-bot/dispatcher/internal/queue"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
+)
+
+const secret = "s3cret-token_ok"
+
+type fixture struct {
+	srv  *httptest.Server
+	h    *ingest.Handler
+	c    redis.UniversalClient
+	ks   keys.Space
+	logs *bytes.Buffer
+	m    *metrics.Metrics
+}
+
+func newFixture(t *testing.T, c redis.UniversalClient, ns string, maxBacklog int) *fixture {
+	t.Helper()
+	logs := &bytes.Buffer{}
+	log, err := telemetry.New(telemetry.Options{Format: "json", Instance: "ingest-test", Output: &lockedWriter{w: logs},
+		Secrets: []string{secret}})
+	require.NoError(t, err)
+	ks := keys.New(ns)
+	m := metrics.NewTest()
+	q := queue.New(c, ks, queue.Options{Shards: 2, MaxBacklog: maxBacklog, DedupeWindow: time.Minute})
+	h := ingest.New(ingest.Config{Queue: q, Log: log, Metrics: m, Secret: secret, Instance: "ingest-test"})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, h: h, c: c, ks: ks, logs: logs, m: m}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (f *fixture) post(t *testing.T, body []byte, header map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.srv.URL, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set(ingest.SecretHeader, secret)
+	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (f *fixture) streamLen(t *testing.T) int64 {
+	var n int64
+	for s := 0; s < 2; s++ {
+		l, err := f.c.XLen(context.Background(), f.ks.Shard(s).Stream()).Result()
+		if err != redis.Nil {
+			require.NoError(t, err)
+		}
+		n += l
+	}
+	return n
+}
+
+// events returns the names of the log lines with their reason codes.
+func (f *fixture) events(t *testing.T) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		out = append(out, m)
+	}
+	return out
+}
+
+func fixtureUpdate(t *testing.T, name string) []byte {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "updates", name))
+	if err != nil {
+		t.Skipf("shared fixtures not found: %v", err)
+	}
+	return b
+}
+
+func startUpdate(id int) []byte {
+	return []byte(`{"update_id":` + itoa(id) + `,"message":{"message_id":1,"date":1764300000,"text":"/start",` +
+		`"chat":{"id":42,"type":"private"},"from":{"id":42,"is_bot":false,"first_name":"A"},` +
+		`"entities":[{"type":"bot_command","offset":0,"length":6}]}}`)
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// runBoth runs a test against miniredis and against the real redis-server.
+func runBoth(t *testing.T, f func(t *testing.T, c redis.UniversalClient, ns string)) {
+	t.Run("miniredis", func(t *testing.T) {
+		_, c := redistest.Mini(t)
+		f(t, c, "tgd")
+	})
+	t.Run("redis-server", func(t *testing.T) {
+		c, ns := redistest.Client(t)
+		f(t, c, ns)
+	})
+}
+
+func TestEveryAnswerOfTheWebhook(t *testing.T) {
+	runBoth(t, func(t *testing.T, c redis.UniversalClient, ns string) {
+		f := newFixture(t, c, ns, 1000)
+
+		code, body := f.post(t, startUpdate(1), nil)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Regexp(t, `^\{"ok":true,"cid":"[0-9a-f]{8}"\}$`, body)
+		require.EqualValues(t, 1, f.streamLen(t))
+
+		code, _ = f.post(t, startUpdate(1), nil)
+		require.Equal(t, http.StatusOK, code, "a repeat is answered 200")
+		require.EqualValues(t, 1, f.streamLen(t), "and not enqueued again")
+
+		code, _ = f.post(t, startUpdate(2), map[string]string{ingest.SecretHeader: ""})
+		require.Equal(t, http.StatusUnauthorized, code, "missing secret")
+		code, _ = f.post(t, startUpdate(2), map[string]string{ingest.SecretHeader: "wrong"})
+		require.Equal(t, http.StatusUnauthorized, code, "wrong secret")
+
+		for _, bad := range []string{``, `[]`, `{"message":{}}`, `{"update_id":"7"}`, `{"update_id":1.5}`,
+			`{"update_id":0}`, `{"update_id":-3}`, `{"update_id":7`, strings.Repeat("[", 20000)} {
+			code, _ = f.post(t, []byte(bad), nil)
+			require.Equal(t, http.StatusBadRequest, code, "body %.40q", bad)
+		}
+
+		big := append([]byte(`{"update_id":9,"message":{"text":"`), bytes.Repeat([]byte("a"), ingest.MaxBody)...)
+		big = append(big, `"}}`...)
+		code, _ = f.post(t, big, nil)
+		require.Equal(t, http.StatusRequestEntityTooLarge, code)
+
+		resp, err := http.Get(f.srv.URL)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+		require.Equal(t, "POST", resp.Header.Get("Allow"))
+
+		require.EqualValues(t, 1, f.streamLen(t), "nothing refused was enqueued")
+
+		reasons := map[string]int{}
+		names := map[string]int{}
+		for _, e := range f.events(t) {
+			names[e["name"].(string)]++
+			if r, ok := e["reason_code"].(string); ok {
+				reasons[r]++
+			}
+			require.NotContains(t, e, "secret")
+		}
+		require.Equal(t, 1, names["QUEUE_ENQUEUE"])
+		require.Equal(t, 1, names["DUPLICATE_UPDATE"])
+		require.Equal(t, 2, reasons["UNAUTHORIZED"])
+		require.Equal(t, 9, reasons["BAD_PAYLOAD"])
+		require.Equal(t, 1, reasons["PAYLOAD_TOO_LARGE"])
+		require.Equal(t, 1, reasons["METHOD_NOT_ALLOWED"])
+		require.NotContains(t, f.logs.String(), secret)
+	})
+}
+
+func TestBacklogFullAnswers503ThenRecovers(t *testing.T) {
+	runBoth(t, func(t *testing.T, c redis.UniversalClient, ns string) {
+		f := newFixture(t, c, ns, 3)
+		// one chat: one shard
+		for i := 1; i <= 3; i++ {
+			code, _ := f.post(t, startUpdate(100+i), nil)
+			require.Equal(t, http.StatusOK, code)
+		}
+		code, _ := f.post(t, startUpdate(104), nil)
+		require.Equal(t, http.StatusServiceUnavailable, code)
+		require.Contains(t, f.logs.String(), `"reason_code":"BACKLOG_FULL"`)
+		// the refused update was not remembered: once there is room it is taken
+		shard := 0
+		for s := 0; s < 2; s++ {
+			if n, _ := c.XLen(context.Background(), f.ks.Shard(s).Stream()).Result(); n == 3 {
+				shard = s
+			}
+		}
+		ids, err := c.XRange(context.Background(), f.ks.Shard(shard).Stream(), "-", "+").Result()
+		require.NoError(t, err)
+		require.NoError(t, c.XDel(context.Background(), f.ks.Shard(shard).Stream(), ids[0].ID).Err())
+		code, _ = f.post(t, startUpdate(104), nil)
+		require.Equal(t, http.StatusOK, code)
+	})
+}
+
+func TestRedisDownAnswers503AndShutdownToo(t *testing.T) {
+	m, c := redistest.Mini(t)
+	f := newFixture(t, c, "tgd", 100)
+	code, _ := f.post(t, startUpdate(1), nil)
+	require.Equal(t, http.StatusOK, code)
+
+	m.Close()
+	code, _ = f.post(t, startUpdate(2), nil)
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Contains(t, f.logs.String(), `"reason_code":"REDIS_UNAVAILABLE"`)
+
+	f.h.Stop()
+	code, _ = f.post(t, startUpdate(3), nil)
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Contains(t, f.logs.String(), `"reason_code":"SHUTTING_DOWN"`)
+}
+
+func TestEveryFixtureIsAccepted(t *testing.T) {
+	_, c := redistest.Mini(t)
+	f := newFixture(t, c, "tgd", 1000)
+	entries, err := os.ReadDir(filepath.Join("..", "..", "..", "shared", "fixtures", "updates"))
+	if err != nil {
+		t.Skipf("shared fixtures not found: %v", err)
+	}
+	n := 0
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		code, body := f.post(t, fixtureUpdate(t, e.Name()), nil)
+		require.Equal(t, http.StatusOK, code, "%s: %s", e.Name(), body)
+		n++
+	}
+	require.Greater(t, n, 10)
+	require.EqualValues(t, n, f.streamLen(t))
+}
