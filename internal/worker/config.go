@@ -1,0 +1,163 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mymmrac/telego"
+
+	"github.com/dispatcher-bot/dispatcher/internal/metrics"
+	"github.com/dispatcher-bot/dispatcher/internal/queue"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+)
+
+// ErrConfig is wrapped by every error New returns for a bad Config.
+var ErrConfig = errors.New("worker: bad config")
+
+// ErrDrainIncomplete is wrapped by Drain when its context ended before the
+// in-hand updates were finished; they stay pending for the successor.
+var ErrDrainIncomplete = errors.New("worker: drain incomplete")
+
+// Leadership tells whether a shard's lease is still held under a token. A
+// token that was once invalid must never become valid again (tokens only
+// grow), as lease.Manager guarantees.
+type Leadership interface {
+	Valid(shard int, token int64) bool
+}
+
+// Handler handles one update. An error, a panic or not returning within the
+// context's deadline is a failed delivery. An update of a type the handler
+// does not take must return nil.
+type Handler interface {
+	Handle(ctx context.Context, u *telego.Update) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, u *telego.Update) error
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, u *telego.Update) error { return f(ctx, u) }
+
+// Defaults of the optional Config fields.
+const (
+	DefaultWorkers         = 16
+	DefaultMaxDeliveries   = 5
+	DefaultHandlerTimeout  = 30 * time.Second
+	DefaultRetryBackoff    = time.Second
+	DefaultRetryBackoffMax = 30 * time.Second
+	DefaultBlock           = time.Second
+	DefaultRedisBackoff    = 100 * time.Millisecond
+	DefaultRedisBackoffMax = 5 * time.Second
+	DefaultWriteTimeout    = 5 * time.Second
+)
+
+// Config of a Pool. Queue, Leadership, Handler, Log, Metrics and Instance
+// are required; zero durations and counts take the defaults above.
+type Config struct {
+	Queue      *queue.Queue
+	Leadership Leadership
+	Handler    Handler
+	Log        *telemetry.Logger
+	Metrics    *metrics.Metrics
+	// Instance is this instance's id: the consumer name in every shard's
+	// group and the dead_lettered_by of dead letters.
+	Instance string
+	// Workers (WORKERS) bounds the updates in hand across all shards.
+	Workers int
+	// MaxDeliveries (MAX_DELIVERIES) deliveries before an update is
+	// dead-lettered.
+	MaxDeliveries int
+	// HandlerTimeout (HANDLER_TIMEOUT) is one dispatch's deadline.
+	HandlerTimeout time.Duration
+	// AbandonAfter is how long, after HandlerTimeout, a handler that ignores
+	// its context is still waited for before its goroutine is abandoned.
+	// Default: HandlerTimeout.
+	AbandonAfter time.Duration
+	// RetryBackoff is the wait after a failed first delivery; it doubles for
+	// each further delivery, up to RetryBackoffMax.
+	RetryBackoff    time.Duration
+	RetryBackoffMax time.Duration
+	// Block is the longest blocking wait for new entries (XREAD BLOCK). It
+	// bounds how long RunShard takes to return once stopped.
+	Block time.Duration
+	// RedisBackoff and RedisBackoffMax bound the waits between attempts
+	// while Redis fails (reads, acks, dead letters).
+	RedisBackoff    time.Duration
+	RedisBackoffMax time.Duration
+	// WriteTimeout bounds one ack or dead-letter attempt.
+	WriteTimeout time.Duration
+	// Now is the clock for wait_ms and durations. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	switch {
+	case c.Queue == nil:
+		return fmt.Errorf("%w: Queue: required", ErrConfig)
+	case c.Leadership == nil:
+		return fmt.Errorf("%w: Leadership: required", ErrConfig)
+	case c.Handler == nil:
+		return fmt.Errorf("%w: Handler: required", ErrConfig)
+	case c.Log == nil:
+		return fmt.Errorf("%w: Log: required", ErrConfig)
+	case c.Metrics == nil:
+		return fmt.Errorf("%w: Metrics: required", ErrConfig)
+	case c.Instance == "":
+		return fmt.Errorf("%w: Instance: required", ErrConfig)
+	}
+	ints := []struct {
+		name string
+		v    *int
+		def  int
+	}{{"Workers", &c.Workers, DefaultWorkers}, {"MaxDeliveries", &c.MaxDeliveries, DefaultMaxDeliveries}}
+	for _, f := range ints {
+		if *f.v < 0 {
+			return fmt.Errorf("%w: %s: must be at least 1, got %d", ErrConfig, f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	durs := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"HandlerTimeout", &c.HandlerTimeout, DefaultHandlerTimeout},
+		{"RetryBackoff", &c.RetryBackoff, DefaultRetryBackoff},
+		{"RetryBackoffMax", &c.RetryBackoffMax, DefaultRetryBackoffMax},
+		{"Block", &c.Block, DefaultBlock},
+		{"RedisBackoff", &c.RedisBackoff, DefaultRedisBackoff},
+		{"RedisBackoffMax", &c.RedisBackoffMax, DefaultRedisBackoffMax},
+		{"WriteTimeout", &c.WriteTimeout, DefaultWriteTimeout},
+	}
+	for _, f := range durs {
+		if *f.v < 0 {
+			return fmt.Errorf("%w: %s: must not be negative, got %s", ErrConfig, f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if c.AbandonAfter < 0 {
+		return fmt.Errorf("%w: AbandonAfter: must not be negative, got %s", ErrConfig, c.AbandonAfter)
+	}
+	if c.AbandonAfter == 0 {
+		c.AbandonAfter = c.HandlerTimeout
+	}
+	if c.RetryBackoffMax < c.RetryBackoff {
+		return fmt.Errorf("%w: RetryBackoffMax: must be at least RetryBackoff (%s), got %s", ErrConfig, c.RetryBackoff, c.RetryBackoffMax)
+	}
+	if c.RedisBackoffMax < c.RedisBackoff {
+		return fmt.Errorf("%w: RedisBackoffMax: must be at least RedisBackoff (%s), got %s", ErrConfig, c.RedisBackoff, c.RedisBackoffMax)
+	}
+	if c.Block < time.Millisecond {
+		return fmt.Errorf("%w: Block: must be at least 1ms, got %s", ErrConfig, c.Block)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}

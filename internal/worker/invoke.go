@@ -1,0 +1,112 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/mymmrac/telego"
+	"go.uber.org/zap"
+
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+)
+
+// result of one handler call.
+type result struct {
+	err     error
+	errType string // "" when err is nil
+	dur     time.Duration
+	// running is set when the handler had not returned at its deadline: it
+	// receives the handler's return.
+	running <-chan error
+}
+
+func (res result) outcome() string {
+	switch res.errType {
+	case "":
+		return "ok"
+	case errTypeTimeout:
+		return "timeout"
+	case errTypePanic:
+		return "panic"
+	case errTypeCancelled:
+		return "cancelled"
+	}
+	return "error"
+}
+
+// panicError is a recovered handler panic.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("handler panic: %v", e.value) }
+
+// invoke runs the handler in its own goroutine under HandlerTimeout and
+// returns at its return or its deadline, whichever comes first.
+func (r *run) invoke(ctx context.Context, u *telego.Update) result {
+	hctx, cancel := context.WithTimeout(ctx, r.p.cfg.HandlerTimeout)
+	defer cancel() // after the handler returned or its deadline passed
+	start := r.p.cfg.Now()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- &panicError{value: v, stack: debug.Stack()}
+			}
+		}()
+		done <- r.p.cfg.Handler.Handle(hctx, u)
+	}()
+	select {
+	case err := <-done:
+		res := result{err: err, dur: r.p.cfg.Now().Sub(start)}
+		res.errType = r.classify(ctx, hctx, err)
+		return res
+	case <-hctx.Done():
+	}
+	res := result{dur: r.p.cfg.Now().Sub(start), running: done}
+	if errors.Is(hctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		res.err = fmt.Errorf("handler did not return within HANDLER_TIMEOUT %s", r.p.cfg.HandlerTimeout)
+		res.errType = errTypeTimeout
+	} else {
+		res.err = fmt.Errorf("handler cancelled: %w", context.Cause(ctx))
+		res.errType = errTypeCancelled
+	}
+	return res
+}
+
+// classify names a handler's failure for DISPATCH_FAIL's error_type.
+func (r *run) classify(ctx, hctx context.Context, err error) string {
+	var pe *panicError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &pe):
+		r.p.cfg.Log.Debug(ctx, telemetry.EvDispatchFail, zap.String(telemetry.FErrorType, errTypePanic),
+			zap.ByteString("stack", pe.stack))
+		return errTypePanic
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return errTypeCancelled
+	case errors.Is(hctx.Err(), context.DeadlineExceeded) && errors.Is(err, context.DeadlineExceeded):
+		return errTypeTimeout
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+// await waits for a handler that outlived its deadline to return, at most
+// AbandonAfter (or until the pool's hard stop); then its goroutine is
+// abandoned and counted.
+func (r *run) await(running <-chan error) {
+	t := time.NewTimer(r.p.cfg.AbandonAfter)
+	defer t.Stop()
+	select {
+	case <-running:
+		return
+	case <-t.C:
+	case <-r.p.hard.Done():
+	}
+	r.p.abandoned.Add(1)
+}

@@ -1,0 +1,195 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/queue"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+)
+
+// run is one term of one shard: from RunShard's start to its return.
+type run struct {
+	p     *Pool
+	q     *queue.Queue
+	shard int
+	label string // shard as a metric label
+	token int64
+
+	// ctx ends with the lease, on a fenced refusal, or on the pool's hard
+	// stop; handlers run under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	stopAF func() bool
+
+	mu    sync.Mutex
+	chats map[string]*chat
+	wg    sync.WaitGroup // chat goroutines
+
+	waiters  sync.WaitGroup // blocking waits still in flight
+	workDone chan struct{}  // reading stopped and every chat finished
+	done     chan struct{}  // RunShard returned
+}
+
+func newRun(p *Pool, ctx context.Context, shard int, token int64) *run {
+	rctx, cancel := context.WithCancel(ctx)
+	r := &run{p: p, q: p.cfg.Queue, shard: shard, label: strconv.Itoa(shard), token: token,
+		ctx: rctx, cancel: cancel, chats: map[string]*chat{},
+		workDone: make(chan struct{}), done: make(chan struct{})}
+	r.stopAF = context.AfterFunc(p.hard, cancel)
+	return r
+}
+
+// serve reads until stopped, then waits for the chats and the last blocking
+// wait.
+func (r *run) serve() {
+	r.read()
+	r.wg.Wait()
+	close(r.workDone)
+	r.stopAF()
+	r.cancel()
+	r.waiters.Wait()
+}
+
+// taking reports whether the run may take more entries.
+func (r *run) taking() bool { return r.ctx.Err() == nil && !r.p.isDraining() }
+
+// read takes entries into the pool: first every entry left pending by
+// anyone (oldest first), then new ones, never more than there are free
+// workers.
+func (r *run) read() {
+	recovering, cursor := true, ""
+	failures := 0
+	for r.taking() {
+		slots := r.p.acquire(r.ctx)
+		if slots == nil {
+			return
+		}
+		var (
+			entries []queue.Entry
+			last    string
+			err     error
+		)
+		if recovering {
+			entries, cursor, err = r.q.ClaimPending(r.ctx, r.shard, r.token, r.p.cfg.Instance, cursor, len(slots))
+			if err == nil && cursor == "" {
+				recovering = false
+			}
+		} else {
+			entries, last, err = r.q.ReadNew(r.ctx, r.shard, r.token, r.p.cfg.Instance, len(slots))
+		}
+		r.p.release(slots[len(entries):]...)
+		if err != nil {
+			switch {
+			case errors.Is(err, lease.ErrFenced):
+				r.p.cfg.Log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "read refused: the fencing token is no longer current",
+					zap.Int(telemetry.FShard, r.shard), zap.Int64(telemetry.FToken, r.token),
+					zap.String(telemetry.FReasonCode, string(telemetry.ReasonPassiveReject)))
+				r.cancel()
+				return
+			case r.ctx.Err() != nil:
+				return
+			}
+			r.redisError("read", err)
+			failures++
+			if !r.pause(r.p.redisBackoff(failures)) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		for i, e := range entries {
+			r.add(&item{e: e, slot: slots[i]})
+		}
+		if len(entries) == 0 && !recovering {
+			if err := r.wait(last); err != nil {
+				r.redisError("wait", err)
+				failures++
+				if !r.pause(r.p.redisBackoff(failures)) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// wait blocks until an entry may be there after last, the run stops, or
+// the pool drains. The blocking call itself takes nothing, so leaving it
+// behind is safe; serve waits for it before RunShard returns.
+func (r *run) wait(last string) error {
+	errc := make(chan error, 1)
+	r.waiters.Add(1)
+	go func() {
+		defer r.waiters.Done()
+		errc <- r.q.WaitNew(r.ctx, r.shard, last, r.p.cfg.Block)
+	}()
+	select {
+	case err := <-errc:
+		if r.ctx.Err() != nil {
+			return nil
+		}
+		return err
+	case <-r.ctx.Done():
+	case <-r.p.draining:
+	}
+	return nil
+}
+
+// pause waits d; false when the run stopped or the pool drains meanwhile.
+func (r *run) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.ctx.Done():
+	case <-r.p.draining:
+	}
+	return false
+}
+
+// redisError logs a failed Redis call, at most once a second per pool.
+func (r *run) redisError(what string, err error) {
+	now := time.Now().UnixNano()
+	last := r.p.redisLog.Load()
+	if now-last < int64(time.Second) || !r.p.redisLog.CompareAndSwap(last, now) {
+		return
+	}
+	r.p.cfg.Log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "redis call failed; backing off: "+what,
+		zap.Int(telemetry.FShard, r.shard), zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)),
+		zap.Error(err))
+}
+
+// redisBackoff is the wait before attempt n+1 after n failures: doubling
+// from RedisBackoff up to RedisBackoffMax, with up to 20% jitter.
+func (p *Pool) redisBackoff(n int) time.Duration {
+	return jitter(doubling(p.cfg.RedisBackoff, p.cfg.RedisBackoffMax, n))
+}
+
+// retryBackoff is the wait before the delivery after delivery n failed.
+func (p *Pool) retryBackoff(n int64) time.Duration {
+	return doubling(p.cfg.RetryBackoff, p.cfg.RetryBackoffMax, int(n))
+}
+
+func doubling(base, limit time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}

@@ -1,0 +1,91 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/queue"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+)
+
+// write runs one fenced write for the entry of ctx, retrying while Redis
+// fails. Each attempt has its own WriteTimeout context that keeps ctx's
+// values but not its cancellation: the fence, not the lease's context,
+// decides whether a write after the handler is still allowed. It gives up
+// (false) on a fenced refusal (logged as PASSIVE_REJECT, the run stops),
+// when the run has stopped after a failed attempt, or on the pool's hard
+// stop.
+func (r *run) write(ctx context.Context, what string, f func(ctx context.Context) error) bool {
+	base := context.WithoutCancel(ctx)
+	for attempt := 1; ; attempt++ {
+		wctx, cancel := context.WithTimeout(base, r.p.cfg.WriteTimeout)
+		stop := context.AfterFunc(r.p.hard, cancel)
+		err := f(wctx)
+		stop()
+		cancel()
+		switch {
+		case err == nil:
+			return true
+		case errors.Is(err, lease.ErrFenced):
+			r.reject(ctx)
+			r.cancel()
+			return false
+		case r.p.hard.Err() != nil:
+			return false
+		}
+		r.redisError(what, err)
+		if r.ctx.Err() != nil {
+			return false // not ACTIVE any more: the successor takes the entry over
+		}
+		// unlike pause, Drain does not end this wait: in-hand writes must finish
+		t := time.NewTimer(r.p.redisBackoff(attempt))
+		select {
+		case <-t.C:
+		case <-r.ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+}
+
+// ack acknowledges the entry (and deletes it from the stream).
+func (r *run) ack(ctx context.Context, it *item) {
+	r.write(ctx, "ack", func(wctx context.Context) error {
+		return r.q.Ack(wctx, r.shard, r.token, it.e.ID)
+	})
+}
+
+// deadLetter moves the entry to the dead-letter stream and logs it.
+func (r *run) deadLetter(ctx context.Context, it *item, reason telemetry.Reason, errType, text string) {
+	f := queue.Failure{Reason: string(reason), ErrorType: errType, Error: text, Deliveries: it.e.Deliveries,
+		Instance: r.p.cfg.Instance}
+	if it.e.Deliveries > int64(r.p.cfg.MaxDeliveries) {
+		f.Deliveries-- // the claim that found it over the limit delivered nothing
+	}
+	ok := r.write(ctx, "dead-letter", func(wctx context.Context) error {
+		_, err := r.q.DeadLetter(wctx, r.shard, r.token, it.e.ID, f)
+		return err
+	})
+	if !ok {
+		return
+	}
+	r.p.cfg.Log.DeadLettered(ctx, r.shard, f.Deliveries, reason, errType+": "+text)
+	r.p.cfg.Metrics.DeadLetters.WithLabelValues(r.label).Inc()
+}
+
+// redeliver takes the entry back for another delivery; false when it is
+// gone or the run may not write any more.
+func (r *run) redeliver(ctx context.Context, it *item) (queue.Entry, bool) {
+	var (
+		e     queue.Entry
+		found bool
+	)
+	ok := r.write(ctx, "redeliver", func(wctx context.Context) error {
+		var err error
+		e, found, err = r.q.Redeliver(wctx, r.shard, r.token, r.p.cfg.Instance, it.e.ID)
+		return err
+	})
+	return e, ok && found
+}
