@@ -81,6 +81,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	}
 	s.log = log
 	s.journal.SetLogger(log)
+	installRedisLogger(log)
 	s.debug = telemetry.NewDebugFlag(rc, s.keys, log)
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
