@@ -2,15 +2,14 @@ package telemetry
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
-
-	"github.com/dispatcher-bot/dispatcher/internal/keys"
 )
 
 // JournalEvent is one event as kept in the event journal: the decoded JSON
-// line, with the contract's field keys.
+// line, with the contract's field keys. Numbers are json.Number (exact for
+// every int64), arrays []any.
 type JournalEvent map[string]any
 
 // Name returns the event name.
@@ -24,6 +23,27 @@ func (e JournalEvent) TS() string { s, _ := e[FTS].(string); return s }
 
 // Str returns a string field, or "".
 func (e JournalEvent) Str(key string) string { s, _ := e[key].(string); return s }
+
+// Int returns an integer field.
+func (e JournalEvent) Int(key string) (int64, bool) {
+	switch v := e[key].(type) {
+	case json.Number:
+		n, err := v.Int64()
+		return n, err == nil
+	case float64:
+		return int64(v), v == float64(int64(v))
+	case string:
+		n, err := strconv.ParseInt(v, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// Time returns the event's timestamp (zero when ts is missing or malformed).
+func (e JournalEvent) Time() time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, e.TS())
+	return t
+}
 
 // JournalReader reads the event journal (implemented by *Journal).
 type JournalReader interface {
@@ -39,6 +59,3 @@ type DebugSetter interface {
 	// level until the returned time.
 	EnableDebug(ctx context.Context, d time.Duration) (time.Time, error)
 }
-
-var _ = redis.Nil
-var _ = keys.Group
