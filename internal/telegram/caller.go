@@ -49,7 +49,8 @@ func (c *caller) Call(ctx context.Context, url string, data *ta.RequestData) (*t
 	if isMessageMethod(method) {
 		chat = chatKey(data.ContentType, body)
 		if err := c.limiter.Wait(ctx, chat); err != nil {
-			return nil, c.fail(ctx, &APIError{Method: method, Description: "rate limiter: " + err.Error(), cause: ctxCause(ctx, err)})
+			// the limiter's errors hold no URL: keep them for errors.Is
+			return nil, c.fail(ctx, &APIError{Method: method, Description: "rate limiter: " + err.Error(), cause: err})
 		}
 	}
 	var waited time.Duration

@@ -89,34 +89,37 @@ func (l *Limiter) chatLimits(chat string) (time.Duration, int) {
 	return interval(l.lim.PerChat), l.lim.PerChatBurst
 }
 
-// reserve computes when a call to chat ("" for none) may go; it takes the
-// slot only when commit is true or the slot is not after deadline.
+// reserve computes how long a call to chat ("" for none) must wait: the
+// later of its chat's slot and the global slot, both reserved now (as
+// x/time/rate does for several limiters). It takes the slots only when the
+// call can go by deadline (zero: no deadline).
 func (l *Limiter) reserve(chat string, deadline time.Time) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	at := now
+	at, gTAT := l.global.next(now, interval(l.lim.Global), l.lim.GlobalBurst)
 	var cb *bucket
 	var cTAT time.Time
 	if chat != "" {
-		iv, burst := l.chatLimits(chat)
-		if iv > 0 {
-			cb = l.chats[chat]
-			if cb == nil {
+		if iv, burst := l.chatLimits(chat); iv > 0 {
+			if cb = l.chats[chat]; cb == nil {
 				cb = &bucket{}
 			}
-			at, cTAT = cb.next(now, iv, burst)
+			var cAt time.Time
+			cAt, cTAT = cb.next(now, iv, burst)
+			if cAt.After(at) {
+				at = cAt
+			}
 		}
 	}
-	gAt, gTAT := l.global.next(at, interval(l.lim.Global), l.lim.GlobalBurst)
-	if !deadline.IsZero() && gAt.After(deadline) {
-		return gAt.Sub(now), false
+	if !deadline.IsZero() && at.After(deadline) {
+		return at.Sub(now), false
 	}
+	l.global.tat = gTAT
 	if cb != nil {
 		cb.tat = cTAT
 		l.chats[chat] = cb
 	}
-	l.global.tat = gTAT
 	l.calls++
 	if l.calls%sweepEvery == 0 {
 		for k, b := range l.chats {
@@ -125,7 +128,7 @@ func (l *Limiter) reserve(chat string, deadline time.Time) (time.Duration, bool)
 			}
 		}
 	}
-	return gAt.Sub(now), true
+	return at.Sub(now), true
 }
 
 // Wait blocks until a message to chat ("" for a call that names none) may
