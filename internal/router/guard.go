@@ -6,18 +6,24 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"go.uber.org/zap"
+
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
-// panicError carries a recovered panic out of the handler's goroutine.
-type panicError struct {
-	value any
-	stack []byte
+// PanicError is returned by Handle for a handler that panicked: the value
+// and the goroutine's stack. errors.Is(err, ErrHandlerPanic) is true.
+type PanicError struct {
+	Value any
+	Stack []byte
 }
 
-func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+func (p *PanicError) Error() string { return fmt.Sprintf("router: handler panicked: %v", p.Value) }
+
+// Is makes errors.Is(err, ErrHandlerPanic) true.
+func (p *PanicError) Is(target error) bool { return target == ErrHandlerPanic }
 
 // run runs a route's handler with the admin check, panic recovery and the
 // context's deadline.
@@ -30,7 +36,7 @@ func (r *Router) run(c *Ctx, rt *route) error {
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				done <- &panicError{value: p, stack: debug.Stack()}
+				done <- &PanicError{Value: p, Stack: debug.Stack()}
 			}
 		}()
 		done <- rt.h(c)
@@ -51,11 +57,14 @@ func (r *Router) finish(c *Ctx, err error) error {
 	if err == nil {
 		return nil
 	}
-	var pe *panicError
+	var pe *PanicError
 	switch {
 	case errors.As(err, &pe):
-		c.refuse(telemetry.ReasonHandlerPanic, pe.Error(), TextServerError, "", "", !c.IsCallback(), true)
-		return fmt.Errorf("%w: %v", ErrHandlerPanic, pe.value)
+		c.refuse(telemetry.ReasonHandlerPanic, fmt.Sprintf("panic: %v", pe.Value), TextServerError, "", "", !c.IsCallback(), true)
+		// the stack, for debug mode only (the worker logs its stacks the same way)
+		r.log.Debug(c, telemetry.EvDispatchFail, zap.String(telemetry.FErrorType, string(telemetry.ReasonHandlerPanic)),
+			zap.ByteString("stack", pe.Stack))
+		return pe
 	case errors.Is(err, lease.ErrFenced):
 		c.passive(TextNotActive)
 		return err

@@ -183,6 +183,9 @@ func TestMessageHandlerPanicAndTimeout(t *testing.T) {
 
 	err := e.r.Handle(context.Background(), textUpdate(t, 1, 5, "/boom"))
 	require.ErrorIs(t, err, router.ErrHandlerPanic)
+	var pe *router.PanicError
+	require.ErrorAs(t, err, &pe)
+	require.Contains(t, string(pe.Stack), "router_test.go", "the stack of the handler's goroutine")
 	rej := e.logs.first("MESSAGE_REJECTED")
 	require.Equal(t, "HANDLER_PANIC", rej["reason_code"])
 
