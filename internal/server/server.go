@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,6 +102,17 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		ln.Close()
 		rc.Close()
 		return nil, err
+	}
+	if spec := os.Getenv("DISPATCHER_FAULTS"); spec != "" {
+		faults, err := ParseFaults(spec)
+		if err != nil {
+			ln.Close()
+			rc.Close()
+			return nil, &config.Error{Var: "DISPATCHER_FAULTS", Reason: err.Error()}
+		}
+		handler = faults.Wrap(handler)
+		log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting, "DISPATCHER_FAULTS is set: faults are injected into dispatches (testing only)",
+			zap.String("faults", spec))
 	}
 	s.pool, err = worker.New(worker.Config{Queue: s.queue, Handler: handler, Leadership: leadership{s}, Log: log, Metrics: s.metrics,
 		Instance: cfg.InstanceID, Workers: cfg.Workers, MaxDeliveries: cfg.MaxDeliveries,
