@@ -23,6 +23,7 @@ const (
 	debugCIDs    = 3    // cids shown by /debug USER_ID
 	maxChainLen  = 40   // events shown per chain
 	maxDebugText = 4000 // Telegram's limit is 4096 characters
+	debugSpan    = 30 * time.Minute
 )
 
 // onDebug shows the panel (/debug) or a user's last cids with their
@@ -71,7 +72,7 @@ func (b *Bot) onDebugOn30(c *router.Ctx) error {
 		c.Fail(telemetry.ReasonDBError, errNoDebug, textNoDebugSetter)
 		return nil
 	}
-	until, err := b.debug.EnableDebug(c, time.Duration(debugSpan))
+	until, err := b.debug.EnableDebug(c, debugSpan)
 	if err != nil {
 		return b.journalFailed(c, err)
 	}

@@ -17,15 +17,14 @@ const (
 	vCategory   = "category"
 	vModel      = "model"
 	vPrompt     = "prompt"
-	vStep       = "step"    // on PARAM_INPUT: stepPrompt or a parameter id
-	vJob        = "job_id"  // on MAIN_MENU after a confirm
-	paramPrefix = "param."  // + parameter id: the picked option
-	stepPrompt  = "prompt"  // the step that asks for the prompt text
-	noScreen    = "NONE"    // actual_state of a user with no state
-	minPrompt   = 5         // runes, CONTRACT §6
-	maxPrompt   = 1000      // runes
-	maxRetries  = 3         // compare-and-set attempts for a text
-	debugSpan   = 30 * 60e9 // Debug 30 min
+	vStep       = "step"   // on PARAM_INPUT: stepPrompt or a parameter id
+	vJob        = "job_id" // on MAIN_MENU after a confirm
+	paramPrefix = "param." // + parameter id: the picked option
+	stepPrompt  = "prompt" // the step that asks for the prompt text
+	noScreen    = "NONE"   // actual_state of a user with no state
+	minPrompt   = 5        // runes, CONTRACT §6
+	maxPrompt   = 1000     // runes
+	maxRetries  = 3        // compare-and-set attempts for a text
 )
 
 func keyOf(c *router.Ctx) fsm.Key { return fsm.Key{ChatID: c.ChatID(), UserID: c.UserID()} }
