@@ -143,9 +143,12 @@ func (c *caller) once(ctx context.Context, url, method, contentType string, body
 	return nil, e
 }
 
-// fail records a call that ends with e and returns it.
+// fail records a call that ends with e and returns it. An edit that
+// changes nothing is not logged: Client.Edit treats it as done.
 func (c *caller) fail(ctx context.Context, e *APIError) error {
-	c.log.TelegramAPIError(ctx, e.Method, e.Status, e.RetryAfter, e)
+	if !IsNotModified(e) {
+		c.log.TelegramAPIError(ctx, e.Method, e.Status, e.RetryAfter, e)
+	}
 	return e
 }
 

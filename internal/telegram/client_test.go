@@ -181,6 +181,7 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 	e.fake.SetFault(faultOn("editMessageText", -1, fakebot.Fault{Status: 400,
 		Description: "Bad Request: message is not modified: specified new message content and reply markup are exactly the same"}))
 	require.NoError(t, e.c.Edit(context.Background(), 42, 1, "same", nil), "an edit that changes nothing is done")
+	require.Len(t, e.logs.apiErrors(t), 1, "and is not logged as an error")
 }
 
 func TestTheTokenNeverLeaks(t *testing.T) {
