@@ -12,8 +12,10 @@ import (
 // LibLogger plugs into telego and go-redis (redis.SetLogger takes a Printf
 // with a context).
 var (
-	_ telego.Logger                                        = (*LibLogger)(nil)
-	_ interface{ Printf(context.Context, string, ...any) } = (*LibLogger)(nil)
+	_ telego.Logger = (*LibLogger)(nil)
+	_ interface {
+		Printf(context.Context, string, ...any)
+	} = (*LibLogger)(nil)
 )
 
 func TestLibLogger(t *testing.T) {
