@@ -86,9 +86,21 @@ func TestMemoryPerUpdate(t *testing.T) {
 		len(payload), perQueued, perPending, stream, m, float64(stream)/m)
 	require.Less(t, perPending, float64(len(payload))+600)
 
-	for _, id := range ids {
+	const dead = 1000
+	beforeDLQ := usedMemory(t, c)
+	for _, id := range ids[:dead] {
+		_, err := q.DeadLetter(ctx, 0, 1, id, Failure{Reason: "MAX_DELIVERIES", ErrorType: "HANDLER_PANIC",
+			Error: "handler panic: runtime error: index out of range [3] with length 3", Deliveries: 5, Instance: "host-12345"})
+		require.NoError(t, err)
+	}
+	// the dead letters' growth, less what their stream entries gave back (measured as the acks below do)
+	dlqGrowth := usedMemory(t, c) - beforeDLQ
+	for _, id := range ids[dead:] {
 		require.NoError(t, q.Ack(ctx, 0, 1, id))
 	}
+	perDead := float64(usedMemory(t, c)-before) / dead
+	t.Logf("dead letter: %.0f bytes each once the stream is empty (growth while moving: %d)", perDead, dlqGrowth)
+	require.NoError(t, c.Del(ctx, ks.Shard(0).DLQ()).Err())
 	require.Zero(t, c.XLen(ctx, ks.Shard(0).Stream()).Val())
 	after := usedMemory(t, c)
 	t.Logf("after acking all: %d bytes above the empty-stream baseline (buffers, script cache)", after-before)
