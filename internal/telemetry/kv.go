@@ -132,7 +132,11 @@ func (e *kvEncoder) AddArray(k string, m zapcore.ArrayMarshaler) error {
 	a.buf = bufferPool.Get()
 	err := m.MarshalLogArray(a)
 	e.key(k)
-	appendKVValue(e.buf, a.buf.String())
+	if b := a.buf.Bytes(); bareSafe(b) {
+		_, _ = e.buf.Write(b)
+	} else {
+		appendQuoted(e.buf, string(b))
+	}
 	a.buf.Free()
 	a.buf, a.n = nil, 0
 	kvArrayPool.Put(a)
@@ -243,8 +247,8 @@ func appendKVValue(buf *buffer.Buffer, s string) {
 
 // bareSafe reports whether s is non-empty printable ASCII without space,
 // '"', '=' or '\'.
-func bareSafe(s string) bool {
-	if s == "" {
+func bareSafe[S string | []byte](s S) bool {
+	if len(s) == 0 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
