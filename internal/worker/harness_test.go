@@ -130,8 +130,9 @@ func newHarness(t *testing.T, c *redis.Client, ns string, shards int, h Handler,
 		RetryBackoffMax: 50 * time.Millisecond, Block: 100 * time.Millisecond, RedisBackoff: 5 * time.Millisecond,
 		RedisBackoffMax: 100 * time.Millisecond, WriteTimeout: time.Second}
 	if tweak != nil {
-		tweak(&hs.cfg)
+		tweak(&hs.cfg) // may replace the queue (other queue options)
 	}
+	hs.q = hs.cfg.Queue
 	hs.pool, err = New(hs.cfg)
 	require.NoError(t, err)
 	return hs

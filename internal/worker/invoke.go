@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/mymmrac/telego"
-	"go.uber.org/zap"
-
-	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
 // result of one handler call.
@@ -37,11 +33,9 @@ func (res result) outcome() string {
 	return "error"
 }
 
-// panicError is a recovered handler panic.
-type panicError struct {
-	value any
-	stack []byte
-}
+// panicError is a recovered handler panic. (The router recovers its
+// handlers' panics with their stacks; this is the last resort.)
+type panicError struct{ value any }
 
 func (e *panicError) Error() string { return fmt.Sprintf("handler panic: %v", e.value) }
 
@@ -55,7 +49,7 @@ func (r *run) invoke(ctx context.Context, u *telego.Update) result {
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
-				done <- &panicError{value: v, stack: debug.Stack()}
+				done <- &panicError{value: v}
 			}
 		}()
 		done <- r.p.cfg.Handler.Handle(hctx, u)
@@ -63,7 +57,7 @@ func (r *run) invoke(ctx context.Context, u *telego.Update) result {
 	select {
 	case err := <-done:
 		res := result{err: err, dur: r.p.cfg.Now().Sub(start)}
-		res.errType = r.classify(ctx, hctx, err)
+		res.errType = classify(ctx, hctx, err)
 		return res
 	case <-hctx.Done():
 	}
@@ -79,14 +73,12 @@ func (r *run) invoke(ctx context.Context, u *telego.Update) result {
 }
 
 // classify names a handler's failure for DISPATCH_FAIL's error_type.
-func (r *run) classify(ctx, hctx context.Context, err error) string {
+func classify(ctx, hctx context.Context, err error) string {
 	var pe *panicError
 	switch {
 	case err == nil:
 		return ""
 	case errors.As(err, &pe):
-		r.p.cfg.Log.Debug(ctx, telemetry.EvDispatchFail, zap.String(telemetry.FErrorType, errTypePanic),
-			zap.ByteString("stack", pe.stack))
 		return errTypePanic
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return errTypeCancelled

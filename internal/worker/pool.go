@@ -5,6 +5,11 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
 // Pool dispatches the updates of the shards this instance leads. It owns
@@ -48,6 +53,11 @@ func New(cfg Config) (*Pool, error) {
 // to be lease.Config.OnStarted. A second RunShard of the same shard waits
 // until the first one has returned.
 func (p *Pool) RunShard(ctx context.Context, shard int, token int64) {
+	if shard < 0 || shard >= p.cfg.Queue.Shards() {
+		p.cfg.Log.Service(zapcore.ErrorLevel, telemetry.EvServiceStopping, "RunShard: no such shard",
+			zap.Int(telemetry.FShard, shard), zap.Int("shards", p.cfg.Queue.Shards()))
+		return
+	}
 	p.mu.Lock()
 	if p.isDraining() {
 		p.mu.Unlock()

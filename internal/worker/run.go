@@ -87,6 +87,9 @@ func (r *run) read() {
 			entries, last, err = r.q.ReadNew(r.ctx, r.shard, r.token, r.p.cfg.Instance, len(slots))
 		}
 		r.p.release(slots[len(entries):]...)
+		for i, e := range entries {
+			r.add(&item{e: e, slot: slots[i]})
+		}
 		if err != nil {
 			switch {
 			case errors.Is(err, lease.ErrFenced):
@@ -106,9 +109,6 @@ func (r *run) read() {
 			continue
 		}
 		failures = 0
-		for i, e := range entries {
-			r.add(&item{e: e, slot: slots[i]})
-		}
 		if len(entries) == 0 && !recovering {
 			if err := r.wait(last); err != nil {
 				r.redisError("wait", err)
