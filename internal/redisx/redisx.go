@@ -24,7 +24,9 @@ import (
 
 // Timeouts of every client. Blocking stream reads extend the read timeout
 // by their BLOCK time (go-redis does this per command), so a blocked
-// XREADGROUP is never cut short by ReadTimeout.
+// XREADGROUP is never cut short by ReadTimeout. Every client honours its
+// context's deadline and cancellation (ContextTimeoutEnabled), so a drain
+// or a lease step-down interrupts a blocked read at once.
 const (
 	DialTimeout  = 2 * time.Second
 	ReadTimeout  = 2 * time.Second
@@ -50,14 +52,14 @@ func New(cfg *config.Config) (*Client, error) {
 	case len(cfg.RedisClusterAddrs) > 0:
 		c := redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs: cfg.RedisClusterAddrs, DialTimeout: DialTimeout, ReadTimeout: ReadTimeout,
-			WriteTimeout: WriteTimeout, ClientName: cfg.InstanceID,
+			WriteTimeout: WriteTimeout, ClientName: cfg.InstanceID, ContextTimeoutEnabled: true,
 		})
 		return &Client{UniversalClient: c, Mode: "cluster"}, nil
 	case len(cfg.RedisSentinelAddrs) > 0:
 		c := redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName: cfg.RedisSentinelMaster, SentinelAddrs: cfg.RedisSentinelAddrs,
 			DialTimeout: DialTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout,
-			ClientName: cfg.InstanceID,
+			ClientName: cfg.InstanceID, ContextTimeoutEnabled: true,
 		})
 		return &Client{UniversalClient: c, Mode: "sentinel"}, nil
 	case cfg.RedisURL != "":
@@ -67,6 +69,7 @@ func New(cfg *config.Config) (*Client, error) {
 			return nil, fmt.Errorf("%w: REDIS_URL does not parse", ErrConfig)
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = DialTimeout, ReadTimeout, WriteTimeout
+		opt.ContextTimeoutEnabled = true
 		if opt.ClientName == "" {
 			opt.ClientName = cfg.InstanceID
 		}
@@ -77,7 +80,7 @@ func New(cfg *config.Config) (*Client, error) {
 		return nil, fmt.Errorf("redisx: start embedded redis: %w", err)
 	}
 	c := redis.NewClient(&redis.Options{Addr: m.Addr(), DialTimeout: DialTimeout,
-		ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout})
+		ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, ContextTimeoutEnabled: true})
 	return &Client{UniversalClient: c, Embedded: m, Mode: "embedded"}, nil
 }
 

@@ -387,9 +387,10 @@ func (in *Instance) WaitReady(timeout time.Duration) Readiness {
 	if !Eventually(timeout, 25*time.Millisecond, func() bool {
 		var ok bool
 		r, ok = in.Ready()
-		return ok && r.Status == http.StatusOK
-	}) {
-		in.t.Fatalf("%s not ready within %s (last: %+v)", in.ID, timeout, r)
+		return (ok && r.Status == http.StatusOK) || in.Exited()
+	}) || in.Exited() {
+		code, _ := in.Wait(0)
+		in.t.Fatalf("%s not ready within %s (last: %+v, exited: %v code %d): %s", in.ID, timeout, r, in.Exited(), code, in.Output())
 	}
 	return r
 }

@@ -1,0 +1,229 @@
+// Package e2e holds the multi-instance tests: several real `dispatcher`
+// processes on one real redis-server, Telegram played by the recording fake
+// Bot API over HTTP, and a driver that posts updates the way Telegram does
+// (resending on any non-2xx or timeout).
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
+	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/proctest"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
+)
+
+const (
+	botToken      = "123456:E2EtokenE2EtokenE2EtokenE2Etoken123"
+	webhookSecret = "e2e-secret"
+)
+
+// env is one test's world: a namespace on a real Redis, a fake Bot API and
+// a cluster of dispatcher processes.
+type env struct {
+	t       *testing.T
+	ns      string
+	redis   *redis.Client
+	keys    keys.Space
+	bot     *fakebot.Server
+	api     *httptest.Server
+	cluster *proctest.Cluster
+}
+
+// newEnv prepares a world on the shared redis-server (redisURL "") or on
+// the given one; extra is added to every instance's environment.
+func newEnv(t *testing.T, redisURL string, extra map[string]string) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	var c *redis.Client
+	ns := redistest.Namespace(t)
+	if redisURL == "" {
+		c, ns = redistest.Client(t)
+		redisURL = redistest.URL(t)
+	} else {
+		opt, err := redis.ParseURL(redisURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = redis.NewClient(opt)
+		t.Cleanup(func() { c.Close() })
+	}
+	bot := fakebot.New()
+	api := httptest.NewServer(bot)
+	t.Cleanup(api.Close)
+	base := map[string]string{
+		"REDIS_URL": redisURL, "REDIS_NAMESPACE": ns, "BOT_TOKEN": botToken, "SANDBOX": "false",
+		"TELEGRAM_API_URL": api.URL, "WEBHOOK_SECRET": webhookSecret, "LEASE_TTL": "2s",
+		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json",
+	}
+	for k, v := range extra {
+		base[k] = v
+	}
+	return &env{t: t, ns: ns, redis: c, keys: keys.New(ns), bot: bot, api: api,
+		cluster: proctest.NewCluster(t, base)}
+}
+
+// start starts n instances named prefix-0..n-1 and waits until they are ready.
+func (e *env) start(n int, prefix string) []*proctest.Instance {
+	e.t.Helper()
+	var out []*proctest.Instance
+	for i := 0; i < n; i++ {
+		out = append(out, e.cluster.Start(fmt.Sprintf("%s-%d", prefix, i), nil))
+	}
+	for _, in := range out {
+		in.WaitReady(20 * time.Second)
+	}
+	return out
+}
+
+// active returns the one instance whose /readyz says ACTIVE for shard 0,
+// waiting up to timeout; nil if none.
+func (e *env) active(timeout time.Duration, among []*proctest.Instance) *proctest.Instance {
+	var found *proctest.Instance
+	proctest.Eventually(timeout, 20*time.Millisecond, func() bool {
+		for _, in := range among {
+			if in.Exited() {
+				continue
+			}
+			if r, ok := in.Ready(); ok && r.Shards["0"].Role == "ACTIVE" {
+				found = in
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// cli runs a dispatcher command against this world's Redis and returns its
+// stdout, stderr and exit code.
+func (e *env) cli(args ...string) (string, string, int) {
+	e.t.Helper()
+	cmd := exec.Command(proctest.Binary(e.t), args...)
+	cmd.Env = os.Environ()
+	for k, v := range e.cluster.BaseEnv {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("run %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// driver posts updates like Telegram: round-robin over instances (a load
+// balancer), resending on any non-2xx, error or timeout until accepted.
+type driver struct {
+	mu       sync.Mutex
+	targets  []*proctest.Instance
+	next     int
+	accepted map[int64]string // update_id -> cid of the 200 answer
+	resends  int
+}
+
+func newDriver(targets []*proctest.Instance) *driver {
+	return &driver{targets: targets, accepted: map[int64]string{}}
+}
+
+func (d *driver) setTargets(t []*proctest.Instance) {
+	d.mu.Lock()
+	d.targets = t
+	d.mu.Unlock()
+}
+
+func (d *driver) pick() *proctest.Instance {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	in := d.targets[d.next%len(d.targets)]
+	d.next++
+	return in
+}
+
+// send posts one update until an instance answers 200, or the deadline.
+func (d *driver) send(ctx context.Context, updateID int64, body []byte) error {
+	for {
+		in := d.pick()
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		code, resp, err := in.Post(pctx, "/webhook", body)
+		cancel()
+		if err == nil && code == http.StatusOK {
+			var r struct {
+				CID string `json:"cid"`
+			}
+			_ = json.Unmarshal([]byte(resp), &r)
+			d.mu.Lock()
+			d.accepted[updateID] = r.CID
+			d.mu.Unlock()
+			return nil
+		}
+		d.mu.Lock()
+		d.resends++
+		d.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("update %d not accepted: last answer %d %v", updateID, code, err)
+		case <-time.After(50 * time.Millisecond): // Telegram's resend delay, compressed
+		}
+	}
+}
+
+// Accepted returns the update_ids answered 200.
+func (d *driver) Accepted() map[int64]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[int64]string, len(d.accepted))
+	for k, v := range d.accepted {
+		out[k] = v
+	}
+	return out
+}
+
+// editedMessage is an update no handler takes: dispatched with no Telegram
+// call, so load tests measure the dispatcher, not the Bot API limiter.
+func editedMessage(updateID, chat int64) []byte {
+	return []byte(fmt.Sprintf(`{"update_id":%d,"edited_message":{"message_id":%d,"date":1764300000,"edit_date":1764300001,`+
+		`"chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"L"},"text":"edited"}}`,
+		updateID, updateID, chat, chat))
+}
+
+func startMessage(updateID, chat int64) []byte {
+	return []byte(fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"date":1764300000,"text":"/start",`+
+		`"chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"S"},`+
+		`"entities":[{"type":"bot_command","offset":0,"length":6}]}}`, updateID, updateID, chat, chat))
+}
+
+func callback(updateID, chat int64, messageID int64, data, queryID string) []byte {
+	return []byte(fmt.Sprintf(`{"update_id":%d,"callback_query":{"id":%q,"data":%q,"chat_instance":"1",`+
+		`"from":{"id":%d,"is_bot":false,"first_name":"C"},"message":{"message_id":%d,"date":1764300000,`+
+		`"chat":{"id":%d,"type":"private"},"text":"menu"}}}`, updateID, queryID, data, chat, messageID, chat))
+}
+
+// linesNamed returns the lines of every instance with the given event name.
+func linesNamed(lines []proctest.Line, name string) []proctest.Line {
+	var out []proctest.Line
+	for _, l := range lines {
+		if l.Name() == name {
+			out = append(out, l)
+		}
+	}
+	return out
+}
