@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,7 +102,14 @@ func TestNotValidRejectsBeforeDispatch(t *testing.T) {
 
 func TestLeaseLossCancelsTheHandlerAndLeavesTheRestPending(t *testing.T) {
 	b := newBlocker(t)
-	h := newRedisHarness(t, 1, b, nil)
+	b2 := &recorder{}
+	var second atomic.Bool
+	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *telego.Update) error {
+		if second.Load() {
+			return b2.Handle(ctx, u)
+		}
+		return b.Handle(ctx, u)
+	}), nil)
 	h.enqueue(1, 1)
 	h.enqueue(2, 1) // waits behind 1
 	done, stop := h.start(0, 5)
@@ -119,8 +127,7 @@ func TestLeaseLossCancelsTheHandlerAndLeavesTheRestPending(t *testing.T) {
 	require.Zero(t, h.log.count("DEAD_LETTERED", 0))
 
 	// The successor (here: this pool in a new term) takes both over, in order.
-	b2 := &recorder{}
-	h.pool.cfg.Handler = b2
+	second.Store(true)
 	h.start(0, 7)
 	h.eventually("successor finished", func() bool { return b2.callCount() == 2 && h.drained(0) })
 	calls, _, _, _ := b2.snapshot()
