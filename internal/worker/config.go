@@ -49,7 +49,7 @@ const (
 	DefaultRetryBackoffMax = 30 * time.Second
 	DefaultBlock           = time.Second
 	DefaultRedisBackoff    = 100 * time.Millisecond
-	DefaultRedisBackoffMax = 5 * time.Second
+	DefaultRedisBackoffMax = 2 * time.Second
 	DefaultWriteTimeout    = 5 * time.Second
 )
 

@@ -54,12 +54,18 @@ func (r *run) invoke(ctx context.Context, u *telego.Update) result {
 		}()
 		done <- r.p.cfg.Handler.Handle(hctx, u)
 	}()
+	returned := func(err error) result {
+		return result{err: err, dur: r.p.cfg.Now().Sub(start), errType: classify(ctx, hctx, err)}
+	}
 	select {
 	case err := <-done:
-		res := result{err: err, dur: r.p.cfg.Now().Sub(start)}
-		res.errType = classify(ctx, hctx, err)
-		return res
+		return returned(err)
 	case <-hctx.Done():
+		select {
+		case err := <-done: // returned at the same moment: its result counts
+			return returned(err)
+		default:
+		}
 	}
 	res := result{dur: r.p.cfg.Now().Sub(start), running: done}
 	if errors.Is(hctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
