@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	callbackChain = []string{"CALLBACK_RECEIVED", "CALLBACK_ROUTED", "CALLBACK_ACCEPTED", "ANSWER_CALLBACK_QUERY", "UI_RENDER"}
+	callbackChain = []string{"CALLBACK_RECEIVED", "CALLBACK_ROUTED", "CALLBACK_ACCEPTED", "UI_RENDER", "ANSWER_CALLBACK_QUERY"}
 	messageChain  = []string{"MESSAGE_RECEIVED", "MESSAGE_ROUTED", "MESSAGE_ACCEPTED", "UI_RENDER"}
 )
 
@@ -57,14 +57,14 @@ func TestFlowFromStartToQueuedJob(t *testing.T) {
 	cid, qid = h.press(userID, "param:aspect:16x9")
 	qids = append(qids, qid)
 	h.requireChain(cid, "CALLBACK_RECEIVED", "CALLBACK_ROUTED", "PARAM_INPUT", "PARAM_ACCEPTED", "CALLBACK_ACCEPTED",
-		"ANSWER_CALLBACK_QUERY", "UI_RENDER")
+		"UI_RENDER", "ANSWER_CALLBACK_QUERY")
 	acc := h.find(cid, "PARAM_ACCEPTED")[0]
 	require.Equal(t, "aspect", acc.str("param_name"))
 	require.Equal(t, "16x9", acc.str("value"))
 
 	cid, qid = h.press(userID, "param:style:anime")
 	qids = append(qids, qid)
-	h.requireChain(cid, "PARAM_INPUT", "PARAM_ACCEPTED", "CALLBACK_ACCEPTED", "ANSWER_CALLBACK_QUERY", "UI_RENDER")
+	h.requireChain(cid, "PARAM_INPUT", "PARAM_ACCEPTED", "CALLBACK_ACCEPTED", "UI_RENDER", "ANSWER_CALLBACK_QUERY")
 	require.Equal(t, string(ui.Confirm), h.find(cid, "CALLBACK_ACCEPTED")[0].str("next_screen"))
 	require.Equal(t, []string{"confirm", "back", "cancel"}, h.panel(userID).order)
 	summary := h.lastText(userID)
@@ -74,7 +74,7 @@ func TestFlowFromStartToQueuedJob(t *testing.T) {
 
 	cid, qid = h.press(userID, "confirm")
 	qids = append(qids, qid)
-	h.requireChain(cid, "CALLBACK_RECEIVED", "CALLBACK_ROUTED", "JOB_QUEUED", "CALLBACK_ACCEPTED", "ANSWER_CALLBACK_QUERY", "UI_RENDER")
+	h.requireChain(cid, "CALLBACK_RECEIVED", "CALLBACK_ROUTED", "JOB_QUEUED", "CALLBACK_ACCEPTED", "UI_RENDER", "ANSWER_CALLBACK_QUERY")
 	require.Equal(t, string(ui.MainMenu), h.find(cid, "CALLBACK_ACCEPTED")[0].str("next_screen"))
 	jobID := h.find(cid, "JOB_QUEUED")[0].str("job_id")
 	require.Len(t, jobID, 12)

@@ -182,7 +182,7 @@ func TestEditFallsBackToNewMessage(t *testing.T) {
 	p = h.panel(userID)
 	cid, qid2, err := h.click(userID, p.buttons["model:flux"], 99999)
 	require.NoError(t, err)
-	h.requireChain(cid, "CALLBACK_ACCEPTED", "ANSWER_CALLBACK_QUERY", "TELEGRAM_API_ERROR", "UI_RENDER")
+	h.requireChain(cid, "CALLBACK_ACCEPTED", "TELEGRAM_API_ERROR", "UI_RENDER", "ANSWER_CALLBACK_QUERY")
 	require.Equal(t, float64(400), h.find(cid, "TELEGRAM_API_ERROR")[0]["status"])
 	require.Len(t, h.fake.CallsOf("sendMessage"), 3)
 	h.requireAnsweredOnce(qid, qid2)

@@ -125,13 +125,17 @@ func (b *Bot) move(c *router.Ctx, st, next fsm.State, answer string) error {
 	return b.shown(c, saved, v, answer)
 }
 
-// shown logs the ACCEPTED event, answers a callback and shows the screen.
+// shown logs the ACCEPTED event, shows the screen and then answers a
+// callback, so that the chain reads ACCEPTED → UI_RENDER →
+// ANSWER_CALLBACK_QUERY (CONTRACT §5). The answer is sent even when the
+// screen could not be shown, so the user's spinner always stops.
 func (b *Bot) shown(c *router.Ctx, st fsm.State, v view, answer string) error {
 	c.Accept(st.Screen)
+	err := b.deliver(c, st, v)
 	if c.IsCallback() {
 		_ = c.Answer(answer)
 	}
-	return b.deliver(c, st, v)
+	return err
 }
 
 // replay shows the state an earlier delivery of this update wrote.
