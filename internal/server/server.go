@@ -124,7 +124,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	}
 	s.leases, err = lease.NewManager(lease.Config{Client: rc, Keys: s.keys, Shards: cfg.Shards,
 		Instance: cfg.InstanceID, TTL: cfg.LeaseTTL, Log: log, Metrics: s.metrics,
-		OnStarted: s.pool.RunShard})
+		OnStarted: s.pool.RunShard, Drain: cfg.ShutdownTimeout})
 	if err != nil {
 		ln.Close()
 		rc.Close()
@@ -214,6 +214,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// 3. release the leases (the manager publishes the release)
 	stopLeases()
 	<-leasesDone
+	s.pool.Close()
 	// 4. leave the registry, stop the background loops, flush the journal
 	stopBG()
 	wg.Wait()

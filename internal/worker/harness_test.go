@@ -135,6 +135,7 @@ func newHarness(t *testing.T, c *redis.Client, ns string, shards int, h Handler,
 	hs.q = hs.cfg.Queue
 	hs.pool, err = New(hs.cfg)
 	require.NoError(t, err)
+	t.Cleanup(hs.pool.Close)
 	return hs
 }
 

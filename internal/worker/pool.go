@@ -33,7 +33,18 @@ type Pool struct {
 
 	abandoned atomic.Int64
 	redisLog  atomic.Int64 // unix nanos of the last REDIS_ERROR line, to rate-limit
+
+	// waiters are blocking waits for new entries (XREAD BLOCK) that a run
+	// left behind when it stopped: they take nothing, so a run does not wait
+	// for them (a blocked read ignores cancellation until its BLOCK ends,
+	// which would delay the lease's release on shutdown by up to Block).
+	// Close waits for them.
+	waiters sync.WaitGroup
 }
+
+// Close waits for the blocking waits that stopped runs left behind (at most
+// Block). Call it after the last RunShard returned.
+func (p *Pool) Close() { p.waiters.Wait() }
 
 // New returns a pool; see Config for what is required.
 func New(cfg Config) (*Pool, error) {

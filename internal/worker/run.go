@@ -34,9 +34,8 @@ type run struct {
 	chats map[string]*chat
 	wg    sync.WaitGroup // chat goroutines
 
-	waiters  sync.WaitGroup // blocking waits still in flight
-	workDone chan struct{}  // reading stopped and every chat finished
-	done     chan struct{}  // RunShard returned
+	workDone chan struct{} // reading stopped and every chat finished
+	done     chan struct{} // RunShard returned
 }
 
 func newRun(p *Pool, ctx context.Context, shard int, token int64) *run {
@@ -48,15 +47,14 @@ func newRun(p *Pool, ctx context.Context, shard int, token int64) *run {
 	return r
 }
 
-// serve reads until stopped, then waits for the chats and the last blocking
-// wait.
+// serve reads until stopped, then waits for the chats. A blocking wait still
+// in flight is left to Pool.Close: it takes nothing.
 func (r *run) serve() {
 	r.read()
 	r.wg.Wait()
 	close(r.workDone)
 	r.stopAF()
 	r.cancel()
-	r.waiters.Wait()
 }
 
 // taking reports whether the run may take more entries.
@@ -123,12 +121,12 @@ func (r *run) read() {
 
 // wait blocks until an entry may be there after last, the run stops, or
 // the pool drains. The blocking call itself takes nothing, so leaving it
-// behind is safe; serve waits for it before RunShard returns.
+// behind is safe; Pool.Close waits for it.
 func (r *run) wait(last string) error {
 	errc := make(chan error, 1)
-	r.waiters.Add(1)
+	r.p.waiters.Add(1)
 	go func() {
-		defer r.waiters.Done()
+		defer r.p.waiters.Done()
 		errc <- r.q.WaitNew(r.ctx, r.shard, last, r.p.cfg.Block)
 	}()
 	select {
