@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command with a throw-away real redis-server, installing redis-server
-# first when it is missing. The server listens on a unix socket in a
-# temporary directory (no port to collide with), its URL is exported as
+# first when it is missing. The server listens on a free loopback port with
+# its files in a temporary directory, its URL is exported as
 # DISPATCHER_TEST_REDIS_URL, and it is stopped when the command ends.
 #
 #   scripts/with-redis.sh go test ./...
@@ -20,21 +20,31 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/dispatcher-redis.XXXXXX")
-sock="$dir/redis.sock"
-redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$dir" \
-  --save "" --appendonly no --daemonize yes --pidfile "$dir/redis.pid" \
-  --logfile "$dir/redis.log" >/dev/null
 cleanup() {
   if [ -f "$dir/redis.pid" ]; then kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; fi
   rm -rf "$dir"
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do
-  [ -S "$sock" ] && redis-cli -s "$sock" ping >/dev/null 2>&1 && break
-  sleep 0.05
+# A loopback port that is free: try random ones until redis-server binds.
+port=""
+for _ in $(seq 1 20); do
+  try=$((20000 + RANDOM % 20000))
+  rm -f "$dir/redis.pid"
+  redis-server --port "$try" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null || continue
+  for _ in $(seq 1 100); do
+    # ours, not another server already on that port: it runs in our dir
+    if [ "$(redis-cli -p "$try" config get dir 2>/dev/null | tail -n 1)" = "$dir" ]; then port=$try; break; fi
+    sleep 0.05
+  done
+  [ -n "$port" ] && break
 done
-redis-cli -s "$sock" ping >/dev/null
-echo "with-redis: $(redis-server --version | cut -d' ' -f1-3) on unix socket (tests use a real redis-server)" >&2
-export DISPATCHER_TEST_REDIS_URL="unix://$sock"
+if [ -z "$port" ]; then
+  echo "with-redis: could not start redis-server on a free port; its log:" >&2
+  cat "$dir/redis.log" >&2 || true
+  exit 1
+fi
+echo "with-redis: $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$port (tests use a real redis-server)" >&2
+export DISPATCHER_TEST_REDIS_URL="redis://127.0.0.1:$port"
 export DISPATCHER_REQUIRE_REDIS=1
 "$@"
