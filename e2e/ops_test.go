@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/proctest"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/world"
 )
 
 type statusJSON struct {
@@ -34,20 +35,20 @@ type statusJSON struct {
 }
 
 func TestStatusCommand(t *testing.T) {
-	e := newEnv(t, "", nil)
-	ins := e.start(2, "status")
-	active := e.active(5*time.Second, ins)
+	e := world.New(t, "", nil)
+	ins := e.Start(2, "status")
+	active := e.Active(5*time.Second, ins)
 	require.NotNil(t, active)
 	r, _ := active.Ready()
 
 	var st statusJSON
 	require.True(t, proctest.Eventually(5*time.Second, 100*time.Millisecond, func() bool {
-		out, stderr, code := e.cli("status", "--json")
+		out, stderr, code := e.CLI("status", "--json")
 		require.Equal(t, 0, code, stderr)
 		require.NoError(t, json.Unmarshal([]byte(out), &st), out)
 		return len(st.Instances) == 2 && len(st.Shards) == 1 && st.Shards[0].Holder == active.ID
 	}), "status: %+v", st)
-	require.Equal(t, e.ns, st.Namespace)
+	require.Equal(t, e.NS, st.Namespace)
 	require.Equal(t, r.Shards["0"].Token, st.Shards[0].Token)
 	require.Greater(t, st.Shards[0].TTLSeconds, 0.0)
 	roles := map[string]string{}
@@ -55,7 +56,7 @@ func TestStatusCommand(t *testing.T) {
 		roles[in.ID] = in.Role
 	}
 	require.True(t, proctest.Eventually(5*time.Second, 100*time.Millisecond, func() bool {
-		out, _, _ := e.cli("status", "--json")
+		out, _, _ := e.CLI("status", "--json")
 		_ = json.Unmarshal([]byte(out), &st)
 		for _, in := range st.Instances {
 			roles[in.ID] = in.Role
@@ -63,13 +64,13 @@ func TestStatusCommand(t *testing.T) {
 		return roles[active.ID] == "ACTIVE"
 	}), "the heartbeat reports the ACTIVE role: %v", roles)
 
-	table, _, code := e.cli("status")
+	table, _, code := e.CLI("status")
 	require.Equal(t, 0, code)
 	require.Contains(t, table, "SHARD")
 	require.Contains(t, table, active.ID)
 	t.Logf("dispatcher status:\n%s", table)
 
-	_, stderr, code := e.cli("status", "--bogus")
+	_, stderr, code := e.CLI("status", "--bogus")
 	require.Equal(t, 2, code, stderr)
 }
 
@@ -81,9 +82,9 @@ type deadLetter struct {
 	CID        string `json:"cid"`
 }
 
-func dlqList(t *testing.T, e *env) []deadLetter {
+func dlqList(t *testing.T, e *world.World) []deadLetter {
 	t.Helper()
-	out, stderr, code := e.cli("dlq", "list", "--json")
+	out, stderr, code := e.CLI("dlq", "list", "--json")
 	require.Equal(t, 0, code, stderr)
 	var dl []deadLetter
 	require.NoError(t, json.Unmarshal([]byte(out), &dl), out)
@@ -92,15 +93,15 @@ func dlqList(t *testing.T, e *env) []deadLetter {
 
 func TestDeadLetterReplayDispatches(t *testing.T) {
 	const poison, dropMe = 720001, 720002
-	e := newEnv(t, "", map[string]string{"MAX_DELIVERIES": "2"})
-	faulty := e.cluster.Start("dlq-faulty", map[string]string{"DISPATCHER_FAULTS": fmt.Sprintf("panic=%d,%d", poison, dropMe)})
+	e := world.New(t, "", map[string]string{"MAX_DELIVERIES": "2"})
+	faulty := e.Cluster.Start("dlq-faulty", map[string]string{"DISPATCHER_FAULTS": fmt.Sprintf("panic=%d,%d", poison, dropMe)})
 	faulty.WaitReady(20 * time.Second)
-	require.NotNil(t, e.active(5*time.Second, []*proctest.Instance{faulty}))
+	require.NotNil(t, e.Active(5*time.Second, []*proctest.Instance{faulty}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d := newDriver([]*proctest.Instance{faulty})
-	require.NoError(t, d.send(ctx, poison, editedMessage(poison, 4242)))
-	require.NoError(t, d.send(ctx, dropMe, editedMessage(dropMe, 4243)))
+	d := world.NewDriver([]*proctest.Instance{faulty})
+	require.NoError(t, d.Send(ctx, poison, world.EditedMessage(poison, 4242)))
+	require.NoError(t, d.Send(ctx, dropMe, world.EditedMessage(dropMe, 4243)))
 
 	var dl []deadLetter
 	require.True(t, proctest.Eventually(20*time.Second, 100*time.Millisecond, func() bool {
@@ -113,18 +114,18 @@ func TestDeadLetterReplayDispatches(t *testing.T) {
 		require.Equal(t, "MAX_DELIVERIES", x.Reason)
 		require.EqualValues(t, 2, x.Deliveries)
 	}
-	table, _, _ := e.cli("dlq", "list")
+	table, _, _ := e.CLI("dlq", "list")
 	t.Logf("dispatcher dlq list:\n%s", table)
 
 	// the fix is deployed: a healthy instance replaces the faulty one
 	faulty.Signal(15)
 	_, ok := faulty.Wait(15 * time.Second)
 	require.True(t, ok)
-	healthy := e.cluster.Start("dlq-healthy", nil)
+	healthy := e.Cluster.Start("dlq-healthy", nil)
 	healthy.WaitReady(20 * time.Second)
-	require.NotNil(t, e.active(5*time.Second, []*proctest.Instance{healthy}))
+	require.NotNil(t, e.Active(5*time.Second, []*proctest.Instance{healthy}))
 
-	out, stderr, code := e.cli("dlq", "replay", byUpdate[poison].ID)
+	out, stderr, code := e.CLI("dlq", "replay", byUpdate[poison].ID)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "replayed 1")
 	_, replayed := healthy.WaitLine(10*time.Second, func(l proctest.Line) bool {
@@ -132,51 +133,51 @@ func TestDeadLetterReplayDispatches(t *testing.T) {
 	})
 	require.True(t, replayed, "the replayed dead letter is dispatched")
 
-	out, stderr, code = e.cli("dlq", "drop", byUpdate[dropMe].ID)
+	out, stderr, code = e.CLI("dlq", "drop", byUpdate[dropMe].ID)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "dropped 1")
 	require.Empty(t, dlqList(t, e))
 
-	_, _, code = e.cli("dlq", "drop", "0/1-1")
+	_, _, code = e.CLI("dlq", "drop", "0/1-1")
 	require.Equal(t, 1, code, "dropping a dead letter that does not exist fails")
-	_, _, code = e.cli("dlq", "replay")
+	_, _, code = e.CLI("dlq", "replay")
 	require.Equal(t, 2, code, "replay needs ids or --all")
 }
 
 func TestWebhookCommands(t *testing.T) {
-	e := newEnv(t, "", nil)
-	out, stderr, code := e.cli("webhook", "set", "https://bot.example.test/webhook", "--max-connections", "10", "--drop-pending")
+	e := world.New(t, "", nil)
+	out, stderr, code := e.CLI("webhook", "set", "https://bot.example.test/webhook", "--max-connections", "10", "--drop-pending")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "webhook set to https://bot.example.test/webhook")
-	calls := e.bot.CallsOf("setWebhook")
+	calls := e.Bot.CallsOf("setWebhook")
 	require.Len(t, calls, 1)
 	p := calls[0].Params
 	require.Equal(t, "https://bot.example.test/webhook", p["url"])
-	require.Equal(t, webhookSecret, p["secret_token"])
+	require.Equal(t, world.WebhookSecret, p["secret_token"])
 	require.Equal(t, true, p["drop_pending_updates"])
 	require.EqualValues(t, "10", fmt.Sprint(p["max_connections"]))
 	require.ElementsMatch(t, []any{"message", "callback_query"}, p["allowed_updates"])
 
-	out, stderr, code = e.cli("webhook", "info")
+	out, stderr, code = e.CLI("webhook", "info")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "https://bot.example.test/webhook")
 
-	out, stderr, code = e.cli("webhook", "delete")
+	out, stderr, code = e.CLI("webhook", "delete")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "webhook deleted")
-	require.Len(t, e.bot.CallsOf("deleteWebhook"), 1)
+	require.Len(t, e.Bot.CallsOf("deleteWebhook"), 1)
 
-	_, _, code = e.cli("webhook", "set", "http://insecure.example.test/")
+	_, _, code = e.CLI("webhook", "set", "http://insecure.example.test/")
 	require.Equal(t, 2, code, "Telegram requires https")
-	require.NotContains(t, out+stderr, botToken)
+	require.NotContains(t, out+stderr, world.BotToken)
 }
 
 func TestVersionCommand(t *testing.T) {
-	e := newEnv(t, "", nil)
-	out, _, code := e.cli("version")
+	e := world.New(t, "", nil)
+	out, _, code := e.CLI("version")
 	require.Equal(t, 0, code)
 	require.Regexp(t, `^dispatcher \S+ \(commit \S+, go1\.\d+`, out)
-	_, stderr, code := e.cli("nonsense")
+	_, stderr, code := e.CLI("nonsense")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "unknown command")
 }
@@ -206,20 +207,20 @@ func scrape(t *testing.T, in *proctest.Instance) string {
 }
 
 func TestMetricsMoveWithTraffic(t *testing.T) {
-	e := newEnv(t, "", nil)
-	ins := e.start(1, "metrics")
+	e := world.New(t, "", nil)
+	ins := e.Start(1, "metrics")
 	in := ins[0]
-	require.NotNil(t, e.active(5*time.Second, ins))
+	require.NotNil(t, e.Active(5*time.Second, ins))
 	before := scrape(t, in)
 	require.Equal(t, 1.0, metricValue(before, `dispatcher_lease_active{shard="0"}`))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	d := newDriver(ins)
+	d := world.NewDriver(ins)
 	for i := int64(0); i < 20; i++ {
-		require.NoError(t, d.send(ctx, 730000+i, editedMessage(730000+i, 5000+i)))
+		require.NoError(t, d.Send(ctx, 730000+i, world.EditedMessage(730000+i, 5000+i)))
 	}
-	require.NoError(t, d.send(ctx, 730000, editedMessage(730000, 5000))) // a duplicate
+	require.NoError(t, d.Send(ctx, 730000, world.EditedMessage(730000, 5000))) // a duplicate
 	code, _, err := in.Post(ctx, "/webhook", []byte(`{"not":"an update"}`))
 	require.NoError(t, err)
 	require.Equal(t, 400, code)

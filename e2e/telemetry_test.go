@@ -15,6 +15,7 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/proctest"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/world"
 )
 
 // menuOf waits for the MAIN_MENU sent to chat and returns its message id
@@ -50,10 +51,10 @@ func menuOf(t *testing.T, bot *fakebot.Server, chat int64) (int64, string) {
 // dispatched by the ACTIVE one, under one cid that `dispatcher trace`
 // prints in order and that `grep cid=` finds in kv logs.
 func TestClickOnPassiveInstanceIsTracedAcrossInstances(t *testing.T) {
-	e := newEnv(t, "", map[string]string{"LOG_FORMAT": "kv"})
+	e := world.New(t, "", map[string]string{"LOG_FORMAT": "kv"})
 	// kv logs are not JSON: read them raw from the processes' output
-	ins := e.start(2, "trace")
-	active := e.active(5*time.Second, ins)
+	ins := e.Start(2, "trace")
+	active := e.Active(5*time.Second, ins)
 	require.NotNil(t, active)
 	passive := ins[0]
 	if passive == active {
@@ -63,12 +64,12 @@ func TestClickOnPassiveInstanceIsTracedAcrossInstances(t *testing.T) {
 	defer cancel()
 
 	const chat = 515151
-	code, _, err := passive.Post(ctx, "/webhook", startMessage(610001, chat))
+	code, _, err := passive.Post(ctx, "/webhook", world.StartMessage(610001, chat))
 	require.NoError(t, err)
 	require.Equal(t, 200, code)
-	msgID, data := menuOf(t, e.bot, chat)
+	msgID, data := menuOf(t, e.Bot, chat)
 
-	code, body, err := passive.Post(ctx, "/webhook", callback(610002, chat, msgID, data, "cb-trace-1"))
+	code, body, err := passive.Post(ctx, "/webhook", world.Callback(610002, chat, msgID, data, "cb-trace-1"))
 	require.NoError(t, err)
 	require.Equal(t, 200, code)
 	var r struct {
@@ -106,7 +107,7 @@ func TestClickOnPassiveInstanceIsTracedAcrossInstances(t *testing.T) {
 	// dispatcher trace prints the chain oldest first, naming the instances
 	var out string
 	require.True(t, proctest.Eventually(5*time.Second, 100*time.Millisecond, func() bool {
-		o, _, code := e.cli("trace", cid)
+		o, _, code := e.CLI("trace", cid)
 		out = o
 		return code == 0 && strings.Contains(o, "ANSWER_CALLBACK_QUERY")
 	}), "trace output: %s", out)
@@ -120,7 +121,7 @@ func TestClickOnPassiveInstanceIsTracedAcrossInstances(t *testing.T) {
 	require.Contains(t, out, passive.ID)
 	require.Contains(t, out, active.ID)
 
-	jsonOut, _, code := e.cli("trace", cid, "--json")
+	jsonOut, _, code := e.CLI("trace", cid, "--json")
 	require.Equal(t, 0, code)
 	var names []string
 	for _, line := range strings.Split(strings.TrimSpace(jsonOut), "\n") {
@@ -131,7 +132,7 @@ func TestClickOnPassiveInstanceIsTracedAcrossInstances(t *testing.T) {
 	}
 	require.Equal(t, "QUEUE_ENQUEUE", names[0])
 
-	_, stderr, code := e.cli("trace", "nothex!!")
+	_, stderr, code := e.CLI("trace", "nothex!!")
 	require.Equal(t, 2, code, stderr)
 }
 

@@ -1,8 +1,9 @@
-// Package e2e holds the multi-instance tests: several real `dispatcher`
-// processes on one real redis-server, Telegram played by the recording fake
-// Bot API over HTTP, and a driver that posts updates the way Telegram does
-// (resending on any non-2xx or timeout).
-package e2e
+// Package world sets up the world of a multi-instance test: a namespace on
+// a real redis-server, Telegram played by the recording fake Bot API over
+// HTTP, a cluster of real `dispatcher` processes, and a driver that posts
+// updates the way Telegram does (resending on any non-2xx or timeout). The
+// e2e and chaos suites share it.
+package world
 
 import (
 	"context"
@@ -25,26 +26,27 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
+// Credentials every instance of a World gets.
 const (
-	botToken      = "123456:E2EtokenE2EtokenE2EtokenE2Etoken123"
-	webhookSecret = "e2e-secret"
+	BotToken      = "123456:E2EtokenE2EtokenE2EtokenE2Etoken123"
+	WebhookSecret = "e2e-secret"
 )
 
-// env is one test's world: a namespace on a real Redis, a fake Bot API and
+// World is one test's world: a namespace on a real Redis, a fake Bot API and
 // a cluster of dispatcher processes.
-type env struct {
-	t       *testing.T
-	ns      string
-	redis   *redis.Client
-	keys    keys.Space
-	bot     *fakebot.Server
-	api     *httptest.Server
-	cluster *proctest.Cluster
+type World struct {
+	T       *testing.T
+	NS      string
+	Redis   *redis.Client
+	Keys    keys.Space
+	Bot     *fakebot.Server
+	API     *httptest.Server
+	Cluster *proctest.Cluster
 }
 
-// newEnv prepares a world on the shared redis-server (redisURL "") or on
-// the given one; extra is added to every instance's environment.
-func newEnv(t *testing.T, redisURL string, extra map[string]string) *env {
+// New prepares a world on the shared redis-server (redisURL "") or on the
+// given one; extra is added to every instance's environment.
+func New(t *testing.T, redisURL string, extra map[string]string) *World {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-process test")
@@ -66,23 +68,23 @@ func newEnv(t *testing.T, redisURL string, extra map[string]string) *env {
 	api := httptest.NewServer(bot)
 	t.Cleanup(api.Close)
 	base := map[string]string{
-		"REDIS_URL": redisURL, "REDIS_NAMESPACE": ns, "BOT_TOKEN": botToken, "SANDBOX": "false",
-		"TELEGRAM_API_URL": api.URL, "WEBHOOK_SECRET": webhookSecret, "LEASE_TTL": "2s",
+		"REDIS_URL": redisURL, "REDIS_NAMESPACE": ns, "BOT_TOKEN": BotToken, "SANDBOX": "false",
+		"TELEGRAM_API_URL": api.URL, "WEBHOOK_SECRET": WebhookSecret, "LEASE_TTL": "2s",
 		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json",
 	}
 	for k, v := range extra {
 		base[k] = v
 	}
-	return &env{t: t, ns: ns, redis: c, keys: keys.New(ns), bot: bot, api: api,
-		cluster: proctest.NewCluster(t, base)}
+	return &World{T: t, NS: ns, Redis: c, Keys: keys.New(ns), Bot: bot, API: api,
+		Cluster: proctest.NewCluster(t, base)}
 }
 
-// start starts n instances named prefix-0..n-1 and waits until they are ready.
-func (e *env) start(n int, prefix string) []*proctest.Instance {
-	e.t.Helper()
+// Start starts n instances named prefix-0..n-1 and waits until they are ready.
+func (e *World) Start(n int, prefix string) []*proctest.Instance {
+	e.T.Helper()
 	var out []*proctest.Instance
 	for i := 0; i < n; i++ {
-		out = append(out, e.cluster.Start(fmt.Sprintf("%s-%d", prefix, i), nil))
+		out = append(out, e.Cluster.Start(fmt.Sprintf("%s-%d", prefix, i), nil))
 	}
 	for _, in := range out {
 		in.WaitReady(20 * time.Second)
@@ -90,9 +92,9 @@ func (e *env) start(n int, prefix string) []*proctest.Instance {
 	return out
 }
 
-// active returns the one instance whose /readyz says ACTIVE for shard 0,
+// Active returns the one instance whose /readyz says ACTIVE for shard 0,
 // waiting up to timeout; nil if none.
-func (e *env) active(timeout time.Duration, among []*proctest.Instance) *proctest.Instance {
+func (e *World) Active(timeout time.Duration, among []*proctest.Instance) *proctest.Instance {
 	var found *proctest.Instance
 	proctest.Eventually(timeout, 20*time.Millisecond, func() bool {
 		for _, in := range among {
@@ -109,13 +111,13 @@ func (e *env) active(timeout time.Duration, among []*proctest.Instance) *proctes
 	return found
 }
 
-// cli runs a dispatcher command against this world's Redis and returns its
+// CLI runs a dispatcher command against this world's Redis and returns its
 // stdout, stderr and exit code.
-func (e *env) cli(args ...string) (string, string, int) {
-	e.t.Helper()
-	cmd := exec.Command(proctest.Binary(e.t), args...)
+func (e *World) CLI(args ...string) (string, string, int) {
+	e.T.Helper()
+	cmd := exec.Command(proctest.Binary(e.T), args...)
 	cmd.Env = os.Environ()
-	for k, v := range e.cluster.BaseEnv {
+	for k, v := range e.Cluster.BaseEnv {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	var stdout, stderr strings.Builder
@@ -125,14 +127,14 @@ func (e *env) cli(args ...string) (string, string, int) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		e.t.Fatalf("run %v: %v", args, err)
+		e.T.Fatalf("run %v: %v", args, err)
 	}
 	return stdout.String(), stderr.String(), code
 }
 
-// driver posts updates like Telegram: round-robin over instances (a load
+// Driver posts updates like Telegram: round-robin over instances (a load
 // balancer), resending on any non-2xx, error or timeout until accepted.
-type driver struct {
+type Driver struct {
 	mu       sync.Mutex
 	targets  []*proctest.Instance
 	next     int
@@ -140,17 +142,19 @@ type driver struct {
 	resends  int
 }
 
-func newDriver(targets []*proctest.Instance) *driver {
-	return &driver{targets: targets, accepted: map[int64]string{}}
+// NewDriver returns a driver posting to targets.
+func NewDriver(targets []*proctest.Instance) *Driver {
+	return &Driver{targets: targets, accepted: map[int64]string{}}
 }
 
-func (d *driver) setTargets(t []*proctest.Instance) {
+// SetTargets replaces the instances posted to.
+func (d *Driver) SetTargets(t []*proctest.Instance) {
 	d.mu.Lock()
 	d.targets = t
 	d.mu.Unlock()
 }
 
-func (d *driver) pick() *proctest.Instance {
+func (d *Driver) pick() *proctest.Instance {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	in := d.targets[d.next%len(d.targets)]
@@ -158,8 +162,8 @@ func (d *driver) pick() *proctest.Instance {
 	return in
 }
 
-// send posts one update until an instance answers 200, or the deadline.
-func (d *driver) send(ctx context.Context, updateID int64, body []byte) error {
+// Send posts one update until an instance answers 200, or ctx ends.
+func (d *Driver) Send(ctx context.Context, updateID int64, body []byte) error {
 	for {
 		in := d.pick()
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -187,7 +191,7 @@ func (d *driver) send(ctx context.Context, updateID int64, body []byte) error {
 }
 
 // Accepted returns the update_ids answered 200.
-func (d *driver) Accepted() map[int64]string {
+func (d *Driver) Accepted() map[int64]string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make(map[int64]string, len(d.accepted))
@@ -197,28 +201,30 @@ func (d *driver) Accepted() map[int64]string {
 	return out
 }
 
-// editedMessage is an update no handler takes: dispatched with no Telegram
+// EditedMessage is an update no handler takes: dispatched with no Telegram
 // call, so load tests measure the dispatcher, not the Bot API limiter.
-func editedMessage(updateID, chat int64) []byte {
+func EditedMessage(updateID, chat int64) []byte {
 	return []byte(fmt.Sprintf(`{"update_id":%d,"edited_message":{"message_id":%d,"date":1764300000,"edit_date":1764300001,`+
 		`"chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"L"},"text":"edited"}}`,
 		updateID, updateID, chat, chat))
 }
 
-func startMessage(updateID, chat int64) []byte {
+// StartMessage is a /start command in a private chat.
+func StartMessage(updateID, chat int64) []byte {
 	return []byte(fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"date":1764300000,"text":"/start",`+
 		`"chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"S"},`+
 		`"entities":[{"type":"bot_command","offset":0,"length":6}]}}`, updateID, updateID, chat, chat))
 }
 
-func callback(updateID, chat int64, messageID int64, data, queryID string) []byte {
+// Callback is a button click on message messageID of chat.
+func Callback(updateID, chat int64, messageID int64, data, queryID string) []byte {
 	return []byte(fmt.Sprintf(`{"update_id":%d,"callback_query":{"id":%q,"data":%q,"chat_instance":"1",`+
 		`"from":{"id":%d,"is_bot":false,"first_name":"C"},"message":{"message_id":%d,"date":1764300000,`+
 		`"chat":{"id":%d,"type":"private"},"text":"menu"}}}`, updateID, queryID, data, chat, messageID, chat))
 }
 
-// linesNamed returns the lines of every instance with the given event name.
-func linesNamed(lines []proctest.Line, name string) []proctest.Line {
+// LinesNamed returns the lines with the given event name.
+func LinesNamed(lines []proctest.Line, name string) []proctest.Line {
 	var out []proctest.Line
 	for _, l := range lines {
 		if l.Name() == name {
