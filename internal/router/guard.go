@@ -25,6 +25,10 @@ func (p *PanicError) Error() string { return fmt.Sprintf("router: handler panick
 // Is makes errors.Is(err, ErrHandlerPanic) true.
 func (p *PanicError) Is(target error) bool { return target == ErrHandlerPanic }
 
+// ErrorType names the failure for DISPATCH_FAIL's error_type (see
+// worker.ErrorTyper): HANDLER_PANIC.
+func (p *PanicError) ErrorType() string { return string(telemetry.ReasonHandlerPanic) }
+
 // run runs a route's handler with the admin check, panic recovery and the
 // context's deadline.
 func (r *Router) run(c *Ctx, rt *route) error {

@@ -5,10 +5,14 @@ import (
 	"os"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/dispatcher-bot/dispatcher/internal/bot"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/worker"
 )
 
@@ -28,6 +32,7 @@ func (s *Server) newBot() (worker.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	username := s.botUsername(tg)
 	var cat *bot.Catalog
 	if s.cfg.CatalogFile != "" {
 		if cat, err = bot.LoadCatalog(s.cfg.CatalogFile); err != nil {
@@ -35,7 +40,28 @@ func (s *Server) newBot() (worker.Handler, error) {
 		}
 	}
 	return bot.New(bot.Config{Client: s.redis, Telegram: tg, Log: s.log, Metrics: s.metrics, Catalog: cat,
-		Admins: s.cfg.IsAdmin, SilenceGuard: s.cfg.SilenceGuard, Journal: s.journal, Debug: s.debug})
+		Admins: s.cfg.IsAdmin, SilenceGuard: s.cfg.SilenceGuard, Journal: s.journal, Debug: s.debug,
+		Username: username})
+}
+
+// botUsername asks Telegram for the bot's username (getMe), so that
+// commands addressed to another bot in a group (/start@other_bot) are not
+// taken. Without an answer within a few seconds the bot takes every command
+// and a warning says so. The sandbox's fake is not served yet at this point:
+// its bot is dispatcher_bot.
+func (s *Server) botUsername(tg *telegram.Client) string {
+	if s.cfg.Sandbox {
+		return "dispatcher_bot"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	me, err := tg.Bot().GetMe(ctx)
+	if err != nil {
+		s.log.Service(zapcore.WarnLevel, telemetry.EvTelegramAPIError,
+			"getMe failed: commands addressed to other bots in groups are taken too", zap.Error(err))
+		return ""
+	}
+	return me.Username
 }
 
 // instanceInfo is what this instance's heartbeat says about it.

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -225,4 +226,25 @@ func TestOverDeliveredEntryIsDeadLetteredWithoutDispatch(t *testing.T) {
 	require.EqualValues(t, 3, num(dead[0]["delivery"]))
 	require.Contains(t, dead[0]["reason_text"], "without an ack")
 	require.Equal(t, 1, rec.callCount())
+}
+
+type typedFailure struct{}
+
+func (typedFailure) Error() string     { return "wrapped panic" }
+func (typedFailure) ErrorType() string { return "HANDLER_PANIC" }
+
+func TestErrorTyperNamesTheErrorType(t *testing.T) {
+	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+		if n < 2 {
+			return fmt.Errorf("router: %w", typedFailure{})
+		}
+		return nil
+	}}
+	h := newRedisHarness(t, 1, rec, func(c *Config) { c.MaxDeliveries = 5 })
+	h.enqueue(9, 1)
+	h.start(0, 1)
+	h.eventually("done", func() bool { return h.log.count("DISPATCH_OK", 9) == 1 && h.drained(0) })
+	fails := h.log.events("DISPATCH_FAIL")
+	require.Len(t, fails, 1)
+	require.Equal(t, "HANDLER_PANIC", fails[0]["error_type"])
 }
