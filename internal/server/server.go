@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -239,9 +240,19 @@ func (s *Server) announce() {
 			"INSECURE_WEBHOOK=true: the webhook accepts requests without a secret token")
 	}
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStarting, "starting",
-		zap.String("addr", s.Addr()), zap.String("webhook", "http://"+s.Addr()+s.cfg.WebhookPath),
+		zap.String("addr", s.Addr()), zap.String("webhook", "http://"+localAddr(s.listener.Addr())+s.cfg.WebhookPath),
 		zap.String("redis", mode), zap.Bool("sandbox", s.cfg.Sandbox), zap.Int("shards", s.cfg.Shards),
 		zap.Int("workers", s.cfg.Workers), zap.Duration("lease_ttl", s.cfg.LeaseTTL))
+}
+
+// localAddr is addr as a person on this machine reaches it: localhost for
+// a listener on every interface.
+func localAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return addr.String()
+	}
+	return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
 }
 
 // waitRedis returns once Redis answers, retrying with backoff, or ctx.Err().
