@@ -42,6 +42,8 @@ func eventCalls() []eventCall {
 			func(l *Logger, ctx context.Context) { l.QueuePick(ctx, "w3", 0, 1, 12*time.Millisecond) }},
 		{"DispatchStart", EvDispatchStart, "", []string{FShard, FToken},
 			func(l *Logger, ctx context.Context) { l.DispatchStart(ctx, 0, 7) }},
+		{"DispatchStartAt", EvDispatchStart, "", []string{FShard, FToken},
+			func(l *Logger, ctx context.Context) { l.DispatchStartAt(ctx, time.Now(), 0, 7) }},
 		{"DispatchOK", EvDispatchOK, "", []string{FDurationMS, FShard, FToken},
 			func(l *Logger, ctx context.Context) { l.DispatchOK(ctx, 35*time.Millisecond, 0, 7) }},
 		{"DispatchFail", EvDispatchFail, "", []string{FDurationMS, FErrorType, FErrorText, FShard, FToken, FDelivery},

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -18,9 +19,17 @@ var fieldPool = sync.Pool{New: func() any { return &fieldBuf{f: make([]zap.Field
 // fields. Event methods call it after checking the level (l.on), so that a
 // disabled event does no work at all.
 func (l *Logger) emit(ctx context.Context, lvl zapcore.Level, name Event, domain Domain, fields ...zap.Field) {
+	l.emitAt(ctx, time.Time{}, lvl, name, domain, fields...)
+}
+
+// emitAt is emit with the line's ts set to at (the zero time: now).
+func (l *Logger) emitAt(ctx context.Context, at time.Time, lvl zapcore.Level, name Event, domain Domain, fields ...zap.Field) {
 	ce := l.z.Check(lvl, string(name))
 	if ce == nil {
 		return
+	}
+	if !at.IsZero() {
+		ce.Time = at
 	}
 	fb := fieldPool.Get().(*fieldBuf)
 	all := append(fb.f[:0], zap.String(FRole, l.currentRole()), zap.String(FDomain, string(domain)))

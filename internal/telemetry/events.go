@@ -61,6 +61,18 @@ func (l *Logger) DispatchStart(ctx context.Context, shard int, token int64) {
 	l.emit(ctx, info, EvDispatchStart, DomainQueue, zap.Int(FShard, shard), zap.Int64(FToken, token))
 }
 
+// DispatchStartAt logs the start of a dispatch decided at `at`: the worker
+// reads the clock before it checks its lease and dates the line with that
+// reading, so a pause of the process between the check and the write (a
+// SIGSTOP, a long GC) cannot date a start under a stale token after a
+// successor's LEASE_ACQUIRED.
+func (l *Logger) DispatchStartAt(ctx context.Context, at time.Time, shard int, token int64) {
+	if !l.on(info) {
+		return
+	}
+	l.emitAt(ctx, at, info, EvDispatchStart, DomainQueue, zap.Int(FShard, shard), zap.Int64(FToken, token))
+}
+
 // DispatchOK logs a dispatch that succeeded.
 func (l *Logger) DispatchOK(ctx context.Context, d time.Duration, shard int, token int64) {
 	if !l.on(info) {

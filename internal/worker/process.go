@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/mymmrac/telego"
 
@@ -56,6 +57,10 @@ func (r *run) process(it *item) {
 
 		now := r.p.cfg.Now()
 		r.p.cfg.Log.QueuePick(ctx, "w"+strconv.Itoa(it.slot), r.shard, it.e.Deliveries, now.Sub(it.e.EnqueuedAt()))
+		// DISPATCH_START is dated before the lease check: were the process
+		// paused between the check and the write, the line would otherwise
+		// show a start under this token after a successor's first one.
+		decided := time.Now()
 		if !r.p.cfg.Leadership.Valid(r.shard, r.token) {
 			r.reject(ctx)
 			r.cancel()
@@ -67,7 +72,7 @@ func (r *run) process(it *item) {
 			return
 		}
 
-		r.p.cfg.Log.DispatchStart(ctx, r.shard, r.token)
+		r.p.cfg.Log.DispatchStartAt(ctx, decided, r.shard, r.token)
 		res := r.invoke(ctx, &u)
 		r.p.cfg.Metrics.DispatchDuration.WithLabelValues(r.label, res.outcome()).Observe(res.dur.Seconds())
 		if res.err == nil {
