@@ -140,3 +140,12 @@ func TestEveryVarHasAFlag(t *testing.T) {
 		require.True(t, seen[name], "CONTRACT §2 variable %s missing", name)
 	}
 }
+
+func TestEmptyMeansUnset(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"SANDBOX": "", "LEASE_TTL": "", "LISTEN_ADDR": "", "BOT_TOKEN": ""}))
+	require.NoError(t, err)
+	require.NoError(t, c.Validate())
+	require.True(t, c.Sandbox)
+	require.Equal(t, 10*time.Second, c.LeaseTTL)
+	require.Equal(t, ":8080", c.ListenAddr)
+}

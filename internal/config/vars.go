@@ -148,14 +148,15 @@ func parseIDs(v string) ([]int64, error) {
 }
 
 // FromEnv returns Default() overlaid with the environment, read through
-// lookup (os.LookupEnv in production). SANDBOX defaults to true when
-// BOT_TOKEN is empty.
+// lookup (os.LookupEnv in production). A variable set to the empty string
+// counts as unset (deploy tools often pass empty values). SANDBOX defaults
+// to true when BOT_TOKEN is empty.
 func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	c := Default()
 	sandboxSet := false
 	for _, v := range vars {
 		val, ok := lookup(v.Env)
-		if !ok {
+		if !ok || val == "" {
 			continue
 		}
 		if v.Env == "SANDBOX" {
