@@ -74,10 +74,14 @@ func (c *caller) Call(ctx context.Context, url string, data *ta.RequestData) (*t
 				delay = time.Second
 			}
 		} else {
-			if attempt >= c.attempts {
+			// A callback query stays answerable for about 15 s and its user
+			// watches a spinner until it is answered: an answer is retried
+			// for as long as the wait budget and the deadline allow, not
+			// just RetryAttempts times.
+			if attempt >= c.attempts && method != "answerCallbackQuery" {
 				return nil, c.fail(ctx, apiErr)
 			}
-			delay = c.backoff << (attempt - 1)
+			delay = c.backoff << min(attempt-1, 16)
 		}
 		if waited+delay > c.maxWait || !fits(ctx, delay) {
 			return nil, c.fail(ctx, apiErr)

@@ -42,7 +42,8 @@ type Config struct {
 	// doubled per attempt (default 200 ms).
 	RetryBackoff time.Duration
 	// RetryAttempts bounds the attempts after 5xx and transport failures
-	// (default 4).
+	// (default 4), except for answerCallbackQuery, which is retried within
+	// MaxRetryWait and the deadline only.
 	RetryAttempts int
 	// Now is the limiter's clock (default time.Now).
 	Now func() time.Time

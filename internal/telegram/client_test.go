@@ -167,6 +167,28 @@ func TestServerErrorsAreRetriedWithBackoff(t *testing.T) {
 	require.Len(t, e.logs.apiErrors(t), 1)
 }
 
+// TestAnswersOutlastAServerOutage: a Bot API answering 5xx for longer than
+// RetryAttempts allow still gets the callback's answer once it is back, as
+// long as MaxRetryWait and the deadline allow (the chaos suite's Bot API
+// outage left callbacks unanswered before).
+func TestAnswersOutlastAServerOutage(t *testing.T) {
+	e := newEnv(t, nil)
+	e.fake.SetFault(faultOn("answerCallbackQuery", 6, fakebot.Fault{Status: 502, Description: "Bad Gateway"}))
+	ctx := telegram.TrackAnswers(context.Background())
+	require.NoError(t, e.c.AnswerCallback(ctx, "q-outage", "ok"))
+	require.Len(t, e.fake.CallsOf("answerCallbackQuery"), 1)
+	require.Len(t, e.fake.Calls(), 7, "six 502s, then the answer")
+	require.Empty(t, e.logs.apiErrors(t))
+
+	// the wait budget still bounds it
+	e = newEnv(t, func(c *telegram.Config) { c.MaxRetryWait = 100 * time.Millisecond })
+	e.fake.SetFault(faultOn("answerCallbackQuery", -1, fakebot.Fault{Status: 500, Description: "Internal Server Error"}))
+	err := e.c.AnswerCallback(telegram.TrackAnswers(context.Background()), "q-down", "ok")
+	require.Equal(t, 500, telegram.Status(err))
+	require.Len(t, e.fake.Calls(), 4, "10, 20 and 40 ms waits fit in 100 ms; 80 ms more does not")
+	require.Len(t, e.logs.apiErrors(t), 1)
+}
+
 func TestClientErrorsAreNotRetried(t *testing.T) {
 	e := newEnv(t, nil)
 	err := e.c.Edit(context.Background(), 42, 999, "x", nil)

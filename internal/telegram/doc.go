@@ -5,9 +5,12 @@
 // Guarantees:
 //   - a 429 is retried after its retry_after, a 5xx or a transport failure
 //     after an exponential backoff, as long as the total wait stays within
-//     Config.MaxRetryWait and the context's deadline; any other failure (and
-//     a retry budget spent) ends the call with an *APIError and one
-//     TELEGRAM_API_ERROR event (method, status, retry_after);
+//     Config.MaxRetryWait and the context's deadline (and, except for
+//     answerCallbackQuery, within Config.RetryAttempts: a callback's user
+//     waits on a spinner, so its answer gets the whole wait budget); any
+//     other failure (and a retry budget spent) ends the call with an
+//     *APIError and one TELEGRAM_API_ERROR event (method, status,
+//     retry_after);
 //   - message-sending methods (send*, edit*, copy*, forward*) pass a limiter
 //     that keeps the bot within Telegram's published limits: about 30
 //     messages a second overall, about one a second per private chat and
