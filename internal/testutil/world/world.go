@@ -140,11 +140,12 @@ type Driver struct {
 	next     int
 	accepted map[int64]string // update_id -> cid of the 200 answer
 	resends  int
+	answers  map[int]int // status code (0: no answer) -> count
 }
 
 // NewDriver returns a driver posting to targets.
 func NewDriver(targets []*proctest.Instance) *Driver {
-	return &Driver{targets: targets, accepted: map[int64]string{}}
+	return &Driver{targets: targets, accepted: map[int64]string{}, answers: map[int]int{}}
 }
 
 // SetTargets replaces the instances posted to.
@@ -169,6 +170,13 @@ func (d *Driver) Send(ctx context.Context, updateID int64, body []byte) error {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		code, resp, err := in.Post(pctx, "/webhook", body)
 		cancel()
+		d.mu.Lock()
+		if err != nil {
+			d.answers[0]++
+		} else {
+			d.answers[code]++
+		}
+		d.mu.Unlock()
 		if err == nil && code == http.StatusOK {
 			var r struct {
 				CID string `json:"cid"`
@@ -199,6 +207,35 @@ func (d *Driver) Accepted() map[int64]string {
 		out[k] = v
 	}
 	return out
+}
+
+// Answers returns how many posts got each HTTP status; 0 counts posts that
+// got no answer (connection refused or reset, timeout).
+func (d *Driver) Answers() map[int]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[int]int, len(d.answers))
+	for k, v := range d.answers {
+		out[k] = v
+	}
+	return out
+}
+
+// Backlog returns the length of shard's stream and the number of entries
+// pending in its consumer group (0 when the group does not exist yet).
+func (e *World) Backlog(ctx context.Context, shard int) (length, pending int64, err error) {
+	stream := e.Keys.Shard(shard).Stream()
+	if length, err = e.Redis.XLen(ctx, stream).Result(); err != nil {
+		return 0, 0, err
+	}
+	p, err := e.Redis.XPending(ctx, stream, keys.Group).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "NOGROUP") {
+			return length, 0, nil
+		}
+		return 0, 0, err
+	}
+	return length, p.Count, nil
 }
 
 // EditedMessage is an update no handler takes: dispatched with no Telegram
