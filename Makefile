@@ -32,12 +32,36 @@ test-inner:
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
+## fuzz: each fuzz target for FUZZTIME, one after another, from its seed
+## corpus (the webhook decoder, callback data, the log encoders, config,
+## stream entries).
+FUZZTIME ?= 10s
+FUZZ := ./internal/ingest:FuzzWebhook ./internal/router:FuzzParseData \
+	./internal/telemetry:FuzzNoForgery ./internal/config:FuzzFromEnv ./internal/queue:FuzzDecodeEntry
+fuzz:
+	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
+
+## chaos: the fault suite (chaos/): real processes under load while leaders
+## die, Redis restarts or vanishes, the Bot API fails; writes the report
+## docs/RELIABILITY.md from the run. About 3 minutes on 2 cores.
+chaos:
+	scripts/with-redis.sh $(GO) test -count=1 -timeout 10m -v -run . ./chaos -args -report ../docs/RELIABILITY.md
+
 lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 smoke:
 	$(GO) run ./cmd/dispatcher smoke
+
+## bench: the figures of docs/BENCHMARKS.md (ingest against the floor, end to
+## end latency, asynq, failover, memory) and its plots; about 10 minutes on
+## 2 cores, not part of `make test` nor CI. BENCHFLAGS=-quick tries it out.
+bench: build
+	cd bench && $(GO) build -o ../bin/bench .
+	./bin/bench -repo . -bin $(BIN) -out docs $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Profile is a CPU profile summary of one workload.
+type Profile struct {
+	Name    string  `json:"name"`
+	What    string  `json:"what"`
+	Command string  `json:"command"`
+	Rate    float64 `json:"rate"` // updates a second while profiled
+	Updates int     `json:"updates"`
+	// CPU is the sampled CPU time of the process in ms; Breakdown splits it
+	// by what it was spent under (shares overlap where one part calls
+	// another; they need not add up to 100%).
+	CPU       float64 `json:"cpu_ms"`
+	Breakdown []Share `json:"breakdown"`
+	Cum       string  `json:"cum"` // go tool pprof -top -cum
+}
+
+// Share is the part of a profile spent under some calls.
+type Share struct {
+	Name   string  `json:"name"`
+	Pct    float64 `json:"pct"`
+	PerUpd float64 `json:"us_per_update"`
+	Focus  string  `json:"focus"`
+	Ignore string  `json:"ignore,omitempty"`
+}
+
+// category is a named pprof -focus (and -ignore) filter.
+type category struct{ name, focus, ignore string }
+
+var ingestCategories = []category{
+	{"webhook handler (ingest.Handler.ServeHTTP), in all", `ingest\.\(\*Handler\)\.ServeHTTP`, ""},
+	{"· the Lua append: queue.Enqueue, one Redis round trip", `queue\.\(\*Queue\)\.Enqueue`, ""},
+	{"· decoding the update (encoding/json into telego.Update)", `json\.Unmarshal`, ""},
+	{"· the QUEUE_ENQUEUE line (encode, write to stdout, hand to the journal)", `telemetry\.\(\*Logger\)`, ""},
+	{"net/http server outside the handler (read request, write answer)", `net/http\.\(\*conn\)\.serve`, `ingest\.\(\*Handler\)`},
+	{"event journal writer (pipelined writes to Redis)", `telemetry\.\(\*Journal\)\.Run`, ""},
+	{"garbage collector", `gcBgMarkWorker`, ""},
+}
+
+var queueCategories = []category{
+	{"webhook handler (ingest.Handler.ServeHTTP, no HTTP), in all", `ingest\.\(\*Handler\)\.ServeHTTP`, ""},
+	{"· the Lua append: queue.Enqueue", `queue\.\(\*Queue\)\.Enqueue`, ""},
+	{"· decoding the update", `json\.Unmarshal`, `worker\.`},
+	{"· the QUEUE_ENQUEUE line", `telemetry\.\(\*Logger\)`, `worker\.`},
+	{"worker pool, in all", `worker\.\(\*(run|Pool)\)`, ""},
+	{"· fenced reads and blocking waits (ReadNew, WaitNew, ClaimPending)", `queue\.\(\*Queue\)\.(ReadNew|WaitNew|ClaimPending)`, ""},
+	{"· the fenced ack (XACK + XDEL), one Redis round trip per update", `queue\.\(\*Queue\)\.Ack`, ""},
+	{"· decoding the update again for the handler", `json\.Unmarshal`, `ingest\.`},
+	{"· QUEUE_PICK, DISPATCH_START, DISPATCH_OK lines", `telemetry\.\(\*Logger\)`, `ingest\.`},
+	{"event journal writer (pipelined writes to Redis)", `telemetry\.\(\*Journal\)\.Run`, ""},
+	{"lease manager (renewals)", `lease\.\(\*Manager\)`, `worker\.`},
+	{"garbage collector", `gcBgMarkWorker`, ""},
+}
+
+// runReplica serves the webhook exactly as an instance does (the same
+// ingest.Handler, queue, telemetry with the event journal, metrics and
+// config defaults) behind net/http, with no worker (as a PASSIVE
+// instance), writing a CPU profile until SIGTERM.
+func runReplica(args []string) int {
+	fs := flag.NewFlagSet("replica", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback)")
+	url := fs.String("redis", "", "redis URL")
+	ns := fs.String("ns", "br", "namespace")
+	logFile := fs.String("log", os.DevNull, "event lines")
+	cpuprofile := fs.String("cpuprofile", "", "CPU profile file")
+	_ = fs.Parse(args)
+	out, err := os.Create(*logFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "replica:", err)
+		return 1
+	}
+	defer out.Close()
+	p, err := newPipeline(PipelineOptions{RedisURL: *url, Namespace: *ns, Instance: "bench-replica", Journal: true, LogOut: out})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "replica:", err)
+		return 1
+	}
+	defer p.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/webhook", p.ing)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "replica:", err)
+		return 1
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "replica:", err)
+			return 1
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	_ = srv.Serve(ln)
+	return 0
+}
+
+func benchProfile(ctx context.Context, e *Env) ([]Profile, error) {
+	n := 20000
+	if e.Quick {
+		n = 3000
+	}
+	var out []Profile
+
+	// 1. the webhook path under the ingest section's load
+	if err := e.Redis.Reset(ctx); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	prof := filepath.Join(e.Work, "ingest.pprof")
+	cmd := exec.Command(e.Self, "replica", "-addr", addr, "-redis", e.Redis.URL(), "-cpuprofile", prof,
+		"-log", filepath.Join(e.Work, "replica.log"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(end) {
+			_ = cmd.Process.Kill()
+			return nil, fmt.Errorf("replica did not listen")
+		}
+	}
+	l, err := newLoad([]string{"http://" + addr + "/webhook"}, benchSecret, 32)
+	if err != nil {
+		return nil, err
+	}
+	samples, wall := l.Closed(e.All.Bodies(e.ids(n), n, 5), 32, 2*time.Minute)
+	l.Close()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	p := Profile{Name: "ingest", Rate: float64(tally(samples).OK) / wall.Seconds(),
+		What:    "the webhook path in-process (ingest.Handler, queue.Enqueue, telemetry with the journal) behind net/http, no worker; same load as the ingest section",
+		Command: fmt.Sprintf("bench replica -cpuprofile ingest.pprof, %d POSTs with 32 in flight; go tool pprof -top [-cum]", n)}
+	p.Updates = tally(samples).OK
+	p.CPU, p.Breakdown, p.Cum = pprofSummary(prof, ingestCategories, p.Updates)
+	out = append(out, p)
+	logf("profile ingest: %.0f/s while profiled", p.Rate)
+
+	// 2. ours in the queue benchmark (no HTTP)
+	qprof := filepath.Join(e.Work, "queue.pprof")
+	r, _, err := queueRun(ctx, e, "ours", n, e.Redis.Pid(ctx), "-cpuprofile", qprof)
+	if err != nil {
+		return out, err
+	}
+	q := Profile{Name: "queue", Rate: r.Throughput,
+		What:    "ours in the peer benchmark: webhook handler called without HTTP, worker pool with a no-op handler, journal on",
+		Command: fmt.Sprintf("bench queue -system ours -n %d -cpuprofile queue.pprof; go tool pprof -top [-cum]", n)}
+	q.Updates = n
+	q.CPU, q.Breakdown, q.Cum = pprofSummary(qprof, queueCategories, n)
+	out = append(out, q)
+	logf("profile queue: %.0f/s while profiled", q.Rate)
+	return out, nil
+}
+
+// pprofSummary returns the profile's sampled CPU (ms), its breakdown by
+// category and the cumulative top list.
+func pprofSummary(path string, cats []category, updates int) (float64, []Share, string) {
+	run := func(extra ...string) (string, error) {
+		args := append([]string{"tool", "pprof", "-top"}, extra...)
+		b, err := exec.Command("go", append(args, path)...).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("pprof: %w: %s", err, b)
+		}
+		return string(b), nil
+	}
+	top, err := run("-cum", "-nodecount=30")
+	if err != nil {
+		return 0, nil, err.Error()
+	}
+	var keep []string
+	var total float64
+	for _, line := range strings.Split(strings.TrimSpace(top), "\n") {
+		if v, ok := strings.CutPrefix(line, "Duration: "); ok {
+			if _, t, ok := strings.Cut(v, "Total samples = "); ok {
+				total = parseMS(strings.Fields(t)[0])
+			}
+		}
+		if strings.HasPrefix(line, "File:") || strings.HasPrefix(line, "Build ID:") || strings.HasPrefix(line, "Type:") || strings.HasPrefix(line, "Time:") {
+			continue
+		}
+		keep = append(keep, line)
+	}
+	var shares []Share
+	for _, c := range cats {
+		args := []string{"-nodecount=1000000", "-focus=" + c.focus}
+		if c.ignore != "" {
+			args = append(args, "-ignore="+c.ignore)
+		}
+		out, err := run(args...)
+		if err != nil {
+			continue
+		}
+		sh := Share{Name: c.name, Focus: c.focus, Ignore: c.ignore}
+		for _, line := range strings.Split(out, "\n") {
+			if v, ok := strings.CutPrefix(line, "Showing nodes accounting for "); ok {
+				f := strings.Fields(strings.ReplaceAll(v, ",", ""))
+				if len(f) > 0 {
+					spent := parseMS(f[0])
+					if total > 0 {
+						sh.Pct = 100 * spent / total
+					}
+					if updates > 0 {
+						sh.PerUpd = spent * 1000 / float64(updates)
+					}
+				}
+			}
+		}
+		shares = append(shares, sh)
+	}
+	return total, shares, strings.Join(keep, "\n")
+}
+
+// parseMS reads a pprof amount ("870ms", "1.23s", "0") in milliseconds.
+func parseMS(s string) float64 {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0
+	}
+	return ms(d)
+}
