@@ -91,7 +91,8 @@ func benchMemory(ctx context.Context, e *Env, e2e *E2EResults) (*MemoryResults, 
 }
 
 // runRedisMem is the subcommand that measures Redis bytes per update on an
-// empty Redis, as growths of INFO used_memory divided by n:
+// empty Redis, as growths of INFO used_memory (less the clients' buffers)
+// divided by n:
 //
 //  1. pending: n updates through the webhook handler with no consumer;
 //  2. remembered: after a worker pool handled and acknowledged them all,
@@ -125,16 +126,21 @@ func redisMem(url string, corpus *Corpus, n int) (RedisBytes, error) {
 	}
 	c := redis.NewClient(opt)
 	defer c.Close()
+	// used is INFO used_memory less the clients' buffers (mem_clients_normal),
+	// which follow the load of the moment, not what is stored
 	used := func() float64 {
-		time.Sleep(200 * time.Millisecond) // let lazy frees and client buffers settle
+		time.Sleep(200 * time.Millisecond) // let lazy frees settle
 		s, _ := c.Info(ctx, "memory").Result()
+		var total, clients float64
 		for _, line := range strings.Split(s, "\r\n") {
 			if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-				f, _ := strconv.ParseFloat(v, 64)
-				return f
+				total, _ = strconv.ParseFloat(v, 64)
+			}
+			if v, ok := strings.CutPrefix(line, "mem_clients_normal:"); ok {
+				clients, _ = strconv.ParseFloat(v, 64)
 			}
 		}
-		return 0
+		return total - clients
 	}
 	// one pass: enqueue n, measure, then handle them all, measure
 	pass := func(journal bool, first int64) (base, queued, handled float64, err error) {

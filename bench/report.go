@@ -334,7 +334,7 @@ func memorySection(w writer, r *Results) {
 		w("\n")
 	}
 	if len(m.Runs) > 0 {
-		w("Redis bytes (growth of `INFO used_memory` divided by the count; %s realistic updates of %d bytes on average,\n", commas(int64(m.N)), m.PayloadMean)
+		w("Redis bytes (growth of `INFO used_memory` less `mem_clients_normal`, divided by the count; %s realistic updates of %d bytes on average,\n", commas(int64(m.N)), m.PayloadMean)
 		w("through the webhook's code in-process, Redis emptied before each run):\n\n")
 		w("| what | bytes each (median of %d runs) | kept |\n|---|---|---|\n", len(m.Runs))
 		w("| a pending update (queued, not yet dispatched): stream entry + dedupe marker | **%.0f** | until acknowledged |\n", m.Pending)
