@@ -17,8 +17,9 @@ type PeerSystem struct {
 	Throughput float64    `json:"throughput"`
 	TputMin    float64    `json:"throughput_min"`
 	TputMax    float64    `json:"throughput_max"`
-	Enqueue    float64    `json:"enqueue_rate"` // median updates a second enqueued
-	RedisCPU   float64    `json:"redis_cpu_us"` // median redis-server CPU µs per update
+	Enqueue    float64    `json:"enqueue_rate"`   // median updates a second enqueued
+	RedisCPU   float64    `json:"redis_cpu_us"`   // median redis-server CPU µs per update
+	ProcCPU    float64    `json:"process_cpu_us"` // median CPU µs per update of the benchmark process (producers, consumer, everything)
 }
 
 // PeerResults is the peer section: ours against asynq, no HTTP.
@@ -65,8 +66,8 @@ func benchPeer(ctx context.Context, e *Env) (*PeerResults, error) {
 			r.RedisCPU = rcpu
 			ps.Runs[len(ps.Runs)-1] = r
 			pair[j] = r.Throughput
-			logf("peer %-5s run %d: %7.0f/s (enqueue %.2fs, all handled %.2fs, errors %d, redis %.0f µs/update)",
-				s, i+1, r.Throughput, r.EnqueueSec, r.Seconds, r.Errors, rcpu)
+			logf("peer %-5s run %d: %7.0f/s (enqueue %.2fs, all handled %.2fs, errors %d, CPU µs/update: process %.0f, redis %.0f)",
+				s, i+1, r.Throughput, r.EnqueueSec, r.Seconds, r.Errors, r.ProcCPU, rcpu)
 		}
 		if pair[1] > 0 {
 			res.RunRatios = append(res.RunRatios, pair[0]/pair[1])
@@ -78,6 +79,7 @@ func benchPeer(ctx context.Context, e *Env) (*PeerResults, error) {
 		ps.TputMin, ps.TputMax = minMax(pick(ps.Runs, func(r QueueRun) float64 { return r.Throughput }))
 		ps.Enqueue = median(pick(ps.Runs, func(r QueueRun) float64 { return float64(r.N) / r.EnqueueSec }))
 		ps.RedisCPU = median(pick(ps.Runs, func(r QueueRun) float64 { return r.RedisCPU }))
+		ps.ProcCPU = median(pick(ps.Runs, func(r QueueRun) float64 { return r.ProcCPU }))
 	}
 	if res.Systems[1].Throughput > 0 {
 		res.Ratio = res.Systems[0].Throughput / res.Systems[1].Throughput
@@ -106,6 +108,9 @@ func queueRun(ctx context.Context, e *Env, system string, n, redisPid int, extra
 	var r QueueRun
 	if err := json.Unmarshal(out, &r); err != nil {
 		return QueueRun{}, 0, fmt.Errorf("queue %s: %w: %q", system, err, out)
+	}
+	if st := cmd.ProcessState; st != nil {
+		r.ProcCPU = (st.UserTime() + st.SystemTime()).Seconds() * 1e6 / float64(n)
 	}
 	return r, cpu["redis"] * 1e6 / float64(n), nil
 }

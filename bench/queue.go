@@ -22,7 +22,8 @@ type QueueRun struct {
 	Throughput float64 `json:"throughput"`  // N / Seconds
 	EnqueueSec float64 `json:"enqueue_sec"` // first to last enqueue returned
 	Errors     int     `json:"errors"`
-	RedisCPU   float64 `json:"redis_cpu_us"` // redis-server CPU µs per update (set by the orchestrator)
+	RedisCPU   float64 `json:"redis_cpu_us"`   // redis-server CPU µs per update (set by the orchestrator)
+	ProcCPU    float64 `json:"process_cpu_us"` // this process's CPU µs per update, start-up included (set by the orchestrator)
 }
 
 // runQueue is the subcommand: enqueue n updates with `producers` goroutines

@@ -138,11 +138,37 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		return telemetry.RolePassive
 	})
 	s.registry = lease.NewRegistry(rc, s.keys, cfg.InstanceID, cfg.LeaseTTL, s.instanceInfo, log)
-	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
-		ErrorLog: zap.NewStdLog(log.Zap())}
+	s.http = &http.Server{Handler: s.routes(), MaxHeaderBytes: MaxHeaderBytes, ErrorLog: zap.NewStdLog(log.Zap())}
+	s.SetHTTPTimeouts(DefaultHTTPTimeouts())
 	return s, nil
 }
+
+// MaxHeaderBytes bounds a request's header block; a larger one is answered
+// 431 by net/http before it reaches a handler.
+const MaxHeaderBytes = 64 << 10
+
+// HTTPTimeouts bound how long one client may hold a connection: reading
+// the request's headers, reading the whole request (headers and body),
+// writing the answer, and waiting idle between keep-alive requests. A
+// client too slow with its headers has its connection closed without an
+// answer; one too slow with its body gets 400 (BAD_PAYLOAD) from the
+// webhook.
+type HTTPTimeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
+// DefaultHTTPTimeouts are the timeouts of every instance: 5 s for the
+// headers, 30 s for the whole request and for the answer, 120 s idle.
+func DefaultHTTPTimeouts() HTTPTimeouts {
+	return HTTPTimeouts{ReadHeader: 5 * time.Second, Read: 30 * time.Second, Write: 30 * time.Second, Idle: 120 * time.Second}
+}
+
+// SetHTTPTimeouts replaces the HTTP server's timeouts; call it before Run.
+// Tests use short ones to see slow clients cut off.
+func (s *Server) SetHTTPTimeouts(t HTTPTimeouts) {
+	s.http.ReadHeaderTimeout, s.http.ReadTimeout, s.http.WriteTimeout, s.http.IdleTimeout = t.ReadHeader, t.Read, t.Write, t.Idle
+}
+
 
 // Addr returns the address the instance listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
