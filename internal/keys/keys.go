@@ -18,6 +18,7 @@
 //	{tgd:0}:fsm:<chat>:<user>  FSM state of one user in one chat
 //	tgd:lease-released    pub/sub channel announcing a released lease
 //	tgd:instance:<id>     heartbeat of a live instance
+//	tgd:members           live instances sharing the shards (sorted set, score = expiry)
 //	tgd:journal:<cid>     event journal of one correlation id
 //	tgd:user-cids:<user>  a user's last correlation ids
 //	tgd:debug-until       runtime debug level flag
@@ -90,6 +91,11 @@ func (s Space) Instance(id string) string { return s.ns + ":instance:" + id }
 
 // InstancePattern matches every instance heartbeat key (for SCAN).
 func (s Space) InstancePattern() string { return s.ns + ":instance:*" }
+
+// Members is the sorted set of the instances that share the shards: member
+// = instance id, score = when the entry expires (Redis time, ms). The
+// shard balancer keeps it; a single-key script reads and writes it.
+func (s Space) Members() string { return s.ns + ":members" }
 
 // Journal is the event journal of one correlation id.
 func (s Space) Journal(cid string) string { return s.ns + ":journal:" + cid }
