@@ -101,8 +101,10 @@ type Server struct {
 	Port int
 	Dir  string
 	AOF  bool
-	cmd  *exec.Cmd
-	done chan struct{}
+	// extra arguments of redis-server (cluster or replication settings)
+	extra []string
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 // NewServer starts a dedicated redis-server on a free loopback port, with
@@ -134,6 +136,7 @@ func (s *Server) Start() {
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
+	args = append(args, s.extra...)
 	cmd := exec.Command("redis-server", args...)
 	logf, err := os.OpenFile(filepath.Join(s.Dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err == nil {
