@@ -6,13 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
+	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 )
 
 func init() { opsCommands["status"] = runStatus }
@@ -26,7 +30,12 @@ type Status struct {
 
 // ShardStatus is one shard in Status.
 type ShardStatus struct {
-	Shard            int     `json:"shard"`
+	Shard int `json:"shard"`
+	// Node is the Redis server that holds the shard's keys: on a Cluster
+	// the master serving the shard's hash slot (Slot), on Sentinel the
+	// current master, else the one server.
+	Node             string  `json:"node"`
+	Slot             *int    `json:"slot,omitempty"`
 	Holder           string  `json:"holder"` // "" when no instance is ACTIVE
 	Token            int64   `json:"token"`
 	TTLSeconds       float64 `json:"ttl_seconds"`
@@ -64,12 +73,15 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func readStatus(ctx context.Context, env *opsEnv) (Status, error) {
 	st := Status{Namespace: env.cfg.Namespace, Instances: []lease.InstanceInfo{}}
-	insts, err := lease.ListInstances(ctx, env.redis, env.keys)
+	// the bare client: ListInstances scans every master of a Cluster only
+	// when it sees the *redis.ClusterClient itself
+	insts, err := lease.ListInstances(ctx, env.redis.UniversalClient, env.keys)
 	if err != nil {
 		return st, err
 	}
 	sort.Slice(insts, func(i, j int) bool { return insts[i].ID < insts[j].ID })
 	st.Instances = append(st.Instances, insts...)
+	nodeOf := shardNodes(ctx, env)
 	for n := 0; n < env.cfg.Shards; n++ {
 		li, err := lease.Inspect(ctx, env.redis, env.keys, n)
 		if err != nil {
@@ -79,9 +91,54 @@ func readStatus(ctx context.Context, env *opsEnv) (Status, error) {
 		if err != nil {
 			return st, err
 		}
-		st.Shards = append(st.Shards, shardStatus(li, qs))
+		ss := shardStatus(li, qs)
+		ss.Node, ss.Slot = nodeOf(n)
+		st.Shards = append(st.Shards, ss)
 	}
 	return st, nil
+}
+
+// shardNodes returns what tells, per shard, which Redis server holds the
+// shard's keys (see ShardStatus.Node); "?" when it cannot be found out.
+func shardNodes(ctx context.Context, env *opsEnv) func(shard int) (string, *int) {
+	switch c := env.redis.UniversalClient.(type) {
+	case *redis.ClusterClient:
+		return func(n int) (string, *int) {
+			key := env.keys.Shard(n).Lease()
+			var slot *int
+			if v, err := c.ClusterKeySlot(ctx, key).Result(); err == nil {
+				s := int(v)
+				slot = &s
+			}
+			m, err := c.MasterForKey(ctx, key)
+			if err != nil {
+				return "?", slot
+			}
+			return m.Options().Addr, slot
+		}
+	case *redis.Client:
+		addr := c.Options().Addr
+		if env.redis.Mode == "sentinel" {
+			addr = sentinelMaster(ctx, env.cfg.RedisSentinelAddrs, env.cfg.RedisSentinelMaster)
+		}
+		return func(int) (string, *int) { return addr, nil }
+	}
+	return func(int) (string, *int) { return "?", nil }
+}
+
+// sentinelMaster asks the Sentinels, in turn, for the current master's
+// address.
+func sentinelMaster(ctx context.Context, sentinels []string, name string) string {
+	for _, a := range sentinels {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: a, DialTimeout: redisx.DialTimeout,
+			ReadTimeout: redisx.ReadTimeout, ContextTimeoutEnabled: true})
+		addr, err := sc.GetMasterAddrByName(ctx, name).Result()
+		_ = sc.Close()
+		if err == nil && len(addr) == 2 {
+			return net.JoinHostPort(addr[0], addr[1])
+		}
+	}
+	return "?"
 }
 
 func shardStatus(li lease.LeaseInfo, qs queue.ShardStats) ShardStatus {
@@ -114,7 +171,7 @@ func writeStatus(w io.Writer, st Status) error {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SHARD\tHOLDER\tTOKEN\tTTL LEFT\tSTREAM\tPENDING\tOLDEST PENDING\tDEAD LETTERS")
+	fmt.Fprintln(tw, "SHARD\tNODE\tHOLDER\tTOKEN\tTTL LEFT\tSTREAM\tPENDING\tOLDEST PENDING\tDEAD LETTERS")
 	for _, s := range st.Shards {
 		holder, token, ttl := "(none: no ACTIVE instance)", "-", "-"
 		if s.Holder != "" {
@@ -125,7 +182,11 @@ func writeStatus(w io.Writer, st Status) error {
 		if s.Pending > 0 {
 			oldest = (time.Duration(s.OldestPendingSec * float64(time.Second))).Truncate(time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%d\n", s.Shard, holder, token, ttl, s.Length, s.Pending, oldest, s.DeadLetters)
+		node := dash(s.Node)
+		if s.Slot != nil {
+			node += fmt.Sprintf(" (slot %d)", *s.Slot)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\n", s.Shard, node, holder, token, ttl, s.Length, s.Pending, oldest, s.DeadLetters)
 	}
 	return tw.Flush()
 }

@@ -31,6 +31,12 @@ const (
 	DialTimeout  = 2 * time.Second
 	ReadTimeout  = 2 * time.Second
 	WriteTimeout = 2 * time.Second
+	// ClusterStateReload bounds how long a Cluster client keeps sending a
+	// slot's commands to a master that died: go-redis re-reads the slot map
+	// at once only on MOVED or ASK, and a dead master answers neither, so
+	// without this the client would wait for its 60s default to learn of
+	// the promoted replica. One CLUSTER SLOTS a second is cheap.
+	ClusterStateReload = time.Second
 )
 
 // ErrConfig is returned for a Redis setting that cannot be used.
@@ -53,6 +59,7 @@ func New(cfg *config.Config) (*Client, error) {
 		c := redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs: cfg.RedisClusterAddrs, DialTimeout: DialTimeout, ReadTimeout: ReadTimeout,
 			WriteTimeout: WriteTimeout, ClientName: cfg.InstanceID, ContextTimeoutEnabled: true,
+			ClusterStateReloadInterval: ClusterStateReload,
 		})
 		return &Client{UniversalClient: c, Mode: "cluster"}, nil
 	case len(cfg.RedisSentinelAddrs) > 0:
