@@ -49,6 +49,7 @@ type Server struct {
 	queue    *queue.Queue
 	pool     *worker.Pool
 	leases   *lease.Manager
+	balance  *lease.Balancer // nil with SHARDS=1
 	registry *lease.Registry
 	ingest   *ingest.Handler
 	sandbox  *fakebot.Server
@@ -123,13 +124,22 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		rc.Close()
 		return nil, err
 	}
+	var want func(int) bool
+	if cfg.Shards > 1 {
+		// live instances share the shards: at most ceil(SHARDS / live) each
+		s.balance = lease.NewBalancer(rc, s.keys, cfg.InstanceID, cfg.Shards, cfg.LeaseTTL, log)
+		want = s.balance.Want
+	}
 	s.leases, err = lease.NewManager(lease.Config{Client: rc, Keys: s.keys, Shards: cfg.Shards,
 		Instance: cfg.InstanceID, TTL: cfg.LeaseTTL, Log: log, Metrics: s.metrics,
-		OnStarted: s.pool.RunShard, Drain: cfg.ShutdownTimeout})
+		OnStarted: s.pool.RunShard, Drain: cfg.ShutdownTimeout, Want: want})
 	if err != nil {
 		ln.Close()
 		rc.Close()
 		return nil, err
+	}
+	if s.balance != nil {
+		s.balance.Track(s.leases)
 	}
 	log.SetRole(func() string {
 		if s.leases.Active() {
@@ -168,7 +178,6 @@ func DefaultHTTPTimeouts() HTTPTimeouts {
 func (s *Server) SetHTTPTimeouts(t HTTPTimeouts) {
 	s.http.ReadHeaderTimeout, s.http.ReadTimeout, s.http.WriteTimeout, s.http.IdleTimeout = t.ReadHeader, t.Read, t.Write, t.Idle
 }
-
 
 // Addr returns the address the instance listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
@@ -211,6 +220,17 @@ func (s *Server) Run(ctx context.Context) error {
 	run(s.healthLoop)
 	run(s.statsLoop)
 
+	// the shard balance: joined before the first acquisition, left first
+	// on the way out (so the others take over what this one releases)
+	balanceCtx, stopBalance := context.WithCancel(context.Background())
+	balanceDone := make(chan struct{})
+	if s.balance != nil {
+		_ = s.balance.Join(ctx) // a failure is logged; the next refresh retries
+		go func() { _ = s.balance.Run(balanceCtx); close(balanceDone) }()
+	} else {
+		close(balanceDone)
+	}
+
 	leaseCtx, stopLeases := context.WithCancel(context.Background())
 	leasesDone := make(chan error, 1)
 	go func() { leasesDone <- s.leases.Run(leaseCtx) }()
@@ -227,9 +247,12 @@ func (s *Server) Run(ctx context.Context) error {
 		leasesDone <- err
 	}
 
-	// 1. stop intake
+	// 1. stop intake; leave the shard balance, so that the others count one
+	// instance fewer and take the shards released in step 3 at once
 	s.stopping.Store(true)
 	s.ingest.Stop()
+	stopBalance()
+	<-balanceDone
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStopping, "draining",
 		zap.Duration("shutdown_timeout", s.cfg.ShutdownTimeout))
 	// 2. drain the workers while the leases are still held (acks are fenced)
