@@ -313,6 +313,11 @@ func (in *Instance) Pid() int { return in.cmd.Process.Pid }
 // Wait waits for the process to exit and returns its exit code (a negative
 // signal number when a signal ended it), or false on timeout.
 func (in *Instance) Wait(timeout time.Duration) (int, bool) {
+	if in.Exited() { // first, so that a zero timeout cannot win the race with a closed done
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		return in.exit, true
+	}
 	select {
 	case <-in.done:
 		in.mu.Lock()
