@@ -1,0 +1,204 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/world"
+)
+
+// load plays Telegram's users: each chat sends its updates one after
+// another (the next only once the previous was answered 200, as Telegram
+// does per chat), through the driver, which resends on any non-2xx answer or
+// timeout.
+type load struct {
+	d    *world.Driver
+	bot  *fakebot.Server
+	ids  atomic.Int64
+	ctx  context.Context // bounds every send
+	stop chan struct{}   // closed: chats send nothing new
+	wg   sync.WaitGroup
+
+	mu   sync.Mutex
+	sent []Sent
+}
+
+func newLoad(ctx context.Context, d *world.Driver, bot *fakebot.Server, firstID int64) *load {
+	l := &load{d: d, bot: bot, ctx: ctx, stop: make(chan struct{})}
+	l.ids.Store(firstID)
+	return l
+}
+
+// send posts one update until it is accepted or the load's context ends.
+func (l *load) send(s Sent, body []byte) bool {
+	l.mu.Lock()
+	l.sent = append(l.sent, s)
+	l.mu.Unlock()
+	return l.d.Send(l.ctx, s.UpdateID, body) == nil
+}
+
+// next returns the next update_id: ids grow in the order updates are made,
+// so one chat's ids grow in its sending order.
+func (l *load) next() int64 { return l.ids.Add(1) }
+
+// wait waits pace, or until the load stops; false when it stopped.
+func (l *load) wait(pace time.Duration) bool {
+	if pace <= 0 {
+		select {
+		case <-l.stop:
+			return false
+		default:
+			return true
+		}
+	}
+	t := time.NewTimer(pace)
+	defer t.Stop()
+	select {
+	case <-l.stop:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// edits starts a chat that sends n edited messages (n 0: until the load
+// stops), one every pace.
+func (l *load) edits(chat int64, n int, pace time.Duration) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		for i := 0; n == 0 || i < n; i++ {
+			id := l.next()
+			if !l.send(Sent{UpdateID: id, Chat: chat, Kind: KindEdited}, world.EditedMessage(id, chat)) {
+				return
+			}
+			if !l.wait(pace) {
+				return
+			}
+		}
+	}()
+}
+
+// clicks starts a chat that clicks a button of a menu it never received
+// (an old message), n times: each click is refused as expired and must be
+// answered.
+func (l *load) clicks(chat int64, n int, pace time.Duration) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		for i := 0; n == 0 || i < n; i++ {
+			id := l.next()
+			q := fmt.Sprintf("cq-%d", id)
+			body := world.Callback(id, chat, 1, "v1:cat:image@old", q)
+			if !l.send(Sent{UpdateID: id, Chat: chat, Kind: KindCallback, QueryID: q}, body) {
+				return
+			}
+			if !l.wait(pace) {
+				return
+			}
+		}
+	}()
+}
+
+// menus starts a chat that sends /start, waits for the main menu, then
+// alternates clicks on its first button (the first is accepted, the later
+// ones are refused as expired: a user clicking again) with edited
+// messages, and starts over with /start every 8 updates, until n updates
+// were sent or the load stops.
+func (l *load) menus(chat int64, n int, pace time.Duration) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		var msgID int64
+		var data string
+		seen := 0 // Bot API calls already looked at
+		for i := 0; n == 0 || i < n; i++ {
+			if i > 0 && !l.wait(pace) {
+				return
+			}
+			id := l.next()
+			var ok bool
+			switch {
+			case i%8 == 0:
+				seen = len(l.bot.Calls())
+				if ok = l.send(Sent{UpdateID: id, Chat: chat, Kind: KindStart}, world.StartMessage(id, chat)); ok {
+					msgID, data = l.menuAfter(chat, seen, 60*time.Second)
+				}
+			case data != "" && i%2 == 1:
+				q := fmt.Sprintf("cq-%d", id)
+				ok = l.send(Sent{UpdateID: id, Chat: chat, Kind: KindCallback, QueryID: q},
+					world.Callback(id, chat, msgID, data, q))
+			default:
+				ok = l.send(Sent{UpdateID: id, Chat: chat, Kind: KindEdited}, world.EditedMessage(id, chat))
+			}
+			if !ok {
+				return
+			}
+		}
+	}()
+}
+
+// menuAfter waits for a menu sent to chat after the first skip Bot API
+// calls and returns its message id and the callback data of its first
+// button ("" when none came in time or the load stopped).
+func (l *load) menuAfter(chat int64, skip int, timeout time.Duration) (int64, string) {
+	want := fmt.Sprint(chat)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		ch := l.bot.Changed()
+		calls := l.bot.Calls()
+		for _, c := range calls[min(skip, len(calls)):] {
+			if c.Method != "sendMessage" || c.Status != http.StatusOK || fmt.Sprint(c.Params["chat_id"]) != want {
+				continue
+			}
+			kb, _ := c.Params["reply_markup"].(map[string]any)
+			rows, _ := kb["inline_keyboard"].([]any)
+			if len(rows) == 0 {
+				continue
+			}
+			row, _ := rows[0].([]any)
+			if len(row) == 0 {
+				continue
+			}
+			btn, _ := row[0].(map[string]any)
+			data, _ := btn["callback_data"].(string)
+			res, _ := c.Result.(map[string]any)
+			var id int64
+			_, _ = fmt.Sscan(fmt.Sprint(res["message_id"]), &id)
+			if data != "" && id != 0 {
+				return id, data
+			}
+		}
+		select {
+		case <-ch:
+		case <-l.stop:
+			return 0, ""
+		case <-deadline.C:
+			return 0, ""
+		}
+	}
+}
+
+// finish stops the chats and waits for the sends in flight to be accepted
+// (or for the load's context to end).
+func (l *load) finish() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+// Sent returns what was posted, in order.
+func (l *load) Sent() []Sent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Sent(nil), l.sent...)
+}
