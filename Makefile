@@ -27,6 +27,7 @@ test-inner:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(GO) run ./cmd/dispatcher smoke
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 ## test-short: fast unit tests only (no real Redis needed).
 test-short:
