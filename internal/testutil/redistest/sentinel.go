@@ -16,9 +16,9 @@ import (
 
 // SentinelDownAfter is down-after-milliseconds of the test Sentinels: a
 // master that stops answering is seen down after this, and the clients are
-// switched to the promoted replica about a second later (the vote, the
-// promotion, the next INFO). Like ClusterNodeTimeout it exceeds the
-// step-down time of the tests' leases.
+// switched to the promoted replica a second or more later (the vote, the
+// promotion, the next INFO): 2.2 to 3.1s after the kill in the tests, well
+// after the step-down time of their leases (2/3 of a 2s LEASE_TTL).
 const SentinelDownAfter = time.Second
 
 // SentinelMaster is the master name the test Sentinels monitor.
