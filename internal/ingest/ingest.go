@@ -123,6 +123,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		UserID: user, ChatID: chat, Shard: env.Shard})
 
 	qctx, cancel := context.WithTimeout(ctx, EnqueueTimeout)
+	sent := time.Now()
 	res, err := h.cfg.Queue.Enqueue(qctx, env)
 	cancel()
 	switch {
@@ -137,7 +138,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.cfg.Log.DuplicateUpdate(ctx, env.Shard)
 		h.cfg.Metrics.Duplicates.WithLabelValues(strconv.Itoa(env.Shard)).Inc()
 	default:
-		h.cfg.Log.QueueEnqueue(ctx, typ, env.Shard, res.Depth, res.ID)
+		h.cfg.Log.QueueEnqueueAt(ctx, sent, typ, env.Shard, res.Depth, res.ID)
 		h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(strconv.Itoa(env.Shard), typ).Inc()
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -21,7 +21,7 @@ func TestDispatchStartAtDatesTheLine(t *testing.T) {
 		require.Len(t, lines, 2)
 		p, err := parseLine(format, lines[0])
 		require.NoError(t, err)
-		require.Equal(t, "2026-03-04T05:06:07.890Z", p.get(FTS))
+		require.Equal(t, "2026-03-04T05:06:07.890000Z", p.get(FTS))
 		require.Equal(t, string(EvDispatchStart), p.get(FName))
 		p, err = parseLine(format, lines[1])
 		require.NoError(t, err)

@@ -36,6 +36,8 @@ func eventCalls() []eventCall {
 			}},
 		{"QueueEnqueue", EvQueueEnqueue, "", []string{FUpdateType, FShard, FQueueDepth, FStreamID},
 			func(l *Logger, ctx context.Context) { l.QueueEnqueue(ctx, "callback_query", 0, 3, "1-0") }},
+		{"QueueEnqueueAt", EvQueueEnqueue, "", []string{FUpdateType, FShard, FQueueDepth, FStreamID},
+			func(l *Logger, ctx context.Context) { l.QueueEnqueueAt(ctx, time.Now(), "callback_query", 0, 3, "1-0") }},
 		{"DuplicateUpdate", EvDuplicateUpdate, "", []string{FShard},
 			func(l *Logger, ctx context.Context) { l.DuplicateUpdate(ctx, 0) }},
 		{"QueuePick", EvQueuePick, "", []string{FWorkerID, FShard, FDelivery, FWaitMS},
@@ -164,7 +166,7 @@ func callLevel(c eventCall) zapcore.Level {
 	return s.Level
 }
 
-var tsRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
+var tsRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
 
 // TestEveryEventMatchesContract renders every event method in both formats
 // and checks name, level, domain and fields against spec.go, field order

@@ -15,8 +15,10 @@ const (
 	FormatKV   = "kv"
 )
 
-// tsLayout is RFC 3339 with milliseconds, always in UTC.
-const tsLayout = "2006-01-02T15:04:05.000Z07:00"
+// tsLayout is RFC 3339 with microseconds, always in UTC. Finer than the
+// contract's milliseconds so that a trace orders events of different
+// instances on one machine (and of one instance) even within a millisecond.
+const tsLayout = "2006-01-02T15:04:05.000000Z07:00"
 
 // encoderConfig has no entry keys: lineCore writes ts, level, name and
 // instance as the first fields, so both formats share one order. Times (ts,

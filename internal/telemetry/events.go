@@ -25,10 +25,18 @@ func (l *Logger) WebhookRejected(ctx context.Context, reason Reason, status int,
 
 // QueueEnqueue logs an update appended to its shard's stream.
 func (l *Logger) QueueEnqueue(ctx context.Context, updateType string, shard int, depth int64, streamID string) {
+	l.QueueEnqueueAt(ctx, time.Time{}, updateType, shard, depth, streamID)
+}
+
+// QueueEnqueueAt logs an append sent at `at`: ingest dates the line with
+// the clock read before the append, because the ACTIVE instance can pick the
+// entry (and log QUEUE_PICK) before the append's answer is back, and a trace
+// must read ingest before dispatch.
+func (l *Logger) QueueEnqueueAt(ctx context.Context, at time.Time, updateType string, shard int, depth int64, streamID string) {
 	if !l.on(info) {
 		return
 	}
-	l.emit(ctx, info, EvQueueEnqueue, DomainQueue,
+	l.emitAt(ctx, at, info, EvQueueEnqueue, DomainQueue,
 		zap.String(FUpdateType, updateType), zap.Int(FShard, shard), zap.Int64(FQueueDepth, depth),
 		zap.String(FStreamID, streamID))
 }

@@ -54,8 +54,8 @@ func TestWriteTraceTable(t *testing.T) {
 	}
 	require.Regexp(t, `node-a\s+PASSIVE\s+QUEUE\s+QUEUE_ENQUEUE\s+update_type=callback_query shard=0`, lines[2])
 	require.Contains(t, lines[4], `reason_code=STATE_MISMATCH reason_text="Button expired, use /start" expected_state=MODEL_PICK actual_state=MAIN_MENU`)
-	require.Regexp(t, `^2026-11-28T22:45:52.000Z\s+\+0\s`, lines[2])
-	require.Regexp(t, `^2026-11-28T22:45:52.009Z\s+\+9\s`, lines[5])
+	require.Regexp(t, `^2026-11-28T22:45:52.000000Z\s+\+0\s`, lines[2])
+	require.Regexp(t, `^2026-11-28T22:45:52.009000Z\s+\+9\s`, lines[5])
 }
 
 // TestWriteTraceCannotBeForged: a reason text holding newlines and tabs
