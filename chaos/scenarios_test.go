@@ -117,9 +117,9 @@ func scenarios() []scenario {
 				killed := time.Now()
 				h.srv.Kill()
 				h.sleep(2 * time.Second)
+				h.fault("redis-server started again", token, false)
 				h.srv.Start()
-				h.fault("redis-server answering again", token, false)
-				h.note("redis-server killed, started again with its AOF, answering after %s", time.Since(killed).Round(time.Millisecond))
+				h.note("redis-server killed, started again 2 s later with its AOF, answering after %s", time.Since(killed).Round(time.Millisecond))
 			}}),
 
 		steady(scenario{name: "Redis unreachable 10 s", short: "redis-away", redis: proxiedRedis, after: 5 * time.Second,
