@@ -50,8 +50,15 @@ func killLeader(restart bool) func(h *harness) {
 			return
 		}
 		h.sleep(2 * time.Second)
-		h.start(leader.ID)
-		h.note("%s started again under the same INSTANCE_ID and joined as PASSIVE", leader.ID)
+		again := h.start(leader.ID)
+		role := "?"
+		if r, ok := again.Ready(); ok {
+			role = r.Shards["0"].Role
+		}
+		if role != "PASSIVE" {
+			h.t.Errorf("%s restarted as %s, want PASSIVE beside the ACTIVE %s", leader.ID, role, next.ID)
+		}
+		h.note("%s started again under the same INSTANCE_ID and joined as %s", leader.ID, role)
 	}
 }
 
