@@ -31,7 +31,8 @@
 // when asked (the -report flag or DISPATCHER_CHAOS=1), so `go test ./...`
 // runs only the checker's and the report's unit tests.
 //
-// Not covered: Redis Cluster and Sentinel failover, clock skew between
-// hosts (every process here shares one clock), and network faults between
-// the instances and the Bot API other than the Bot API's own error answers.
+// Not covered: Redis Cluster and Sentinel failover (e2e/scale_test.go
+// exercises them), clock skew between hosts (every process here shares one
+// clock), and network faults between the instances and the Bot API other
+// than the Bot API's own error answers.
 package chaos

@@ -141,8 +141,9 @@ func Render(rep Report) []byte {
 	p("## Rerun\n\n")
 	p("`make chaos` runs every scenario against a redis-server of its own (`scripts/with-redis.sh`) and rewrites this\n")
 	p("file. One scenario: `scripts/with-redis.sh env DISPATCHER_CHAOS=1 go test ./chaos -run TestChaos/kill9 -v`.\n")
-	p("Not covered here: Redis Cluster and Sentinel failover, clock skew between hosts (every process of a run shares\n")
-	p("one clock), and network faults between the instances and the Bot API other than its own error answers.\n")
+	p("Not covered here: Redis Cluster and Sentinel failover (`e2e/scale_test.go` exercises them), clock skew between\n")
+	p("hosts (every process of a run shares one clock), and network faults between the instances and the Bot API other\n")
+	p("than its own error answers.\n")
 	return b.Bytes()
 }
 
