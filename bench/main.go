@@ -152,7 +152,7 @@ func run(args []string) int {
 		case "memory":
 			res.Memory, err = benchMemory(ctx, env, res.E2E)
 		case "profile":
-			res.Profiles, err = benchProfile(ctx, env)
+			res.Profiles, err = benchProfile(ctx, env, &res.Attribution)
 		}
 		res.Durations = append(res.Durations, SectionTime{s, time.Since(start).Seconds()})
 		if err != nil {

@@ -80,6 +80,7 @@ func runReplica(args []string) int {
 	ns := fs.String("ns", "br", "namespace")
 	logFile := fs.String("log", os.DevNull, "event lines")
 	cpuprofile := fs.String("cpuprofile", "", "CPU profile file")
+	journal := fs.Bool("journal", true, "the event journal on (as served)")
 	_ = fs.Parse(args)
 	out, err := os.Create(*logFile)
 	if err != nil {
@@ -87,7 +88,7 @@ func runReplica(args []string) int {
 		return 1
 	}
 	defer out.Close()
-	p, err := newPipeline(PipelineOptions{RedisURL: *url, Namespace: *ns, Instance: "bench-replica", Journal: true, LogOut: out})
+	p, err := newPipeline(PipelineOptions{RedisURL: *url, Namespace: *ns, Instance: "bench-replica", Journal: *journal, LogOut: out})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "replica:", err)
 		return 1
@@ -117,7 +118,73 @@ func runReplica(args []string) int {
 	return 0
 }
 
-func benchProfile(ctx context.Context, e *Env) ([]Profile, error) {
+// Attribution compares the service's code with its event journal on (as
+// served) and off (an experiment: the service has no switch for it), to
+// show what the journal costs.
+type Attribution struct {
+	Name string  `json:"name"`
+	On   CostRun `json:"journal_on"`
+	Off  CostRun `json:"journal_off"`
+	Runs int     `json:"runs"`
+}
+
+// CostRun is throughput and CPU per update (medians).
+type CostRun struct {
+	Throughput float64 `json:"throughput"`
+	ProcCPU    float64 `json:"process_cpu_us"`
+	RedisCPU   float64 `json:"redis_cpu_us"`
+}
+
+// replicaRun starts the replica, posts n updates with 32 in flight and
+// stops it; it returns the rate and the replica's and Redis's CPU µs per
+// update during the load.
+func replicaRun(ctx context.Context, e *Env, n int, profile string, journal bool) (int, CostRun, error) {
+	if err := e.Redis.Reset(ctx); err != nil {
+		return 0, CostRun{}, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return 0, CostRun{}, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	args := []string{"replica", "-addr", addr, "-redis", e.Redis.URL(), "-log", filepath.Join(e.Work, "replica.log"),
+		"-journal=" + strconv.FormatBool(journal)}
+	if profile != "" {
+		args = append(args, "-cpuprofile", profile)
+	}
+	cmd := exec.Command(e.Self, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return 0, CostRun{}, err
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(end) {
+			return 0, CostRun{}, fmt.Errorf("replica did not listen")
+		}
+	}
+	l, err := newLoad([]string{"http://" + addr + "/webhook"}, benchSecret, 32)
+	if err != nil {
+		return 0, CostRun{}, err
+	}
+	defer l.Close()
+	meter := newCPUMeter(map[string]int{"proc": cmd.Process.Pid, "redis": e.Redis.Pid(ctx)})
+	samples, wall := l.Closed(e.All.Bodies(e.ids(n), n, 5), 32, 2*time.Minute)
+	cpu := meter.Stop()
+	ok := tally(samples).OK
+	if ok == 0 {
+		return 0, CostRun{}, fmt.Errorf("replica answered no request with 200")
+	}
+	return ok, CostRun{Throughput: float64(ok) / wall.Seconds(), ProcCPU: cpu["proc"] * 1e6 / float64(ok),
+		RedisCPU: cpu["redis"] * 1e6 / float64(ok)}, nil
+}
+
+func benchProfile(ctx context.Context, e *Env, attr *[]Attribution) ([]Profile, error) {
 	n := 20000
 	if e.Quick {
 		n = 3000
@@ -125,46 +192,17 @@ func benchProfile(ctx context.Context, e *Env) ([]Profile, error) {
 	var out []Profile
 
 	// 1. the webhook path under the ingest section's load
-	if err := e.Redis.Reset(ctx); err != nil {
-		return nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
 	prof := filepath.Join(e.Work, "ingest.pprof")
-	cmd := exec.Command(e.Self, "replica", "-addr", addr, "-redis", e.Redis.URL(), "-cpuprofile", prof,
-		"-log", filepath.Join(e.Work, "replica.log"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(end) {
-			_ = cmd.Process.Kill()
-			return nil, fmt.Errorf("replica did not listen")
-		}
-	}
-	l, err := newLoad([]string{"http://" + addr + "/webhook"}, benchSecret, 32)
+	ok, c, err := replicaRun(ctx, e, n, prof, true)
 	if err != nil {
 		return nil, err
 	}
-	samples, wall := l.Closed(e.All.Bodies(e.ids(n), n, 5), 32, 2*time.Minute)
-	l.Close()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
-	p := Profile{Name: "ingest", Rate: float64(tally(samples).OK) / wall.Seconds(),
+	p := Profile{Name: "ingest", Rate: c.Throughput, Updates: ok,
 		What:    "the webhook path in-process (ingest.Handler, queue.Enqueue, telemetry with the journal) behind net/http, no worker; same load as the ingest section",
 		Command: fmt.Sprintf("bench replica -cpuprofile ingest.pprof, %d POSTs with 32 in flight; go tool pprof -top [-cum]", n)}
-	p.Updates = tally(samples).OK
 	p.CPU, p.Breakdown, p.Cum = pprofSummary(prof, ingestCategories, p.Updates)
 	out = append(out, p)
+	recordCommand("bench replica -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT -journal=true|false [-cpuprofile FILE]   # the webhook path in-process, profiled")
 	logf("profile ingest: %.0f/s while profiled", p.Rate)
 
 	// 2. ours in the queue benchmark (no HTTP)
@@ -173,14 +211,49 @@ func benchProfile(ctx context.Context, e *Env) ([]Profile, error) {
 	if err != nil {
 		return out, err
 	}
-	q := Profile{Name: "queue", Rate: r.Throughput,
+	q := Profile{Name: "queue", Rate: r.Throughput, Updates: n,
 		What:    "ours in the peer benchmark: webhook handler called without HTTP, worker pool with a no-op handler, journal on",
 		Command: fmt.Sprintf("bench queue -system ours -n %d -cpuprofile queue.pprof; go tool pprof -top [-cum]", n)}
-	q.Updates = n
 	q.CPU, q.Breakdown, q.Cum = pprofSummary(qprof, queueCategories, n)
 	out = append(out, q)
+	recordCommand(fmt.Sprintf("bench queue -system ours -n %d -journal=true|false [-cpuprofile FILE]   # ours alone, profiled, and the journal's cost", n))
 	logf("profile queue: %.0f/s while profiled", q.Rate)
+
+	// 3. the journal's cost: on and off, alternated
+	runs := min(e.Runs, 3)
+	ing := Attribution{Name: "webhook path (replica behind net/http)", Runs: runs}
+	que := Attribution{Name: "queue, ours (no HTTP)", Runs: runs}
+	var ingOn, ingOff, queOn, queOff []CostRun
+	redisPid := e.Redis.Pid(ctx)
+	for range runs {
+		for _, on := range []bool{true, false} {
+			_, c, err := replicaRun(ctx, e, n, "", on)
+			if err != nil {
+				return out, err
+			}
+			r, rcpu, err := queueRun(ctx, e, "ours", n, redisPid, "-journal="+strconv.FormatBool(on))
+			if err != nil {
+				return out, err
+			}
+			qc := CostRun{Throughput: r.Throughput, ProcCPU: r.ProcCPU, RedisCPU: rcpu}
+			if on {
+				ingOn, queOn = append(ingOn, c), append(queOn, qc)
+			} else {
+				ingOff, queOff = append(ingOff, c), append(queOff, qc)
+			}
+			logf("journal %-5v: webhook %.0f/s (%.0f + %.0f µs), queue %.0f/s (%.0f + %.0f µs)", on,
+				c.Throughput, c.ProcCPU, c.RedisCPU, qc.Throughput, qc.ProcCPU, qc.RedisCPU)
+		}
+	}
+	ing.On, ing.Off, que.On, que.Off = medianCost(ingOn), medianCost(ingOff), medianCost(queOn), medianCost(queOff)
+	*attr = []Attribution{ing, que}
 	return out, nil
+}
+
+func medianCost(xs []CostRun) CostRun {
+	return CostRun{Throughput: median(pick(xs, func(c CostRun) float64 { return c.Throughput })),
+		ProcCPU:  median(pick(xs, func(c CostRun) float64 { return c.ProcCPU })),
+		RedisCPU: median(pick(xs, func(c CostRun) float64 { return c.RedisCPU }))}
 }
 
 // pprofSummary returns the profile's sampled CPU (ms), its breakdown by

@@ -119,13 +119,13 @@ func summary(w writer, r *Results) {
 	}
 	for i := range 2 {
 		if p := e2ePoint(r, i, 1000); p != nil {
-			w("| p99 webhook to handler start at 1,000 updates/s within 10 ms (%s) | %s ms (median of runs; worst run %s ms) | %s |\n",
-				r.E2E.Handlers[i].Name, num(p.P99), num(p.P99Max), yes(p.P99 <= 10))
+			w("| p99 webhook to handler start at 1,000 updates/s within 10 ms (%s) | %s ms (median of runs; worst run %s ms; ±1 ms) | %s |\n",
+				r.E2E.Handlers[i].Name, msInt(p.P99), msInt(p.P99Max), yes(p.P99 <= 10))
 		}
 	}
 	if f := r.Failover; f != nil && len(f.Term) > 0 {
-		w("| new ACTIVE after SIGTERM within 500 ms | median %s ms, max %s ms (%d trials) | %s |\n",
-			num(f.TermMedian), num(f.TermMax), len(f.Term), yes(f.TermMax <= 500))
+		w("| new ACTIVE after SIGTERM within 500 ms | median %s ms, max %s ms (%d trials; ±1 ms) | %s |\n",
+			msInt(f.TermMedian), msInt(f.TermMax), len(f.Term), yes(f.TermMax <= 500))
 	}
 	if f := r.Failover; f != nil && len(f.Kill) > 0 {
 		lim := parseDurMS(f.LeaseTTL) + 1000
@@ -203,14 +203,26 @@ func ingestSection(w writer, r *Results) {
 		w("Where the time goes: with everything on %s cores, throughput is bounded by the CPU all processes spend per\n", r.Machine["cores"])
 		w("update. The dispatcher spends %.0f µs (instance) + %.0f µs (Redis) + %.0f µs (load generator) = %.0f µs per update,\n",
 			one.CPU["server"], one.CPU["redis"], one.CPU["loadgen"], ours)
-		w("the floor %.0f + %.0f + %.0f = %.0f µs; %s cores / those totals give %s/s and %s/s, against the measured %s/s and\n",
-			fl.CPU["server"], fl.CPU["redis"], fl.CPU["loadgen"], theirs, r.Machine["cores"], num(cores*1e6/ours), num(cores*1e6/theirs),
-			num(one.Throughput), num(fl.Throughput))
-		w("%s/s. The difference is the instance's own work per update (%.0f µs against %.0f µs) and the extra Redis work\n",
-			num(fl.Throughput), one.CPU["server"], fl.CPU["server"])
-		w("of the Lua call and the journal (%.0f µs against %.0f µs); the CPU profile of the webhook path is under\n", one.CPU["redis"], fl.CPU["redis"])
+		w("the floor %.0f + %.0f + %.0f = %.0f µs; %s cores divided by those totals give %s/s and %s/s, against the measured\n",
+			fl.CPU["server"], fl.CPU["redis"], fl.CPU["loadgen"], theirs, r.Machine["cores"], num(cores*1e6/ours), num(cores*1e6/theirs))
+		w("%s/s and %s/s. The gap is the instance's own work per update (%.0f µs against the floor's %.0f µs) and Redis's\n",
+			num(one.Throughput), num(fl.Throughput), one.CPU["server"], fl.CPU["server"])
+		w("(%.0f µs against %.0f µs: the enqueue script's four commands and the event journal's writes against one `XADD`).\n",
+			one.CPU["redis"], fl.CPU["redis"])
+		need := cores*1e6/(0.8*fl.Throughput) - one.CPU["loadgen"]
+		w("Reaching 0.8 × the floor here (%s/s) would need instance + Redis to fit in about %.0f µs per update, against\n",
+			num(0.8*fl.Throughput), need)
+		w("%.0f µs today. The profile of the webhook path and the journal's share are under\n", one.CPU["server"]+one.CPU["redis"])
 		w("[Profiles](#profiles-what-stands-in-the-way).\n\n")
 	}
+}
+
+// msInt shows a whole-millisecond latency; 0 is "< 1".
+func msInt(v float64) string {
+	if v < 1 {
+		return "< 1"
+	}
+	return num(math.Round(v))
 }
 
 func orDash(m map[string]float64, k string) string {
@@ -257,8 +269,8 @@ func e2eSection(w writer, r *Results) {
 				label = "**max " + num(p.Rate) + "**"
 			}
 			httpP99 := median(pick(p.Runs, func(x E2ERun) float64 { return x.HTTPP99 }))
-			w("| %s | %s | %s | %s | **%s** (%s) | %s | %d of %d |\n", h.Name, label, num(p.Achieved), num(p.P50), num(p.P99),
-				num(p.P99Max), num(httpP99), p.Sustained, len(p.Runs))
+			w("| %s | %s | %s | %s | **%s** (%s) | %s | %d of %d |\n", h.Name, label, num(p.Achieved), msInt(p.P50), msInt(p.P99),
+				msInt(p.P99Max), num(httpP99), p.Sustained, len(p.Runs))
 		}
 	}
 	w("\n![latency against rate](%s)\n\n", plotLatency)
@@ -283,9 +295,9 @@ func peerSection(w writer, r *Results) {
 	w("## Peer: our queue against asynq, no HTTP on either side\n\n")
 	w("%s updates a run, %d producers, %d workers (`WORKERS` / asynq `Concurrency`), the same update bodies (the\n", commas(int64(p.N)), p.Producers, p.Workers)
 	w("no-op fixtures) on the same Redis, emptied before each run; the two systems alternate run by run, each in a\n")
-	w("fresh process. The clock runs from the producers' start to the last handler call; the consumer is started right\n")
-	w("after the producers (asynq's processor sleeps about a second when it finds its queue empty, so it must not start\n")
-	w("on an empty queue).\n\n")
+	w("fresh process. The clock runs from the producers' start to the last handler call; the consumer is started as soon\n")
+	w("as 100 enqueues have returned (asynq's processor sleeps about a second when it finds its queue empty, so it must\n")
+	w("not start on an empty queue).\n\n")
 	w("- **ours**: each update goes through the webhook's own code, `ingest.Handler.ServeHTTP` called in-process (secret\n")
 	w("  check, decode, `queue.Enqueue`, the `QUEUE_ENQUEUE` line), and a `worker.Pool` under a `lease.Manager` dispatches\n")
 	w("  it to a no-op handler: fenced batch reads, per-chat order, a fenced ack (`XACK` + `XDEL`) per update. Event lines\n")
@@ -310,7 +322,10 @@ func peerSection(w writer, r *Results) {
 		w("%.0f µs (at most %s/s). The process figure includes everything ours does per update that asynq does not: decoding\n",
 			a.ProcCPU+a.RedisCPU, num(cores*1e6/(a.ProcCPU+a.RedisCPU)))
 		w("the update at ingest and again for the handler, four event lines written to stdout and queued for the journal,\n")
-		w("the journal's writes; the split is in the `queue` profile under [Profiles](#profiles-what-stands-in-the-way).\n\n")
+		w("the journal's writes; the split is in the `queue` profile under [Profiles](#profiles-what-stands-in-the-way).\n")
+		w("Twice asynq's throughput (%s/s) would need ours to spend at most %.0f µs per update in all, process and Redis:\n",
+			num(2*a.Throughput), cores*1e6/(2*a.Throughput))
+		w("less than the %.0f µs asynq itself spends.\n\n", a.ProcCPU+a.RedisCPU)
 	}
 }
 
@@ -323,12 +338,17 @@ func failoverSection(w writer, r *Results) {
 	w("instance replaces the stopped one before the next trial.\n\n")
 	w("| stop | trials | median ms | max ms | target |\n|---|---|---|---|---|\n")
 	w("| `kill -9` | %d | **%s** | **%s** | LEASE_TTL + 1 s = %s ms |\n", len(f.Kill), num(f.KillMedian), num(f.KillMax), num(parseDurMS(f.LeaseTTL)+1000))
-	w("| SIGTERM | %d | **%s** | **%s** | 500 ms |\n\n", len(f.Term), num(f.TermMedian), num(f.TermMax))
+	w("| SIGTERM | %d | **%s** | **%s** | 500 ms |\n\n", len(f.Term), msInt(f.TermMedian), msInt(f.TermMax))
 	codes := map[int]int{}
 	for _, c := range f.TermExits {
 		codes[c]++
 	}
-	w("After SIGTERM the instances exited with: %v (code: count). After `kill -9` the lease can only expire: the\n", codes)
+	var exits []string
+	for c, k := range codes {
+		exits = append(exits, fmt.Sprintf("exit code %d × %d", c, k))
+	}
+	slices.Sort(exits)
+	w("After SIGTERM the instances exited with %s. After `kill -9` the lease can only expire: the\n", strings.Join(exits, ", "))
 	w("successor waits out what is left of the TTL since the last renewal (renewals run every TTL/3).\n\n")
 	w("![failover times](%s)\n\n", plotFailover)
 }
@@ -348,9 +368,9 @@ func memorySection(w writer, r *Results) {
 		w("Redis bytes (growth of `INFO used_memory` less `mem_clients_normal`, divided by the count; %s realistic updates of %d bytes on average,\n", commas(int64(m.N)), m.PayloadMean)
 		w("through the webhook's code in-process, Redis emptied before each run):\n\n")
 		w("| what | bytes each (median of %d runs) | kept |\n|---|---|---|\n", len(m.Runs))
-		w("| a pending update (queued, not yet dispatched): stream entry + dedupe marker | **%.0f** | until acknowledged |\n", m.Pending)
-		w("| a remembered `update_id` (after the update was handled and acknowledged) | **%.0f** | `DEDUPE_WINDOW` (1 h) |\n", m.Remembered)
-		w("| the event journal of one handled update (4 events: enqueue, pick, start, ok) | **%.0f** | `JOURNAL_TTL` (24 h) |\n\n", m.Journal)
+		w("| a pending update (queued, not yet dispatched): stream entry + dedupe marker | **%s** | until acknowledged |\n", num(m.Pending))
+		w("| a remembered `update_id` (after the update was handled and acknowledged) | **%s** | `DEDUPE_WINDOW` (1 h) |\n", num(m.Remembered))
+		w("| the event journal of one handled update (4 events: enqueue, pick, start, ok) | **%s** | `JOURNAL_TTL` (24 h) |\n\n", num(m.Journal))
 		w("At a steady 1,000 updates/s these add up, with the default windows, to %.1f GB of dedupe markers (1 h) and\n", m.Remembered*1000*3600/1e9)
 		w("%.1f GB of journal (24 h), whatever the backlog.\n\n", m.Journal*1000*86400/1e9)
 	}
@@ -372,6 +392,17 @@ func profileSection(w writer, r *Results) {
 		}
 		w("\n<details><summary>go tool pprof -top -cum</summary>\n\n```\n%s\n```\n\n</details>\n\n", p.Cum)
 	}
+	if len(r.Attribution) > 0 {
+		w("### The event journal's cost\n\n")
+		w("The same code with the journal on (as served) and off (an experiment: the service has no switch for it), runs\n")
+		w("alternated, medians; CPU µs per update of the measured process and of Redis:\n\n")
+		w("| workload | journal on: updates/s, process µs, Redis µs | journal off: updates/s, process µs, Redis µs |\n|---|---|---|\n")
+		for _, a := range r.Attribution {
+			w("| %s (%d runs each) | %s/s, %.0f, %.0f | %s/s, %.0f, %.0f |\n", a.Name, a.Runs,
+				num(a.On.Throughput), a.On.ProcCPU, a.On.RedisCPU, num(a.Off.Throughput), a.Off.ProcCPU, a.Off.RedisCPU)
+		}
+		w("\n")
+	}
 }
 
 func capitalize(s string) string {
@@ -383,7 +414,8 @@ func capitalize(s string) string {
 
 func commandsSection(w writer, r *Results) {
 	w("## Exact commands\n\n")
-	w("```\nmake bench\n# = make build, then, from the repository root:\n%s\n", strings.Join(r.Args, " "))
+	args := append([]string{"./bin/bench"}, r.Args[1:]...)
+	w("```\nmake bench\n# = make build; cd bench && go build -o ../bin/bench .; then, from the repository root:\n%s\n", strings.Join(args, " "))
 	w("# which ran (PORT: a free loopback port picked at run time; SCRATCH: a temporary directory):\n")
 	for _, c := range r.Commands {
 		w("%s\n", c)

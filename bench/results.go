@@ -32,6 +32,8 @@ type Results struct {
 	Failover *FailoverResults `json:"failover,omitempty"`
 	Memory   *MemoryResults   `json:"memory,omitempty"`
 	Profiles []Profile        `json:"profiles,omitempty"`
+	// Attribution: the journal's cost (part of the profile section)
+	Attribution []Attribution `json:"attribution,omitempty"`
 
 	Durations []SectionTime `json:"durations"`
 	Failures  []string      `json:"failures,omitempty"`
@@ -119,7 +121,7 @@ func (r *Results) merge(path string) {
 		r.Memory = old.Memory
 	}
 	if r.Profiles == nil {
-		r.Profiles = old.Profiles
+		r.Profiles, r.Attribution = old.Profiles, old.Attribution
 	}
 }
 
