@@ -111,9 +111,9 @@ type start struct {
 }
 
 // before reports whether a certainly happened before b: an earlier
-// millisecond, or the same millisecond on the same instance and an earlier
-// line. Starts of different instances within one millisecond are not
-// ordered.
+// timestamp, or the same timestamp on the same instance and an earlier
+// line. Starts of different instances with one timestamp are not ordered
+// (ts has a finite precision).
 func (a start) before(b start) bool {
 	if !a.ts.Equal(b.ts) {
 		return a.ts.Before(b.ts)
@@ -254,7 +254,7 @@ func Check(name, title string, o Observation) Result {
 
 	// no start under a token older than one that already started
 	sort.SliceStable(all, func(i, j int) bool { return all[i].ts.Before(all[j].ts) })
-	maxBefore := map[int64]int64{} // shard -> largest token of strictly earlier milliseconds
+	maxBefore := map[int64]int64{} // shard -> largest token of strictly earlier timestamps
 	var stale []string
 	for i := 0; i < len(all); {
 		j := i
