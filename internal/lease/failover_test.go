@@ -12,6 +12,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/tcpproxy"
 )
 
 // activeOf returns the nodes that are ACTIVE for shard 0 right now.
@@ -93,7 +94,7 @@ func TestRedisRestartedEmptyUnderLeader(t *testing.T) {
 
 func TestPartitionedLeaderStepsDownBeforeExpiry(t *testing.T) {
 	direct, ks := realClient(t)
-	proxy := newStallProxy(t, strings.TrimPrefix(redistest.URL(t), "redis://"))
+	proxy := tcpproxy.New(t, strings.TrimPrefix(redistest.URL(t), "redis://"))
 	const ttl = 1500 * time.Millisecond
 	a := newNode(t, "a", dial(t, "redis://"+proxy.Addr()), ks, Config{TTL: ttl})
 	type seen struct {
@@ -139,7 +140,7 @@ func TestPartitionedLeaderStepsDownBeforeExpiry(t *testing.T) {
 	_, err := a.m.RunFenced(context.Background(), write, 0, sa.token, []string{key}, "stale")
 	require.ErrorIs(t, err, ErrNotHeld)
 	require.ErrorIs(t, err, ErrFenced)
-	proxy.Resume()
+	proxy.Restore()
 	err = MapFenced(write.Run(context.Background(), a.m.cfg.Client, ks.Shard(0), sa.token, []string{key}, "stale").Err())
 	require.ErrorIs(t, err, ErrFenced)
 	_, err = b.m.RunFenced(context.Background(), write, 0, sb.token, []string{key}, "fresh")
