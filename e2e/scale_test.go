@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
 	"sort"
 	"strconv"
@@ -87,21 +86,7 @@ func (w *scaleWorld) start(ids ...string) []*proctest.Instance {
 // cli runs a dispatcher command with the world's environment.
 func (w *scaleWorld) cli(args ...string) (string, string, int) {
 	w.tb.Helper()
-	cmd := exec.Command(proctest.Binary(w.tb), args...)
-	cmd.Env = os.Environ()
-	for k, v := range w.cluster.BaseEnv {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		w.tb.Fatalf("run %v: %v", args, err)
-	}
-	return stdout.String(), stderr.String(), code
+	return w.cluster.CLI(args...)
 }
 
 // heldShards returns, per live instance among ins, the shards its /readyz says

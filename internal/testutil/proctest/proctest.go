@@ -153,6 +153,27 @@ func (c *Cluster) Start(id string, extra map[string]string) *Instance {
 	return in
 }
 
+// CLI runs a dispatcher command (status, trace, dlq...) with the cluster's
+// base environment and returns its stdout, stderr and exit code.
+func (c *Cluster) CLI(args ...string) (string, string, int) {
+	c.t.Helper()
+	cmd := exec.Command(Binary(c.t), args...)
+	cmd.Env = os.Environ()
+	for k, v := range c.BaseEnv {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("run %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
 // Instances returns the instances started so far.
 func (c *Cluster) Instances() []*Instance {
 	c.mu.Lock()

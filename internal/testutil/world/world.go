@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -115,21 +113,7 @@ func (e *World) Active(timeout time.Duration, among []*proctest.Instance) *proct
 // stdout, stderr and exit code.
 func (e *World) CLI(args ...string) (string, string, int) {
 	e.T.Helper()
-	cmd := exec.Command(proctest.Binary(e.T), args...)
-	cmd.Env = os.Environ()
-	for k, v := range e.Cluster.BaseEnv {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.T.Fatalf("run %v: %v", args, err)
-	}
-	return stdout.String(), stderr.String(), code
+	return e.Cluster.CLI(args...)
 }
 
 // Driver posts updates like Telegram: round-robin over instances (a load
