@@ -3,7 +3,6 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,24 +153,7 @@ func (l *load) menuAfter(chat int64, skip int, timeout time.Duration) (int64, st
 		ch := l.bot.Changed()
 		calls := l.bot.Calls()
 		for _, c := range calls[min(skip, len(calls)):] {
-			if c.Method != "sendMessage" || c.Status != http.StatusOK || fmt.Sprint(c.Params["chat_id"]) != want {
-				continue
-			}
-			kb, _ := c.Params["reply_markup"].(map[string]any)
-			rows, _ := kb["inline_keyboard"].([]any)
-			if len(rows) == 0 {
-				continue
-			}
-			row, _ := rows[0].([]any)
-			if len(row) == 0 {
-				continue
-			}
-			btn, _ := row[0].(map[string]any)
-			data, _ := btn["callback_data"].(string)
-			res, _ := c.Result.(map[string]any)
-			var id int64
-			_, _ = fmt.Sscan(fmt.Sprint(res["message_id"]), &id)
-			if data != "" && id != 0 {
+			if id, data, ok := c.Menu(); ok && c.Chat() == want {
 				return id, data
 			}
 		}

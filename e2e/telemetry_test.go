@@ -26,19 +26,10 @@ func menuOf(t *testing.T, bot *fakebot.Server, chat int64) (int64, string) {
 	var data string
 	ok := bot.WaitFor(10*time.Second, func(calls []fakebot.Call) bool {
 		for _, c := range calls {
-			if c.Method != "sendMessage" || fmt.Sprint(c.Params["chat_id"]) != fmt.Sprint(chat) {
-				continue
+			if mid, d, found := c.Menu(); found && c.Chat() == fmt.Sprint(chat) {
+				id, data = mid, d
+				return true
 			}
-			kb, _ := c.Params["reply_markup"].(map[string]any)
-			rows, _ := kb["inline_keyboard"].([]any)
-			if len(rows) == 0 {
-				continue
-			}
-			btn := rows[0].([]any)[0].(map[string]any)
-			data, _ = btn["callback_data"].(string)
-			res, _ := c.Result.(map[string]any)
-			fmt.Sscan(fmt.Sprint(res["message_id"]), &id)
-			return data != ""
 		}
 		return false
 	})

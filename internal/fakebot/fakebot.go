@@ -12,6 +12,7 @@ package fakebot
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -288,4 +289,37 @@ func (s *Server) MessagesHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"messages": s.Calls()})
 	})
+}
+
+// Chat returns the chat_id the call was made for, as text ("" without one).
+func (c Call) Chat() string {
+	if v, ok := c.Params["chat_id"]; ok {
+		return fmt.Sprint(v)
+	}
+	return ""
+}
+
+// Menu returns, for a successful sendMessage that carries an inline
+// keyboard, the message id the fake gave it and the callback data of its
+// first button: what a test needs to click that message's first button.
+// It works on calls read in-process and on calls decoded from
+// GET /sandbox/messages.
+func (c Call) Menu() (messageID int64, data string, ok bool) {
+	if c.Method != "sendMessage" || c.Status != http.StatusOK {
+		return 0, "", false
+	}
+	kb, _ := c.Params["reply_markup"].(map[string]any)
+	rows, _ := kb["inline_keyboard"].([]any)
+	if len(rows) == 0 {
+		return 0, "", false
+	}
+	row, _ := rows[0].([]any)
+	if len(row) == 0 {
+		return 0, "", false
+	}
+	btn, _ := row[0].(map[string]any)
+	data, _ = btn["callback_data"].(string)
+	res, _ := c.Result.(map[string]any)
+	_, _ = fmt.Sscan(fmt.Sprint(res["message_id"]), &messageID)
+	return messageID, data, data != "" && messageID != 0
 }

@@ -14,11 +14,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
+	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/server"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
@@ -224,34 +226,15 @@ func findMenu(base string, chat int64) (menuMessage, bool) {
 	}
 	defer resp.Body.Close()
 	var rec struct {
-		Messages []struct {
-			Seq    int            `json:"seq"`
-			Method string         `json:"method"`
-			Params map[string]any `json:"params"`
-			Result struct {
-				MessageID int64 `json:"message_id"`
-			} `json:"result"`
-		} `json:"messages"`
+		Messages []fakebot.Call `json:"messages"`
 	}
 	if err := json.NewDecoder(bufio.NewReader(resp.Body)).Decode(&rec); err != nil {
 		return menuMessage{}, false
 	}
-	for _, m := range rec.Messages {
-		if m.Method != "sendMessage" {
-			continue
+	for _, c := range rec.Messages {
+		if id, data, ok := c.Menu(); ok && c.Chat() == strconv.FormatInt(chat, 10) {
+			return menuMessage{id: id, data: data}, true
 		}
-		kb, _ := m.Params["reply_markup"].(map[string]any)
-		rows, _ := kb["inline_keyboard"].([]any)
-		if len(rows) == 0 {
-			continue
-		}
-		row, _ := rows[0].([]any)
-		if len(row) == 0 {
-			continue
-		}
-		btn, _ := row[0].(map[string]any)
-		data, _ := btn["callback_data"].(string)
-		return menuMessage{id: m.Result.MessageID, data: data}, data != ""
 	}
 	return menuMessage{}, false
 }
