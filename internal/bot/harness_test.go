@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,27 +23,10 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 	"github.com/dispatcher-bot/dispatcher/internal/ui"
 )
-
-// lockedBuffer is an io.Writer safe for the logger's concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // event is one decoded log line.
 type event map[string]any
@@ -73,7 +55,7 @@ type harness struct {
 	fake  *fakebot.Server
 	rc    redis.Cmdable
 	shard keys.Shard
-	logs  *lockedBuffer
+	logs  *logtest.Buffer
 	tg    *telegram.Client
 
 	nextUpdate atomic.Int64
@@ -98,7 +80,7 @@ func withClient(c redis.Cmdable) harnessOpt {
 func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	t.Helper()
 	rc, ns := redistest.Client(t)
-	h := &harness{t: t, fake: fakebot.New(), rc: rc, shard: keys.New(ns).Shard(0), logs: &lockedBuffer{},
+	h := &harness{t: t, fake: fakebot.New(), rc: rc, shard: keys.New(ns).Shard(0), logs: &logtest.Buffer{},
 		panels: map[int64]panel{}, texts: map[int64][]string{}, debug: &fakeDebug{}, journal: &fakeJournal{}}
 	h.journal.h = h
 	h.nextUpdate.Store(800000000)

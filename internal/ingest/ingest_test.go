@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
@@ -32,14 +32,14 @@ type fixture struct {
 	h    *ingest.Handler
 	c    redis.UniversalClient
 	ks   keys.Space
-	logs *bytes.Buffer
+	logs *logtest.Buffer
 	m    *metrics.Metrics
 }
 
 func newFixture(t *testing.T, c redis.UniversalClient, ns string, maxBacklog int) *fixture {
 	t.Helper()
-	logs := &bytes.Buffer{}
-	log, err := telemetry.New(telemetry.Options{Format: "json", Instance: "ingest-test", Output: &lockedWriter{w: logs},
+	logs := &logtest.Buffer{}
+	log, err := telemetry.New(telemetry.Options{Format: "json", Instance: "ingest-test", Output: logs,
 		Secrets: []string{secret}})
 	require.NoError(t, err)
 	ks := keys.New(ns)
@@ -49,17 +49,6 @@ func newFixture(t *testing.T, c redis.UniversalClient, ns string, maxBacklog int
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &fixture{srv: srv, h: h, c: c, ks: ks, logs: logs, m: m}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func (f *fixture) post(t *testing.T, body []byte, header map[string]string) (int, string) {
@@ -93,19 +82,8 @@ func (f *fixture) streamLen(t *testing.T) int64 {
 	return n
 }
 
-// events returns the names of the log lines with their reason codes.
-func (f *fixture) events(t *testing.T) []map[string]any {
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
-		out = append(out, m)
-	}
-	return out
-}
+// events returns the decoded log lines.
+func (f *fixture) events(t *testing.T) []map[string]any { return f.logs.Events() }
 
 func fixtureUpdate(t *testing.T, name string) []byte {
 	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "updates", name))

@@ -1,11 +1,7 @@
 package lease
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,44 +9,18 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 )
 
 // logBuf collects the JSON lines of a test Logger.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type logBuf struct{ logtest.Buffer }
 
 // events returns the decoded events named name (all when name is "").
 func (b *logBuf) events(name string) []map[string]any {
-	b.mu.Lock()
-	data := append([]byte(nil), b.buf.Bytes()...)
-	b.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var ev map[string]any
-		if json.Unmarshal(sc.Bytes(), &ev) != nil {
-			continue
-		}
-		if name == "" || ev[telemetry.FName] == name {
-			out = append(out, ev)
-		}
+	if name == "" {
+		return b.Events()
 	}
-	return out
-}
-
-func (b *logBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return b.Events(name)
 }
 
 // newLog returns a debug-level JSON Logger for instance id and its lines.

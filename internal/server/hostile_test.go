@@ -19,13 +19,14 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/server"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
 // exposed is an instance seen from the network, with short HTTP timeouts.
 type exposed struct {
 	srv  *server.Server
-	logs *logSink
+	logs *logtest.Buffer
 }
 
 // enqueued counts the updates the instance put on its stream (it also
@@ -44,7 +45,7 @@ func expose(t *testing.T, timeouts server.HTTPTimeouts) *exposed {
 	cfg.RedisURL, cfg.ListenAddr, cfg.InstanceID = "redis://"+m.Addr(), "127.0.0.1:0", "hostile"
 	cfg.LeaseTTL, cfg.ShutdownTimeout = 2*time.Second, 5*time.Second
 	require.NoError(t, cfg.Validate())
-	logs := &logSink{}
+	logs := &logtest.Buffer{}
 	srv, err := server.New(cfg, logs)
 	require.NoError(t, err)
 	srv.SetHTTPTimeouts(timeouts)

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/server"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
@@ -24,27 +24,10 @@ const (
 	secret = "webhook-secret"
 )
 
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 type instance struct {
 	srv  *server.Server
 	bot  *fakebot.Server
-	logs *logSink
+	logs *logtest.Buffer
 	stop func() error
 }
 
@@ -60,7 +43,7 @@ func start(t *testing.T, redisURL, ns string) *instance {
 	cfg.ListenAddr, cfg.InstanceID = "127.0.0.1:0", "e2e-"+ns
 	cfg.LeaseTTL, cfg.ShutdownTimeout = 2*time.Second, 5*time.Second
 	require.NoError(t, cfg.Validate())
-	logs := &logSink{}
+	logs := &logtest.Buffer{}
 	srv, err := server.New(cfg, logs)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
@@ -34,7 +35,7 @@ func TestDebugFlagFollowedByEveryInstance(t *testing.T) {
 	ks := keys.New(ns)
 	type node struct {
 		log *Logger
-		out *syncBuffer
+		out *logtest.Buffer
 	}
 	var nodes []node
 	for _, name := range []string{"node-a", "node-b"} {

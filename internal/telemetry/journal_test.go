@@ -17,6 +17,7 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
@@ -53,7 +54,7 @@ func flush(t *testing.T, j *Journal) {
 type instance struct {
 	log *Logger
 	j   *Journal
-	out *syncBuffer
+	out *logtest.Buffer
 }
 
 func newInstance(t *testing.T, c redis.UniversalClient, ks keys.Space, name, format, role string) instance {

@@ -1,18 +1,18 @@
 package telemetry
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 )
 
 // kvPair is one parsed key=value of a kv line.
@@ -173,29 +173,10 @@ func splitLines(t testing.TB, out string) []string {
 	return strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of tests with
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newTestLogger returns a Logger of format writing into the returned buffer.
-func newTestLogger(t testing.TB, format string, opts ...func(*Options)) (*Logger, *syncBuffer) {
+func newTestLogger(t testing.TB, format string, opts ...func(*Options)) (*Logger, *logtest.Buffer) {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &logtest.Buffer{}
 	o := Options{Format: format, Level: zapcore.InfoLevel, Instance: "node-a", Output: buf}
 	for _, f := range opts {
 		f(&o)

@@ -1,10 +1,7 @@
 package worker
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -19,6 +16,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
@@ -26,45 +24,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// lines is a concurrency-safe log sink.
-type lines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+// lines is the pool's log.
+type lines struct{ logtest.Buffer }
 
 // events returns the logged events, oldest first, optionally only those
 // named.
-func (l *lines) events(names ...string) []map[string]any {
-	l.mu.Lock()
-	data := append([]byte(nil), l.buf.Bytes()...)
-	l.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var ev map[string]any
-		if json.Unmarshal(sc.Bytes(), &ev) != nil {
-			continue
-		}
-		if len(names) == 0 {
-			out = append(out, ev)
-			continue
-		}
-		for _, n := range names {
-			if ev["name"] == n {
-				out = append(out, ev)
-				break
-			}
-		}
-	}
-	return out
-}
+func (l *lines) events(names ...string) []map[string]any { return l.Events(names...) }
 
 // count counts events named name about update uid (any update when uid is 0).
 func (l *lines) count(name string, uid int64) int {
