@@ -24,6 +24,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/ingest"
@@ -34,7 +36,6 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/worker"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Server is one instance. Create it with New, run it with Run (once).
