@@ -222,7 +222,7 @@ func msInt(v float64) string {
 	if v < 1 {
 		return "< 1"
 	}
-	return num(math.Round(v))
+	return commas(int64(math.Round(v)))
 }
 
 func orDash(m map[string]float64, k string) string {
