@@ -273,7 +273,7 @@ func e2eSection(w writer, r *Results) {
 				msInt(p.P99Max), num(httpP99), p.Sustained, len(p.Runs))
 		}
 	}
-	w("\n![latency against rate](%s)\n\n", plotLatency)
+	w("\n![latency against rate](%s)\n\n(On the log scale a latency under 1 ms is drawn at 0.5 ms.)\n\n", plotLatency)
 	for _, h := range e.Handlers {
 		if len(h.Search) == 0 {
 			continue
