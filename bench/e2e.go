@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ type E2ERun struct {
 	Max        float64 `json:"max_ms"`
 	HTTPP99    float64 `json:"http_p99_ms"`
 	RSSMax     int64   `json:"rss_max_bytes"`
+	TSDigits   int     `json:"ts_digits"` // fractional-second digits of the log's ts
 	Sustained  bool    `json:"sustained"`
 }
 
@@ -225,9 +227,10 @@ func summarizeE2E(p *E2EPoint) {
 // DISPATCH_START line.
 //
 // Webhook-to-handler-start latency of an update = DISPATCH_START's ts minus
-// the moment the load generator began writing the request, both read as
-// whole milliseconds of the same clock (the log's ts has millisecond
-// resolution): each figure is exact to ±1 ms.
+// the moment the load generator began writing the request, on the same
+// clock, to the resolution of the log's ts (microseconds since the
+// telemetry writes them; a millisecond ts would make each figure exact to
+// -1 ms only).
 func e2eRun(ctx context.Context, e *Env, in *Instance, l *Load, stream, ns string, rate float64, d time.Duration) (E2ERun, error) {
 	n := int(rate * d.Seconds())
 	first := e.ids(n)
@@ -260,7 +263,8 @@ func e2eRun(ctx context.Context, e *Env, in *Instance, l *Load, stream, ns strin
 			want++
 		}
 	}
-	starts := make(map[int64]int64, n) // update_id -> unix ms
+	r := E2ERun{Offered: rate}
+	starts := make(map[int64]time.Time, n) // update_id -> DISPATCH_START ts
 	deadline := time.Now().Add(15 * time.Second)
 	needle := []byte(`"name":"DISPATCH_START"`)
 	for {
@@ -273,7 +277,10 @@ func e2eRun(ctx context.Context, e *Env, in *Instance, l *Load, stream, ns strin
 				return
 			}
 			if _, seen := starts[ll.UpdateID]; !seen {
-				starts[ll.UpdateID] = ts.UnixMilli()
+				starts[ll.UpdateID] = ts
+				if digits := tsDigits(ll.TS); digits > r.TSDigits {
+					r.TSDigits = digits
+				}
 			}
 		})
 		if len(starts) >= want || time.Now().After(deadline) || ctx.Err() != nil {
@@ -284,7 +291,7 @@ func e2eRun(ctx context.Context, e *Env, in *Instance, l *Load, stream, ns strin
 	close(stop)
 	wg.Wait()
 
-	r := E2ERun{Offered: rate, RSSMax: rssMax.Load()}
+	r.RSSMax = rssMax.Load()
 	var lat, httpLat []float64
 	for i, s := range samples {
 		if s.Sent == 0 {
@@ -302,7 +309,7 @@ func e2eRun(ctx context.Context, e *Env, in *Instance, l *Load, stream, ns strin
 			continue
 		}
 		r.Dispatched++
-		lat = append(lat, float64(t-s.Sent/int64(time.Millisecond)))
+		lat = append(lat, ms(t.Sub(time.Unix(0, s.Sent))))
 	}
 	if span := sendSpan(samples); span > 0 && r.Sent > 1 {
 		r.Achieved = float64(r.Sent-1) / span.Seconds()
@@ -330,4 +337,20 @@ func e2eRun(ctx context.Context, e *Env, in *Instance, l *Load, stream, ns strin
 		}
 	}
 	return r, nil
+}
+
+// tsDigits is the number of fractional-second digits of an RFC 3339 ts.
+func tsDigits(ts string) int {
+	dot := strings.IndexByte(ts, '.')
+	if dot < 0 {
+		return 0
+	}
+	n := 0
+	for _, c := range ts[dot+1:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n++
+	}
+	return n
 }

@@ -23,8 +23,8 @@ type FailoverResults struct {
 
 // benchFailover: two instances, one ACTIVE; the ACTIVE one is killed (kill
 // -9) or terminated (SIGTERM), and the time to a new ACTIVE is the
-// successor's LEASE_ACQUIRED ts minus the moment the signal was sent (both
-// in whole milliseconds of the same clock). A kill comes at a random point
+// successor's LEASE_ACQUIRED ts minus the moment the signal was sent (same
+// clock, to the ts's resolution). A kill comes at a random point
 // of the holder's renewal cycle. A fresh PASSIVE instance (new INSTANCE_ID)
 // replaces the stopped one before the next trial. No load.
 func benchFailover(ctx context.Context, e *Env) (*FailoverResults, error) {
@@ -88,7 +88,7 @@ func benchFailover(ctx context.Context, e *Env) (*FailoverResults, error) {
 			if err != nil {
 				return res, err
 			}
-			d := float64(ts.UnixMilli() - t0.UnixMilli())
+			d := ms(ts.Sub(t0))
 			code, ok := active.Wait(10 * time.Second)
 			if !ok {
 				return res, fmt.Errorf("%s did not exit after %v", active.ID, mode)

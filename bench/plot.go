@@ -140,7 +140,7 @@ func latencyPlot(r *Results, path string) error {
 				if which == "p99" {
 					v = pt.P99
 				}
-				v = math.Max(v, 0.5) // log scale: a 0 ms median (sub-ms) is drawn at 0.5
+				v = math.Max(v, 0.1) // log scale
 				lo = math.Min(lo, v)
 				xy = append(xy, plotter.XY{X: pt.Rate, Y: v})
 			}
@@ -160,7 +160,7 @@ func latencyPlot(r *Results, path string) error {
 			p.Legend.Add(h.Name+" "+which, line, points)
 		}
 		if h.Max != nil {
-			if lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: h.Max.Rate, Y: math.Max(h.Max.P99, 0.5)}},
+			if lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: h.Max.Rate, Y: math.Max(h.Max.P99, 0.1)}},
 				Labels: []string{fmt.Sprintf("max sustained %.0f/s", h.Max.Rate)}}); err == nil {
 				lbl.Offset = vg.Point{X: -vg.Points(60), Y: vg.Points(6)}
 				lbl.TextStyle[0].Color = col
@@ -173,7 +173,7 @@ func latencyPlot(r *Results, path string) error {
 	target.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
 	p.Add(target)
 	p.Legend.Add("target: p99 10 ms at 1,000/s", target)
-	p.Y.Min = math.Min(0.5, lo)
+	p.Y.Min = math.Min(0.5, lo) * 0.8
 	p.Add(plotter.NewGrid())
 	_ = plotutil.DefaultColors
 	return p.Save(vg.Points(760), vg.Points(440), path)
@@ -191,7 +191,7 @@ func failoverPlot(r *Results, path string) error {
 	add := func(name string, vals []float64, col color.Color, shape draw.GlyphDrawer) error {
 		var xy plotter.XYs
 		for i, v := range vals {
-			xy = append(xy, plotter.XY{X: float64(i + 1), Y: math.Max(v, 1)})
+			xy = append(xy, plotter.XY{X: float64(i + 1), Y: math.Max(v, 0.01)})
 		}
 		s, err := plotter.NewScatter(xy)
 		if err != nil {
@@ -221,7 +221,11 @@ func failoverPlot(r *Results, path string) error {
 		p.Legend.Add(lim.name, fn)
 	}
 	p.X.Min, p.X.Max = 0, float64(f.Trials+1)
-	p.Y.Min, p.Y.Max = 1, math.Max(ttl+1000, f.KillMax)*3
+	lo := 1.0
+	for _, v := range f.Term {
+		lo = math.Min(lo, v)
+	}
+	p.Y.Min, p.Y.Max = math.Max(lo*0.8, 0.01), math.Max(ttl+1000, f.KillMax)*3
 	p.Add(plotter.NewGrid())
 	return p.Save(vg.Points(760), vg.Points(400), path)
 }

@@ -119,13 +119,13 @@ func summary(w writer, r *Results) {
 	}
 	for i := range 2 {
 		if p := e2ePoint(r, i, 1000); p != nil {
-			w("| p99 webhook to handler start at 1,000 updates/s within 10 ms (%s) | %s ms (median of runs; worst run %s ms; ±1 ms) | %s |\n",
-				r.E2E.Handlers[i].Name, msInt(p.P99), msInt(p.P99Max), yes(p.P99 <= 10))
+			w("| p99 webhook to handler start at 1,000 updates/s within 10 ms (%s) | %s ms (median of runs; worst run %s ms) | %s |\n",
+				r.E2E.Handlers[i].Name, num(p.P99), num(p.P99Max), yes(p.P99 <= 10))
 		}
 	}
 	if f := r.Failover; f != nil && len(f.Term) > 0 {
-		w("| new ACTIVE after SIGTERM within 500 ms | median %s ms, max %s ms (%d trials; ±1 ms) | %s |\n",
-			msInt(f.TermMedian), msInt(f.TermMax), len(f.Term), yes(f.TermMax <= 500))
+		w("| new ACTIVE after SIGTERM within 500 ms | median %s ms, max %s ms (%d trials) | %s |\n",
+			num(f.TermMedian), num(f.TermMax), len(f.Term), yes(f.TermMax <= 500))
 	}
 	if f := r.Failover; f != nil && len(f.Kill) > 0 {
 		lim := parseDurMS(f.LeaseTTL) + 1000
@@ -217,12 +217,25 @@ func ingestSection(w writer, r *Results) {
 	}
 }
 
-// msInt shows a whole-millisecond latency; 0 is "< 1".
-func msInt(v float64) string {
-	if v < 1 {
-		return "< 1"
+// tsResolution names the finest ts resolution seen in the runs.
+func tsResolution(e *E2EResults) string {
+	d := 0
+	for _, h := range e.Handlers {
+		for _, p := range h.Points {
+			for _, r := range p.Runs {
+				d = max(d, r.TSDigits)
+			}
+		}
 	}
-	return commas(int64(math.Round(v)))
+	switch {
+	case d >= 9:
+		return "nanosecond"
+	case d >= 6:
+		return "microsecond"
+	case d >= 3:
+		return "millisecond"
+	}
+	return "unknown"
 }
 
 func orDash(m map[string]float64, k string) string {
@@ -247,8 +260,8 @@ func e2eSection(w writer, r *Results) {
 	w("router returning at once (**no-op**); the **5 ms** series adds `DISPATCHER_FAULTS=sleep=5ms`, a 5 ms wait in\n")
 	w("every dispatch.\n\n")
 	w("**Latency, defined**: for each update, the `ts` of its `DISPATCH_START` line (logged right before the handler is\n")
-	w("called) minus the moment the load generator began writing its POST, both read as whole milliseconds of the same\n")
-	w("clock (the log's `ts` has millisecond resolution, so each figure is exact to ±1 ms; a 0 is under a millisecond).\n")
+	w("called) minus the moment the load generator began writing its POST, on the same clock. The log's `ts` had %s\n", tsResolution(e))
+	w("resolution in this run, the precision of every figure.\n")
 	w("It covers the HTTP request, the ingest, Redis, the worker's wake-up and read, and the wait for a free worker and\n")
 	w("for the chat's earlier updates.\n\n")
 	w("**Maximum sustained rate**: the highest offered rate at which a run is *sustained*: every POST answered 200, the\n")
@@ -269,11 +282,11 @@ func e2eSection(w writer, r *Results) {
 				label = "**max " + num(p.Rate) + "**"
 			}
 			httpP99 := median(pick(p.Runs, func(x E2ERun) float64 { return x.HTTPP99 }))
-			w("| %s | %s | %s | %s | **%s** (%s) | %s | %d of %d |\n", h.Name, label, num(p.Achieved), msInt(p.P50), msInt(p.P99),
-				msInt(p.P99Max), num(httpP99), p.Sustained, len(p.Runs))
+			w("| %s | %s | %s | %s | **%s** (%s) | %s | %d of %d |\n", h.Name, label, num(p.Achieved), num(p.P50), num(p.P99),
+				num(p.P99Max), num(httpP99), p.Sustained, len(p.Runs))
 		}
 	}
-	w("\n![latency against rate](%s)\n\n(On the log scale a latency under 1 ms is drawn at 0.5 ms.)\n\n", plotLatency)
+	w("\n![latency against rate](%s)\n\n(On the log scale a latency under 0.1 ms would be drawn at 0.1 ms.)\n\n", plotLatency)
 	for _, h := range e.Handlers {
 		if len(h.Search) == 0 {
 			continue
@@ -334,11 +347,11 @@ func failoverSection(w writer, r *Results) {
 	w("## Failover: time to a new ACTIVE\n\n")
 	w("Two instances with `LEASE_TTL=%s` (shorter than the 10 s default so that %d kill trials fit the bench's time;\n", f.LeaseTTL, f.Trials)
 	w("every lease timing derives from it), no load. The ACTIVE one is stopped, and the time is the successor's\n")
-	w("`LEASE_ACQUIRED` `ts` minus the moment the signal was sent (whole milliseconds of the same clock). A fresh PASSIVE\n")
-	w("instance replaces the stopped one before the next trial.\n\n")
+	w("`LEASE_ACQUIRED` `ts` minus the moment the signal was sent (same clock). A `kill -9` comes at a random point of the\n")
+	w("holder's renewal cycle. A fresh PASSIVE instance replaces the stopped one before the next trial.\n\n")
 	w("| stop | trials | median ms | max ms | target |\n|---|---|---|---|---|\n")
 	w("| `kill -9` | %d | **%s** | **%s** | LEASE_TTL + 1 s = %s ms |\n", len(f.Kill), num(f.KillMedian), num(f.KillMax), num(parseDurMS(f.LeaseTTL)+1000))
-	w("| SIGTERM | %d | **%s** | **%s** | 500 ms |\n\n", len(f.Term), msInt(f.TermMedian), msInt(f.TermMax))
+	w("| SIGTERM | %d | **%s** | **%s** | 500 ms |\n\n", len(f.Term), num(f.TermMedian), num(f.TermMax))
 	codes := map[int]int{}
 	for _, c := range f.TermExits {
 		codes[c]++
