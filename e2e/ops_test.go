@@ -237,3 +237,14 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	require.Contains(t, after, "dispatcher_queue_length")
 	require.Contains(t, after, "go_goroutines")
 }
+
+func TestLiveDuplicateInstanceIDIsRefused(t *testing.T) {
+	e := world.New(t, "", nil)
+	first := e.Start(1, "dup")[0]
+	second := e.Cluster.Start(first.ID, nil)
+	code, exited := second.Wait(15 * time.Second)
+	require.True(t, exited, "the duplicate exits")
+	require.Equal(t, 2, code, "a live duplicate INSTANCE_ID is bad configuration: %s", second.Output())
+	require.Contains(t, second.Output(), "INSTANCE_ID")
+	require.False(t, first.Exited(), "the first instance keeps running")
+}
