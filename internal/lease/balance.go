@@ -228,7 +228,7 @@ func (b *Balancer) beat(ctx context.Context, life time.Duration) error {
 			zap.String(telemetry.FHolder, b.id))
 	}
 	if changed {
-		b.log.Service(zapcore.InfoLevel, telemetry.EvServiceReady,
+		b.log.Service(zapcore.InfoLevel, telemetry.EvShardBalance,
 			fmt.Sprintf("shard balance: %d live instance(s), at most %d of %d shards each", len(ids), quota, b.shards),
 			zap.Strings("instances", ids), zap.Int("quota", quota))
 	}

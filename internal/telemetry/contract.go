@@ -40,6 +40,8 @@ const (
 	EvLeaseRenewFailed Event = "LEASE_RENEW_FAILED"
 	EvLeaseLost        Event = "LEASE_LOST"
 	EvLeaseReleased    Event = "LEASE_RELEASED"
+	// EvShardBalance: the live instances of the shard balance changed (SHARDS > 1)
+	EvShardBalance Event = "SHARD_BALANCE"
 	// guards
 	EvSilenceWarning   Event = "SILENCE_WARNING"
 	EvTelegramAPIError Event = "TELEGRAM_API_ERROR"

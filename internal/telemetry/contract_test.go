@@ -138,6 +138,10 @@ func eventCalls() []eventCall {
 			func(l *Logger, ctx context.Context) { l.Service(zapcore.InfoLevel, EvServiceStarting, "starting") }},
 		{"Service", EvServiceReady, "", []string{FMsg},
 			func(l *Logger, ctx context.Context) { l.Service(zapcore.InfoLevel, EvServiceReady, "ready") }},
+		{"Service", EvShardBalance, "", []string{FMsg},
+			func(l *Logger, ctx context.Context) {
+				l.Service(zapcore.InfoLevel, EvShardBalance, "shard balance: 3 live instance(s), at most 2 of 6 shards each")
+			}},
 		{"Service", EvServiceStopping, "", []string{FMsg},
 			func(l *Logger, ctx context.Context) { l.Service(zapcore.InfoLevel, EvServiceStopping, "stopping") }},
 		{"Service", EvServiceStopped, "", []string{FMsg},

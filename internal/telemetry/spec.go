@@ -97,6 +97,8 @@ var specs = []EventSpec{
 		Doc: "this instance no longer holds the lease (taken over or expired)"},
 	{Name: EvLeaseReleased, Domain: DomainLease, Level: info, Fields: []string{FShard, FToken, FHolder},
 		Doc: "the lease was given up (shutdown or rebalance)"},
+	{Name: EvShardBalance, Domain: DomainLease, Level: info, Fields: []string{FMsg},
+		Doc: "the live instances sharing the shards changed; each now holds at most the quota named in msg"},
 	// guards
 	{Name: EvSilenceWarning, Domain: DomainUX, Level: warn, Update: true, Fields: []string{FReasonText},
 		Doc: "a callback ended with no ACCEPTED/REJECTED or no answer; the guard answered it"},
