@@ -49,6 +49,13 @@ type Config struct {
 	// REDIS_SENTINEL_MASTER, default none) select Sentinel failover.
 	RedisSentinelAddrs  []string
 	RedisSentinelMaster string
+	// RedisWaitReplicas (REDIS_WAIT_REPLICAS, default 0) is how many replicas
+	// must acknowledge an update's append before the webhook answers 200
+	// (Redis WAIT); 0 trusts the master alone.
+	RedisWaitReplicas int
+	// RedisWaitTimeout (REDIS_WAIT_TIMEOUT, default 500ms) bounds that wait;
+	// past it the webhook answers 503 and Telegram resends.
+	RedisWaitTimeout time.Duration
 	// Namespace (REDIS_NAMESPACE, default tgd) prefixes every key.
 	Namespace string
 	// InstanceID (INSTANCE_ID, default hostname-pid) must be unique among live
@@ -89,23 +96,24 @@ type Config struct {
 // Default returns the configuration with every default of CONTRACT §2.
 func Default() Config {
 	return Config{
-		TelegramAPIURL:  "https://api.telegram.org",
-		ListenAddr:      ":8080",
-		WebhookPath:     "/webhook",
-		Namespace:       "tgd",
-		InstanceID:      defaultInstanceID(),
-		Shards:          1,
-		Workers:         16,
-		LeaseTTL:        10 * time.Second,
-		HandlerTimeout:  30 * time.Second,
-		ShutdownTimeout: 20 * time.Second,
-		MaxDeliveries:   5,
-		MaxBacklog:      100000,
-		DedupeWindow:    time.Hour,
-		LogFormat:       "json",
-		LogLevel:        "info",
-		SilenceGuard:    true,
-		JournalTTL:      24 * time.Hour,
+		TelegramAPIURL:   "https://api.telegram.org",
+		ListenAddr:       ":8080",
+		WebhookPath:      "/webhook",
+		Namespace:        "tgd",
+		RedisWaitTimeout: 500 * time.Millisecond,
+		InstanceID:       defaultInstanceID(),
+		Shards:           1,
+		Workers:          16,
+		LeaseTTL:         10 * time.Second,
+		HandlerTimeout:   30 * time.Second,
+		ShutdownTimeout:  20 * time.Second,
+		MaxDeliveries:    5,
+		MaxBacklog:       100000,
+		DedupeWindow:     time.Hour,
+		LogFormat:        "json",
+		LogLevel:         "info",
+		SilenceGuard:     true,
+		JournalTTL:       24 * time.Hour,
 	}
 }
 
@@ -171,6 +179,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateRedis(); err != nil {
 		return err
+	}
+	if c.RedisWaitReplicas < 0 || c.RedisWaitReplicas > 16 {
+		return invalid("REDIS_WAIT_REPLICAS", "must be between 0 and 16, got %d", c.RedisWaitReplicas)
+	}
+	if c.RedisWaitTimeout < time.Millisecond || c.RedisWaitTimeout > time.Second {
+		return invalid("REDIS_WAIT_TIMEOUT", "must be between 1ms and 1s, got %s", c.RedisWaitTimeout)
 	}
 	if c.Namespace == "" || strings.ContainsAny(c.Namespace, "{}: \t\r\n") {
 		return invalid("REDIS_NAMESPACE", "must be non-empty without braces, colons or spaces, got %q", c.Namespace)

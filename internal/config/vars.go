@@ -35,6 +35,8 @@ var vars = []Var{
 	listVar("REDIS_CLUSTER_ADDRS", "comma-separated Redis Cluster seed nodes", func(c *Config) *[]string { return &c.RedisClusterAddrs }),
 	listVar("REDIS_SENTINEL_ADDRS", "comma-separated Sentinel addresses", func(c *Config) *[]string { return &c.RedisSentinelAddrs }),
 	strVar("REDIS_SENTINEL_MASTER", "Sentinel master name", false, func(c *Config) *string { return &c.RedisSentinelMaster }),
+	intVar("REDIS_WAIT_REPLICAS", "replicas that must acknowledge an append before the webhook answers 200 (Redis WAIT); 0: the master alone", func(c *Config) *int { return &c.RedisWaitReplicas }),
+	durVar("REDIS_WAIT_TIMEOUT", "how long the webhook waits for those replicas before answering 503", func(c *Config) *time.Duration { return &c.RedisWaitTimeout }),
 	strVar("REDIS_NAMESPACE", "prefix of every Redis key", false, func(c *Config) *string { return &c.Namespace }),
 	strVar("INSTANCE_ID", "unique id of this instance among live ones", false, func(c *Config) *string { return &c.InstanceID }),
 	intVar("SHARDS", "number of stream shards (one lease each)", func(c *Config) *int { return &c.Shards }),

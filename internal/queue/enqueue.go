@@ -23,6 +23,9 @@ type EnqueueResult struct {
 // for DedupeWindow. Any Redis failure gives an error wrapping ErrUnavailable
 // (the append is then unconfirmed: the update must not be answered 200).
 //
+// With Options.WaitReplicas, an append or a duplicate is confirmed only once
+// that many replicas acknowledged it (ErrNotReplicated otherwise).
+//
 // Enqueue logs nothing; the caller logs QUEUE_ENQUEUE or DUPLICATE_UPDATE.
 func (q *Queue) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error) {
 	k, err := q.shard(e.Shard)
@@ -34,7 +37,14 @@ func (q *Queue) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error) 
 		window = 1
 	}
 	args := append([]any{window, q.opts.MaxBacklog}, e.fields()...)
-	res, err := enqueueScript.Run(ctx, q.c, []string{k.Stream(), k.Seen(e.UpdateID)}, args...).Slice()
+	keys := []string{k.Stream(), k.Seen(e.UpdateID)}
+	var res []any
+	acked := int64(-1)
+	if q.opts.WaitReplicas > 0 {
+		res, acked, err = q.runReplicated(ctx, keys, args)
+	} else {
+		res, err = enqueueScript.Run(ctx, q.c, keys, args...).Slice()
+	}
 	if err != nil {
 		return EnqueueResult{}, mapErr(ctx, err)
 	}
@@ -44,12 +54,15 @@ func (q *Queue) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error) 
 	status, _ := res[0].(int64)
 	depth, _ := res[1].(int64)
 	id, _ := res[2].(string)
-	switch status {
-	case 1:
-		return EnqueueResult{Duplicate: true, Depth: depth}, nil
-	case 2:
+	if status == 2 {
 		return EnqueueResult{Depth: depth}, fmt.Errorf("%w: shard %d holds %d entries (MAX_BACKLOG %d)",
 			ErrBacklogFull, e.Shard, depth, q.opts.MaxBacklog)
+	}
+	if acked >= 0 && acked < int64(q.opts.WaitReplicas) {
+		return EnqueueResult{Depth: depth}, notReplicated(acked, q.opts.WaitReplicas)
+	}
+	if status == 1 {
+		return EnqueueResult{Duplicate: true, Depth: depth}, nil
 	}
 	return EnqueueResult{Depth: depth, ID: id}, nil
 }

@@ -35,6 +35,14 @@ type Options struct {
 	// DedupeWindow is how long an update_id is remembered (DEDUPE_WINDOW); 0
 	// disables dedupe. Windows under a millisecond count as one millisecond.
 	DedupeWindow time.Duration
+	// WaitReplicas (REDIS_WAIT_REPLICAS), when above 0, makes Enqueue wait
+	// until that many replicas acknowledged the append (Redis WAIT, at most
+	// WaitTimeout); with fewer, Enqueue fails with ErrNotReplicated and the
+	// update is not answered 200. 0: the append is confirmed by the master
+	// alone, and a failover can lose the last appends (docs/scaling.md).
+	WaitReplicas int
+	// WaitTimeout bounds the wait for replicas (REDIS_WAIT_TIMEOUT).
+	WaitTimeout time.Duration
 	// Log, when set, receives DLQ_REPLAYED events. Default: no events.
 	Log *telemetry.Logger
 	// Now is the clock for ages in Stats. Default time.Now.

@@ -96,7 +96,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	s.listener = ln
 
 	s.queue = queue.New(rc, s.keys, queue.Options{Shards: cfg.Shards, MaxBacklog: cfg.MaxBacklog,
-		DedupeWindow: cfg.DedupeWindow})
+		DedupeWindow: cfg.DedupeWindow, WaitReplicas: cfg.RedisWaitReplicas, WaitTimeout: cfg.RedisWaitTimeout})
 	s.ingest = ingest.New(ingest.Config{Queue: s.queue, Log: log, Metrics: s.metrics,
 		Secret: cfg.WebhookSecret, Instance: cfg.InstanceID})
 

@@ -1,0 +1,86 @@
+package queue
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
+)
+
+// replicate makes replica a replica of master and waits until the link is
+// up (bounded).
+func replicate(t *testing.T, master, replica *redistest.Server) {
+	t.Helper()
+	ctx := testCtx(t)
+	mc := master.Client()
+	// a full sync starts at once (the default waits 5 s for more replicas)
+	require.NoError(t, mc.ConfigSet(ctx, "repl-diskless-sync-delay", "0").Err())
+	require.NoError(t, replica.Client().Do(ctx, "REPLICAOF", "127.0.0.1", master.Port).Err())
+	rc := replica.Client()
+	require.Eventually(t, func() bool {
+		info, err := mc.Info(ctx, "replication").Result()
+		if err != nil || !strings.Contains(info, "connected_slaves:1") || !strings.Contains(info, "state=online") {
+			return false
+		}
+		// and the replica has loaded the sync and follows the stream
+		info, err = rc.Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	}, 10*time.Second, 20*time.Millisecond, "replica did not come online")
+}
+
+func TestEnqueueWaitsForReplicas(t *testing.T) {
+	master, replica := redistest.NewServer(t, false), redistest.NewServer(t, false)
+	replicate(t, master, replica)
+	ctx := testCtx(t)
+	ks := keys.New("wait")
+	q := New(master.Client(), ks, Options{Shards: 1, DedupeWindow: time.Minute, WaitReplicas: 1,
+		WaitTimeout: time.Second})
+
+	res, err := q.Enqueue(ctx, env(1, 10))
+	require.NoError(t, err)
+	require.NotEmpty(t, res.ID)
+	n, err := replica.Client().XLen(ctx, ks.Shard(0).Stream()).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "an append confirmed with WAIT 1 is on the replica")
+
+	// without its replica the master still appends, but the append is not
+	// confirmed: the webhook must answer 503 so Telegram resends
+	replica.Kill()
+	_, err = q.Enqueue(ctx, env(2, 10))
+	require.True(t, errors.Is(err, ErrNotReplicated), "%v", err)
+	require.True(t, errors.Is(err, ErrUnavailable), "%v", err)
+
+	// the resend, once the replica is back, is a duplicate confirmed by WAIT:
+	// the earlier append reached the replica too
+	replica.Start()
+	replicate(t, master, replica)
+	res, err = q.Enqueue(ctx, env(2, 10))
+	require.NoError(t, err)
+	require.True(t, res.Duplicate)
+	n, err = replica.Client().XLen(ctx, ks.Shard(0).Stream()).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n)
+}
+
+func TestEnqueueWaitsForReplicasOnACluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	cl := redistest.NewCluster(t, 3, 1)
+	c := cl.Client()
+	ctx := testCtx(t)
+	q := New(c, keys.New("waitc"), Options{Shards: 6, DedupeWindow: time.Minute, WaitReplicas: 1,
+		WaitTimeout: 500 * time.Millisecond})
+	for shard := 0; shard < 6; shard++ {
+		e := env(int64(100+shard), int64(shard))
+		e.Shard = shard
+		res, err := q.Enqueue(ctx, e)
+		require.NoError(t, err, "shard %d", shard)
+		require.NotEmpty(t, res.ID)
+	}
+}
