@@ -128,16 +128,24 @@ func e2eHandler(ctx context.Context, e *Env, ns, name, faults string, dur time.D
 	if _, err := runOnce(500, time.Second); err != nil { // warm-up
 		return nil, err
 	}
-	for _, rate := range []float64{500, 1000, 2000} {
+	// measure runs rate e.Runs times and summarizes the runs
+	measure := func(rate float64) (E2EPoint, error) {
 		p := E2EPoint{Rate: rate}
 		for range e.Runs {
 			r, err := runOnce(rate, dur)
 			if err != nil {
-				return hr, err
+				return p, err
 			}
 			p.Runs = append(p.Runs, r)
 		}
 		summarizeE2E(&p)
+		return p, nil
+	}
+	for _, rate := range []float64{500, 1000, 2000} {
+		p, err := measure(rate)
+		if err != nil {
+			return hr, err
+		}
 		hr.Points = append(hr.Points, p)
 	}
 
@@ -154,18 +162,23 @@ func e2eHandler(ctx context.Context, e *Env, ns, name, faults string, dur time.D
 			}
 		}
 	}
-	searchDur := dur
-	for bad == 0 && good < 40000 {
-		rate := math.Round(good*1.25/50) * 50
-		r, err := runOnce(rate, searchDur)
+	// step runs one search step at rate and moves good or bad to it
+	step := func(rate float64) error {
+		r, err := runOnce(rate, dur)
 		if err != nil {
-			return hr, err
+			return err
 		}
 		hr.Search = append(hr.Search, r)
 		if r.Sustained {
 			good = rate
 		} else {
 			bad = rate
+		}
+		return nil
+	}
+	for bad == 0 && good < 40000 {
+		if err := step(math.Round(good*1.25/50) * 50); err != nil {
+			return hr, err
 		}
 	}
 	for range 2 {
@@ -176,30 +189,18 @@ func e2eHandler(ctx context.Context, e *Env, ns, name, faults string, dur time.D
 		if rate <= good || rate >= bad {
 			break
 		}
-		r, err := runOnce(rate, searchDur)
-		if err != nil {
+		if err := step(rate); err != nil {
 			return hr, err
-		}
-		hr.Search = append(hr.Search, r)
-		if r.Sustained {
-			good = rate
-		} else {
-			bad = rate
 		}
 	}
 	// measure it Runs times; when most runs are not sustained (the search
 	// ran one run a step), step down by 10% and measure again, at most
 	// three times
 	for attempt := 0; good > 0 && attempt < 3; attempt++ {
-		p := E2EPoint{Rate: good}
-		for range e.Runs {
-			r, err := runOnce(good, dur)
-			if err != nil {
-				return hr, err
-			}
-			p.Runs = append(p.Runs, r)
+		p, err := measure(good)
+		if err != nil {
+			return hr, err
 		}
-		summarizeE2E(&p)
 		hr.Max = &p
 		if p.Sustained*2 > len(p.Runs) {
 			break
