@@ -288,8 +288,14 @@ func (s *Server) announce() {
 			"embedded in-process Redis: serves this one instance only and keeps nothing across restarts; set REDIS_URL for production")
 	}
 	if s.cfg.Sandbox {
-		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
-			"sandbox mode: no real Telegram; what the bot sends is recorded at GET /sandbox/messages")
+		msg := "sandbox mode: no real Telegram; what the bot sends is recorded at GET /sandbox/messages"
+		if len(s.cfg.AdminIDs) == 0 {
+			msg += fmt.Sprintf("; user %d may use /debug (ADMIN_IDS is unset)", config.SandboxAdminID)
+		}
+		if s.redis.Embedded != nil {
+			msg += "; dispatcher status, trace and dlq on this machine read the embedded Redis (GET " + SandboxRedisPath + ")"
+		}
+		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting, msg)
 	}
 	if s.cfg.WebhookSecret == "" && !s.cfg.Sandbox {
 		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
