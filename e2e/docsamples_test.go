@@ -84,13 +84,7 @@ func TestDocSamples(t *testing.T) {
 	// its events to the journal asynchronously
 	cli := func(args ...string) string {
 		t.Helper()
-		var out string
-		require.True(t, proctest.Eventually(10*time.Second, 100*time.Millisecond, func() bool {
-			o, _, code := e.CLI(args...)
-			out = o
-			return code == 0 && strings.Contains(o, "QUEUE_ENQUEUE") && strings.Contains(o, "DISPATCH_OK")
-		}), "%v: %s", args, out)
-		return out
+		return cliUntil(t, e, []string{"QUEUE_ENQUEUE", "DISPATCH_OK"}, args...)
 	}
 	samples["trace"] = "$ dispatcher trace " + refused + "\n" + cli("trace", refused)
 	js := strings.SplitAfterN(cli("trace", refused, "--json"), "\n", 3)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,13 +11,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/proctest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
@@ -132,7 +131,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 
 	srv := exec.Command(filepath.Join(dir, "bin", "dispatcher"), "serve")
 	srv.Dir, srv.Env = dir, env
-	logs := &lockedLines{}
+	logs := &logtest.Buffer{}
 	out, err := srv.StdoutPipe()
 	require.NoError(t, err)
 	srv.Stderr = logs
@@ -173,7 +172,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		}
 		require.True(t, ok, "README.md:%d: the output does not hold %q:\n%s", b.line, b.output, output)
 		for _, want := range b.logs {
-			require.True(t, proctest.Eventually(10*time.Second, 50*time.Millisecond, func() bool { return logs.has(want) }),
+			require.True(t, proctest.Eventually(10*time.Second, 50*time.Millisecond, func() bool { return hasLine(logs, want) }),
 				"README.md:%d: the log has no line with %v:\n%s", b.line, want, logs.String())
 		}
 		t.Logf("README.md:%d:\n%s", b.line, output)
@@ -253,31 +252,9 @@ func (s *shell) run(t *testing.T, n int, script string) string {
 	}
 }
 
-// lockedLines collects the service's log.
-type lockedLines struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *lockedLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// has reports a JSON line whose fields have the wanted values.
-func (l *lockedLines) has(want map[string]string) bool {
-	for _, line := range strings.Split(l.String(), "\n") {
-		var ev map[string]any
-		if json.Unmarshal([]byte(line), &ev) != nil {
-			continue
-		}
+// hasLine reports a JSON line of logs whose fields have the wanted values.
+func hasLine(logs *logtest.Buffer, want map[string]string) bool {
+	for _, ev := range logs.Events() {
 		ok := true
 		for k, v := range want {
 			if fmt.Sprint(ev[k]) != v {

@@ -87,12 +87,7 @@ func TestReplicaWaitReadsTruthfully(t *testing.T) {
 	}
 	require.Equal(t, 1, sends, "dispatched once")
 
-	var out string
-	require.True(t, proctest.Eventually(5*time.Second, 100*time.Millisecond, func() bool {
-		o, _, code := e.CLI("trace", resend)
-		out = o
-		return code == 0 && strings.Contains(o, "DISPATCH_OK")
-	}), "trace of the resend: %s", out)
+	out := cliUntil(t, e, []string{"DISPATCH_OK"}, "trace", resend)
 	t.Logf("dispatcher trace %s:\n%s", resend, out)
 	require.Contains(t, out, "cid "+resend+" is a resend of an update first ingested as cid "+cid+"; the original's chain:")
 	for _, ev := range []string{"DUPLICATE_UPDATE", "QUEUE_ENQUEUE", "DISPATCH_OK", "REPLICAS_UNAVAILABLE"} {
@@ -108,4 +103,26 @@ func indexOf(names []string, name string) int {
 		}
 	}
 	return -1
+}
+
+// cliUntil runs a dispatcher command until it succeeds with an output that
+// holds every want (the journal is written asynchronously), and returns
+// that output.
+func cliUntil(t *testing.T, e *world.World, want []string, args ...string) string {
+	t.Helper()
+	var out string
+	require.True(t, proctest.Eventually(10*time.Second, 100*time.Millisecond, func() bool {
+		o, _, code := e.CLI(args...)
+		out = o
+		if code != 0 {
+			return false
+		}
+		for _, w := range want {
+			if !strings.Contains(o, w) {
+				return false
+			}
+		}
+		return true
+	}), "dispatcher %v: %s", args, out)
+	return out
 }
