@@ -42,6 +42,13 @@ const (
 	EvLeaseReleased    Event = "LEASE_RELEASED"
 	// EvShardBalance: the live instances of the shard balance changed (SHARDS > 1)
 	EvShardBalance Event = "SHARD_BALANCE"
+	// long polling (INGEST=poll, CONTRACT §8)
+	EvPollStarted     Event = "POLL_STARTED"
+	EvPollStopped     Event = "POLL_STOPPED"
+	EvPollBatch       Event = "POLL_BATCH"
+	EvPollBackoff     Event = "POLL_BACKOFF"
+	EvPollSkipped     Event = "POLL_SKIPPED"
+	EvWebhookConflict Event = "WEBHOOK_CONFLICT"
 	// guards
 	EvSilenceWarning   Event = "SILENCE_WARNING"
 	EvTelegramAPIError Event = "TELEGRAM_API_ERROR"
@@ -93,6 +100,13 @@ const (
 	// REDIS_WAIT_REPLICAS replicas in time (answered 503 so that Telegram
 	// resends; the resend is a duplicate).
 	ReasonReplicasUnavailable Reason = "REPLICAS_UNAVAILABLE"
+	// ReasonPollConflict is logged when Telegram ends a getUpdates because
+	// another getUpdates request came in (another process polls with the
+	// same bot token).
+	ReasonPollConflict Reason = "POLL_CONFLICT"
+	// ReasonFenced is logged when a poller's append or offset was refused
+	// because a poller with a newer poll-lease token took over.
+	ReasonFenced Reason = "FENCED"
 )
 
 // Domain groups events (the field `domain`), CONTRACT §5.
@@ -165,6 +179,17 @@ const (
 	FDropped     = "dropped"
 	FMsg         = "msg"
 	FError       = "error"
+	// FSource is where an update came from: webhook or poll.
+	FSource = "source"
+	// FCount and FOffset are a getUpdates batch's size and the offset
+	// confirmed after it (POLL_BATCH).
+	FCount  = "count"
+	FOffset = "offset"
+	// FBackoffMS is how long the poller waits before trying again.
+	FBackoffMS = "backoff_ms"
+	// FLease names a lease other than a shard's (lease=poll on the poll
+	// lease's LEASE_* events, whose shard is then 0).
+	FLease = "lease"
 )
 
 // Role values of the field `role`.
