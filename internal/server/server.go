@@ -32,6 +32,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
+	"github.com/dispatcher-bot/dispatcher/internal/poll"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
@@ -53,6 +54,7 @@ type Server struct {
 	balance  *lease.Balancer // nil with SHARDS=1
 	registry *lease.Registry
 	ingest   *ingest.Handler
+	poller   *poll.Poller // INGEST=poll; nil with the webhook
 	sandbox  *fakebot.Server
 	listener net.Listener
 	http     *http.Server
@@ -121,6 +123,11 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		Instance: cfg.InstanceID, Workers: cfg.Workers, MaxDeliveries: cfg.MaxDeliveries,
 		HandlerTimeout: cfg.HandlerTimeout})
 	if err != nil {
+		ln.Close()
+		rc.Close()
+		return nil, err
+	}
+	if s.poller, err = s.newPoller(); err != nil {
 		ln.Close()
 		rc.Close()
 		return nil, err
@@ -241,6 +248,7 @@ func (s *Server) Run(ctx context.Context) error {
 	leaseCtx, stopLeases := context.WithCancel(context.Background())
 	leasesDone := make(chan error, 1)
 	go func() { leasesDone <- s.leases.Run(leaseCtx) }()
+	stopPoller := s.runPoller()
 
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceReady, "ready", zap.String("addr", s.Addr()))
 
@@ -258,6 +266,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// instance fewer and take the shards released in step 3 at once
 	s.stopping.Store(true)
 	s.ingest.Stop()
+	stopPoller() // releases the poll lease: another instance polls at once
 	stopBalance()
 	<-balanceDone
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStopping, "draining",
@@ -289,6 +298,9 @@ func (s *Server) announce() {
 	}
 	if s.cfg.Sandbox {
 		msg := "sandbox mode: no real Telegram; what the bot sends is recorded at GET /sandbox/messages"
+		if s.poller != nil {
+			msg += "; INGEST=poll: POST an update to /sandbox/updates and getUpdates returns it"
+		}
 		if len(s.cfg.AdminIDs) == 0 {
 			msg += fmt.Sprintf("; user %d may use /debug (ADMIN_IDS is unset)", config.SandboxAdminID)
 		}
@@ -304,7 +316,7 @@ func (s *Server) announce() {
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStarting, "starting",
 		zap.String("addr", s.Addr()), zap.String("webhook", "http://"+localAddr(s.listener.Addr())+s.cfg.WebhookPath),
 		zap.String("redis", mode), zap.Bool("sandbox", s.cfg.Sandbox), zap.Int("shards", s.cfg.Shards),
-		zap.Int("workers", s.cfg.Workers), zap.Duration("lease_ttl", s.cfg.LeaseTTL))
+		zap.Int("workers", s.cfg.Workers), zap.Duration("lease_ttl", s.cfg.LeaseTTL), zap.String("ingest", s.cfg.Ingest))
 }
 
 // localAddr is addr as a person on this machine reaches it: localhost for
