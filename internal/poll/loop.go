@@ -62,6 +62,9 @@ func (p *Poller) poll(ctx context.Context, token int64) (telemetry.Reason, strin
 			continue
 		}
 		next, count, refused, err := p.append(ctx, token, batch, offset)
+		if lease.IsFenced(err) {
+			return telemetry.ReasonFenced, "append refused: a newer poller claimed the streams"
+		}
 		if next > offset {
 			if s := p.storeOffset(ctx, bo, token, next); s != nil {
 				return s.reason, s.why
@@ -69,21 +72,18 @@ func (p *Poller) poll(ctx context.Context, token int64) (telemetry.Reason, strin
 			offset = next
 			p.cfg.Log.PollBatch(count, offset)
 		}
-		switch {
-		case err == nil:
+		if err == nil {
 			bo.reset()
-		case lease.IsFenced(err):
-			return telemetry.ReasonFenced, "a newer poller claimed the streams"
-		default:
-			wait := bo.next()
-			reason, why := refusal(err, refused)
-			rctx := ctx
-			if refused.CID != "" {
-				rctx = telemetry.WithUpdate(ctx, refused)
-			}
-			p.cfg.Log.PollBackoff(rctx, reason, why, wait, 0, 0)
-			p.sleep(ctx, wait)
+			continue
 		}
+		wait := bo.next()
+		reason, why := refusal(err, refused)
+		rctx := ctx
+		if refused.CID != "" {
+			rctx = telemetry.WithUpdate(ctx, refused)
+		}
+		p.cfg.Log.PollBackoff(rctx, reason, why, wait, 0, 0)
+		p.sleep(ctx, wait)
 	}
 	return "", ""
 }
@@ -246,7 +246,7 @@ func (p *Poller) retry(ctx context.Context, bo *backoff, f func(context.Context)
 			bo.reset()
 			return nil
 		case lease.IsFenced(err):
-			return &stopped{telemetry.ReasonFenced, "a newer poller claimed the streams"}
+			return &stopped{telemetry.ReasonFenced, "refused: a newer poller claimed the streams"}
 		case ctx.Err() != nil:
 			return &stopped{}
 		}

@@ -313,8 +313,12 @@ func (s *Server) announce() {
 		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
 			"INSECURE_WEBHOOK=true: the webhook accepts requests without a secret token")
 	}
+	webhook := "http://" + localAddr(s.listener.Addr()) + s.cfg.WebhookPath
+	if s.poller != nil {
+		webhook = "none (INGEST=poll)"
+	}
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStarting, "starting",
-		zap.String("addr", s.Addr()), zap.String("webhook", "http://"+localAddr(s.listener.Addr())+s.cfg.WebhookPath),
+		zap.String("addr", s.Addr()), zap.String("webhook", webhook),
 		zap.String("redis", mode), zap.Bool("sandbox", s.cfg.Sandbox), zap.Int("shards", s.cfg.Shards),
 		zap.Int("workers", s.cfg.Workers), zap.Duration("lease_ttl", s.cfg.LeaseTTL), zap.String("ingest", s.cfg.Ingest))
 }
