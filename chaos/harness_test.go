@@ -40,6 +40,9 @@ type scenario struct {
 	instances int
 	env       map[string]string
 	redis     redisMode
+	// poll: the instances ingest with INGEST=poll, and the load is queued
+	// for getUpdates on the fake Bot API instead of posted to the webhook
+	poll bool
 	// the load: chats of edited messages, of menus and clicks, and of
 	// clicks on an old menu; updates per chat (0: until the load stops),
 	// one every pace
@@ -70,6 +73,7 @@ type harness struct {
 	faults  []Fault
 	notes   []string
 	replay  int
+	paused  int // pollers paused (SIGSTOP) by the scenario
 	driver  *world.Driver
 	stopLB  chan struct{}
 	lbDone  chan struct{}
@@ -88,6 +92,9 @@ func runScenario(t *testing.T, sc scenario) {
 	env := map[string]string{}
 	for k, v := range baseEnv {
 		env[k] = v
+	}
+	if sc.poll {
+		env["INGEST"], env["POLL_TIMEOUT"] = "poll", "5s"
 	}
 	for k, v := range sc.env {
 		env[k] = v
@@ -112,13 +119,18 @@ func runScenario(t *testing.T, sc scenario) {
 	if leader == nil {
 		t.Fatal("no ACTIVE instance")
 	}
+	if sc.poll {
+		if p, _ := h.poller(10 * time.Second); p == nil {
+			t.Fatal("no instance polls")
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	h.driver = world.NewDriver(h.live())
 	h.balance()
 	idBase += 10_000_000
-	h.load = newLoad(ctx, h.driver, h.w.Bot, idBase)
+	h.load = newLoad(ctx, h.driver, h.w.Bot, idBase, sc.poll)
 	chat := idBase / 1000
 	for i := 0; i < sc.edits; i++ {
 		chat++
@@ -151,6 +163,11 @@ func runScenario(t *testing.T, sc scenario) {
 		accepted[id] = true
 	}
 	sent := h.load.Sent()
+	if sc.poll { // Telegram holds every update queued for getUpdates
+		for _, s := range sent {
+			accepted[s.UpdateID] = true
+		}
+	}
 	if !proctest.Eventually(90*time.Second, 200*time.Millisecond, func() bool { return h.settled(sent, accepted) }) {
 		t.Log("not every accepted update was dispatched or dead-lettered within 90s")
 	}
@@ -174,6 +191,9 @@ func runScenario(t *testing.T, sc scenario) {
 	_, _ = fmt.Sscan(env["WORKERS"], &workers)
 	o := Observation{Sent: sent, Accepted: accepted, Lines: h.w.Cluster.Lines(), Calls: h.w.Bot.Calls(),
 		Faults: h.faults, Procs: procs, Memory: mem, Workers: workers, Replayed: h.replay, Start: loadStart, End: loadEnd}
+	if sc.poll {
+		o.Lease, o.Poll = "poll", h.pollStats(sent)
+	}
 	r := Check(sc.name, sc.title, o)
 	r.Notes = h.notes
 	r.Elapsed = time.Since(began)

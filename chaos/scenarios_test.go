@@ -63,6 +63,10 @@ func killLeader(restart bool) func(h *harness) {
 }
 
 func scenarios() []scenario {
+	return append(webhookScenarios(), pollScenarios()...)
+}
+
+func webhookScenarios() []scenario {
 	return []scenario{
 		steady(scenario{name: "leader kill -9", short: "kill9", fault: killLeader(true),
 			title: "Three instances under load; the leader is killed with SIGKILL, then started again under the same INSTANCE_ID."}),
