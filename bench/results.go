@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ type Results struct {
 	E2E      *E2EResults      `json:"e2e,omitempty"`
 	Peer     *PeerResults     `json:"peer,omitempty"`
 	Failover *FailoverResults `json:"failover,omitempty"`
+	Poll     *PollResults     `json:"poll,omitempty"`
 	Memory   *MemoryResults   `json:"memory,omitempty"`
 	Profiles []Profile        `json:"profiles,omitempty"`
 	// Attribution: the journal's cost (part of the profile section)
@@ -117,11 +119,26 @@ func (r *Results) merge(path string) {
 	if r.Failover == nil {
 		r.Failover = old.Failover
 	}
+	if r.Poll == nil {
+		r.Poll = old.Poll
+	}
 	if r.Memory == nil {
 		r.Memory = old.Memory
 	}
 	if r.Profiles == nil {
 		r.Profiles, r.Attribution = old.Profiles, old.Attribution
+	}
+	// the sections taken over keep their durations and the commands that
+	// measured them
+	for _, d := range old.Durations {
+		if !slices.ContainsFunc(r.Durations, func(x SectionTime) bool { return x.Section == d.Section }) {
+			r.Durations = append(r.Durations, d)
+		}
+	}
+	for _, c := range old.Commands {
+		if !slices.Contains(r.Commands, c) {
+			r.Commands = append(r.Commands, c)
+		}
 	}
 }
 

@@ -30,6 +30,7 @@ type polling struct {
 	pending   []queued // ascending update_id, not yet confirmed
 	last      int64    // highest update_id queued
 	confirmed int64    // highest offset confirmed (every update below it is forgotten)
+	confirmAt time.Time // when it was
 	arrived   chan struct{}
 	waiter    chan struct{} // closed to end the getUpdates now waiting (another one came in)
 	conflicts int           // getUpdates ended by another one
@@ -118,6 +119,14 @@ func (s *Server) Confirmed() int64 {
 	return s.polling.confirmed
 }
 
+// ConfirmedAt returns Confirmed and when the getUpdates that confirmed it
+// arrived (zero before any confirmation).
+func (s *Server) ConfirmedAt() (int64, time.Time) {
+	s.polling.mu.Lock()
+	defer s.polling.mu.Unlock()
+	return s.polling.confirmed, s.polling.confirmAt
+}
+
 // Pending returns how many queued updates are not confirmed yet.
 func (s *Server) Pending() int {
 	s.polling.mu.Lock()
@@ -181,7 +190,7 @@ func (s *Server) getUpdates(ctx context.Context, params map[string]any) (int, ma
 		default:
 		}
 		if offset > p.confirmed {
-			p.confirmed = offset
+			p.confirmed, p.confirmAt = offset, time.Now().UTC()
 			for len(p.pending) > 0 && p.pending[0].id < offset {
 				p.pending = p.pending[1:]
 			}
