@@ -130,6 +130,10 @@ func TestPollOnePollerAcrossInstances(t *testing.T) {
 	require.Empty(t, world.LinesNamed(e.Cluster.Lines(), "DUPLICATE_UPDATE"))
 	require.Len(t, linesOf(poller, "QUEUE_ENQUEUE", bySource), len(ids), "the poller ingested them all, source=poll")
 	require.Zero(t, e.Bot.Conflicts(), "never two getUpdates at once")
+	out, stderr, code := e.CLI("status")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, fmt.Sprintf("poll lease (INGEST=poll): %s polls (token %d", poller.ID, token))
+	require.Contains(t, out, fmt.Sprintf("next getUpdates offset %d", ids[len(ids)-1]+1), "status: every update below the offset is on a stream")
 
 	rest := slices.DeleteFunc(slices.Clone(ins), func(in *proctest.Instance) bool { return in == poller })
 	sent := time.Now()

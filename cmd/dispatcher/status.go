@@ -35,6 +35,7 @@ type Status struct {
 	Namespace string               `json:"namespace"`
 	Instances []lease.InstanceInfo `json:"instances"`
 	Shards    []ShardStatus        `json:"shards"`
+	Poll      *PollStatus          `json:"poll,omitempty"` // INGEST=poll
 }
 
 // ShardStatus is one shard in Status.
@@ -100,7 +101,8 @@ func readStatus(ctx context.Context, env *opsEnv) (Status, error) {
 		ss.Node, ss.Slot = nodeOf(n)
 		st.Shards = append(st.Shards, ss)
 	}
-	return st, nil
+	st.Poll, err = readPoll(ctx, env)
+	return st, err
 }
 
 // shardNodes returns what tells, per shard, which Redis server holds the
@@ -193,7 +195,11 @@ func writeStatus(w io.Writer, st Status) error {
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\n", s.Shard, node, holder, token, ttl, s.Length, s.Pending, oldest, s.DeadLetters)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	writePoll(w, st.Poll)
+	return nil
 }
 
 func dash(s string) string {
