@@ -370,15 +370,70 @@ func (h *harness) balance() {
 	}()
 }
 
+// lease picks a lease out of an instance's /readyz: whether the instance
+// holds it, and under which token.
+type lease func(r proctest.Readiness) (held bool, token int64)
+
+// shard0 is shard 0's lease; pollLease the poll lease (INGEST=poll).
+func shard0(r proctest.Readiness) (bool, int64) {
+	return r.Shards["0"].Role == "ACTIVE", r.Shards["0"].Token
+}
+
+func pollLease(r proctest.Readiness) (bool, int64) {
+	return r.Poll != nil && r.Poll.Role == "ACTIVE", r.Poll.Token
+}
+
+// holder returns the running instance that holds l and its token, waiting
+// up to timeout; nil when there is none.
+func (h *harness) holder(l lease, timeout time.Duration) (*proctest.Instance, int64) {
+	var found *proctest.Instance
+	var token int64
+	proctest.Eventually(timeout, 20*time.Millisecond, func() bool {
+		for _, in := range h.live() {
+			if r, ok := in.Ready(); ok {
+				if held, t := l(r); held {
+					found, token = in, t
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return found, token
+}
+
+// mustHold returns the holder of l or fails the scenario.
+func (h *harness) mustHold(l lease) (*proctest.Instance, int64) {
+	h.t.Helper()
+	in, token := h.holder(l, 10*time.Second)
+	if in == nil {
+		h.t.Fatal("nobody holds the lease")
+	}
+	return in, token
+}
+
+// takeover waits until an instance other than old holds l with a token
+// larger than token.
+func (h *harness) takeover(l lease, old *proctest.Instance, token int64, timeout time.Duration) *proctest.Instance {
+	var next *proctest.Instance
+	proctest.Eventually(timeout, 20*time.Millisecond, func() bool {
+		for _, in := range h.others(old) {
+			if r, ok := in.Ready(); ok {
+				if held, t := l(r); held && t > token {
+					next = in
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return next
+}
+
 // leader returns the instance ACTIVE for shard 0 and its token, waiting up
 // to timeout; nil when there is none.
 func (h *harness) leader(timeout time.Duration) (*proctest.Instance, int64) {
-	in := h.w.Active(timeout, h.live())
-	if in == nil {
-		return nil, 0
-	}
-	r, _ := in.Ready()
-	return in, r.Shards["0"].Token
+	return h.holder(shard0, timeout)
 }
 
 // others returns the running instances but in.
@@ -403,29 +458,12 @@ func (h *harness) note(format string, args ...any) {
 }
 
 // mustLeader returns the current leader or fails the scenario.
-func (h *harness) mustLeader() (*proctest.Instance, int64) {
-	h.t.Helper()
-	in, token := h.leader(10 * time.Second)
-	if in == nil {
-		h.t.Fatal("no ACTIVE instance")
-	}
-	return in, token
-}
+func (h *harness) mustLeader() (*proctest.Instance, int64) { return h.mustHold(shard0) }
 
 // waitTakeover waits until an instance other than old is ACTIVE with a
 // token larger than token.
 func (h *harness) waitTakeover(old *proctest.Instance, token int64, timeout time.Duration) *proctest.Instance {
-	var next *proctest.Instance
-	proctest.Eventually(timeout, 20*time.Millisecond, func() bool {
-		for _, in := range h.others(old) {
-			if r, ok := in.Ready(); ok && r.Shards["0"].Role == "ACTIVE" && r.Shards["0"].Token > token {
-				next = in
-				return true
-			}
-		}
-		return false
-	})
-	return next
+	return h.takeover(shard0, old, token, timeout)
 }
 
 // kill9 kills in with SIGKILL.

@@ -12,23 +12,16 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/world"
 )
 
-// steadyPoll is the load of the long-polling scenarios: 8 chats clicking a
-// button of an old menu, each one click every 60 ms (about 130 a second),
-// queued for getUpdates. Each click is refused as expired and answered
-// (answerCallbackQuery, which no rate limit holds back); edited messages,
-// the webhook scenarios' cheapest load, are not among the allowed_updates.
+// steadyPoll is the load of the long-polling scenarios: steady's timings,
+// but 8 chats clicking a button of an old menu, each one click every 60 ms
+// (about 130 a second), queued for getUpdates. Each click is refused as
+// expired and answered (answerCallbackQuery, which no rate limit holds
+// back); edited messages, the webhook scenarios' cheapest load, are not
+// among the allowed_updates.
 func steadyPoll(sc scenario) scenario {
+	sc = steady(sc)
 	sc.poll = true
-	sc.clicks, sc.perChat, sc.pace = 8, 0, 60*time.Millisecond
-	if sc.instances == 0 {
-		sc.instances = 3
-	}
-	if sc.warm == 0 {
-		sc.warm = 3 * time.Second
-	}
-	if sc.after == 0 {
-		sc.after = 4 * time.Second
-	}
+	sc.edits, sc.menus, sc.clicks = 0, 0, 8
 	return sc
 }
 
@@ -42,17 +35,7 @@ func pollScenarios() []scenario {
 		steadyPoll(scenario{name: "poller kill -9 mid-batch", short: "poll-kill9", env: stalled,
 			title: "Three INGEST=poll instances under load (DISPATCHER_FAULTS=pollstall=300ms: each batch pauses after its " +
 				"first update); the poller is killed with SIGKILL mid-batch, right after that first update is on the stream.",
-			fault: func(h *harness) {
-				p, token := h.mustPoller()
-				h.midBatch(p)
-				h.kill9(p, "kill -9 of the poller mid-batch", token)
-				next := h.waitPollTakeover(p, token, 10*time.Second)
-				if next == nil {
-					h.t.Error("no poller within 10s of kill -9")
-					return
-				}
-				h.note("%s killed mid-batch; %s polls", p.ID, next.ID)
-			}}),
+			fault: killHolder(pollLease, "the poller mid-batch", false, (*harness).midBatch)}),
 
 		steadyPoll(scenario{name: "poller SIGSTOP past its TTL", short: "poll-sigstop", env: stalled,
 			title: "Three INGEST=poll instances under load (pollstall=300ms); the poller is paused with SIGSTOP mid-batch " +
@@ -166,49 +149,23 @@ func pollScenarios() []scenario {
 		steadyPoll(scenario{name: "rolling restart, polling", short: "poll-rolling", warm: 2 * time.Second, after: 3 * time.Second,
 			title: "Three INGEST=poll instances under load are replaced one after another: start the new one, wait until " +
 				"it is ready, SIGTERM an old one, wait for it to exit. The poll lease moves at once on each SIGTERM.",
-			fault: func(h *harness) {
-				for _, in := range h.live() {
-					h.start("")
-					p, token := h.poller(5 * time.Second)
-					if p == in {
-						h.fault("SIGTERM of the poller "+in.ID, token, false)
-					}
-					took := h.terminate(in)
-					h.note("%s stopped with SIGTERM in %s (poller: %v)", in.ID, took.Round(time.Millisecond), p == in)
-				}
-			}}),
+			fault: rollingRestart(pollLease, "poller")}),
 	}
 }
 
 // poller returns the instance holding the poll lease and its token,
 // waiting up to timeout; nil when there is none.
 func (h *harness) poller(timeout time.Duration) (*proctest.Instance, int64) {
-	return h.w.Poller(timeout, h.live())
+	return h.holder(pollLease, timeout)
 }
 
 // mustPoller returns the current poller or fails the scenario.
-func (h *harness) mustPoller() (*proctest.Instance, int64) {
-	h.t.Helper()
-	p, token := h.poller(10 * time.Second)
-	if p == nil {
-		h.t.Fatal("no instance polls")
-	}
-	return p, token
-}
+func (h *harness) mustPoller() (*proctest.Instance, int64) { return h.mustHold(pollLease) }
 
 // waitPollTakeover waits until an instance other than old polls with a
 // token larger than token.
 func (h *harness) waitPollTakeover(old *proctest.Instance, token int64, timeout time.Duration) *proctest.Instance {
-	var next *proctest.Instance
-	proctest.Eventually(timeout, 20*time.Millisecond, func() bool {
-		p, t := h.w.Poller(0, h.others(old))
-		if p != nil && t > token {
-			next = p
-			return true
-		}
-		return false
-	})
-	return next
+	return h.takeover(pollLease, old, token, timeout)
 }
 
 // midBatch returns once p has appended the first update of a new batch:

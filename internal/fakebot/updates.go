@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,9 +28,9 @@ var ErrUpdateID = errors.New("fakebot: update_id must be above the last one queu
 // kept until an offset past them is confirmed, as Telegram keeps them.
 type polling struct {
 	mu        sync.Mutex
-	pending   []queued // ascending update_id, not yet confirmed
-	last      int64    // highest update_id queued
-	confirmed int64    // highest offset confirmed (every update below it is forgotten)
+	pending   []queued  // ascending update_id, not yet confirmed
+	last      int64     // highest update_id queued
+	confirmed int64     // highest offset confirmed (every update below it is forgotten)
 	confirmAt time.Time // when it was
 	arrived   chan struct{}
 	waiter    chan struct{} // closed to end the getUpdates now waiting (another one came in)
@@ -227,18 +228,10 @@ func (s *Server) getUpdates(ctx context.Context, params map[string]any) (int, ma
 	}
 }
 
+// toFloat reads a number of the params (json.Number, float64 or text).
 func toFloat(v any) float64 {
-	switch x := v.(type) {
-	case json.Number:
-		f, _ := x.Float64()
-		return f
-	case float64:
-		return x
-	case string:
-		f, _ := json.Number(x).Float64()
-		return f
-	}
-	return 0
+	f, _ := strconv.ParseFloat(fmt.Sprint(v), 64)
+	return f
 }
 
 // allowedTypes is allowed_updates as a set; nil means every type (absent or
