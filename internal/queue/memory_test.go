@@ -56,7 +56,7 @@ func TestMemoryPerUpdate(t *testing.T) {
 
 	// pending updates: a realistic payload, enqueued, then read into the
 	// consumer's pending list
-	payload, err := os.ReadFile("../update/testdata/updates/callback_query.json")
+	payload, err := os.ReadFile("testdata/updates/callback_query.json")
 	require.NoError(t, err)
 	q := New(c, ks, Options{})
 	require.NoError(t, c.HSet(ctx, ks.Shard(0).Lease(), "token", 1, "holder", "x").Err())

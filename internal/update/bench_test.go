@@ -8,12 +8,14 @@ import (
 	"testing"
 
 	"github.com/mymmrac/telego"
+
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/updatetest"
 )
 
 // benchBodies are the fixtures, compact as Telegram sends them: what
 // ingest reads on every webhook request.
 func benchBodies(b *testing.B) [][]byte {
-	files, err := filepath.Glob("testdata/updates/*.json")
+	files, err := filepath.Glob(filepath.Join(updatetest.Dir(updatetest.Fixtures), "*.json"))
 	if err != nil || len(files) == 0 {
 		b.Fatalf("no fixtures: %v", err)
 	}

@@ -33,7 +33,7 @@ func TestScanFixtures(t *testing.T) {
 		"poll_no_chat_no_user.json":                  {Type: "poll", ChatID: 0, UserID: 0},
 		"pre_checkout_query.json":                    {Type: "pre_checkout_query", ChatID: 0, UserID: alice},
 	}
-	files, err := filepath.Glob("testdata/updates/*.json")
+	files, err := filepath.Glob(filepath.Join(updatetest.Dir(updatetest.Fixtures), "*.json"))
 	require.NoError(t, err)
 	require.Len(t, files, len(want), "every fixture has an expectation")
 	for _, f := range files {

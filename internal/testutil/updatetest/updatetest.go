@@ -12,9 +12,10 @@ import (
 	"testing"
 )
 
-// Sets of bodies under internal/update/testdata.
+// Sets of bodies.
 const (
-	// Fixtures are copies of shared/fixtures/updates: realistic bodies.
+	// Fixtures are copies of shared/fixtures/updates: realistic bodies
+	// (in internal/queue/testdata, where the benchmarks read them too).
 	Fixtures = "updates"
 	// Kinds holds a body of every kind, and of kinds package update does
 	// not know.
@@ -34,7 +35,11 @@ type Body struct {
 // Dir returns the directory of a set.
 func Dir(set string) string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "update", "testdata", set)
+	pkg := "update"
+	if set == Fixtures {
+		pkg = "queue"
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..", pkg, "testdata", set)
 }
 
 // Bodies returns the bodies of the sets, in name order.
