@@ -39,11 +39,15 @@ type IncompleteError struct {
 	Parts []Part
 }
 
-// Error names each part left out, path first (the log shortens it), and
-// telego's error for it.
+// Error names the parts left out, path first (the log shortens it), with
+// telego's error for each; past ten, how many more.
 func (e *IncompleteError) Error() string {
 	var b strings.Builder
 	for i, p := range e.Parts {
+		if i == 10 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Parts)-i)
+			break
+		}
 		if i > 0 {
 			b.WriteString("; ")
 		}
@@ -76,7 +80,7 @@ func Decode(raw []byte, info Info) (*Update, error) {
 		return nil, fmt.Errorf("%w: %w", ErrNotUpdate, l.fail("the end of the body after the object"))
 	}
 	u := &Update{Info: info, Raw: raw, Telego: &telego.Update{}}
-	p := pruner{budget: maxTrialBytes}
+	p := pruner{budget: maxTrialWork}
 	body := raw
 	if l.deepest > maxDecodeDepth {
 		body = p.cut(raw, maxDecodeDepth, "")

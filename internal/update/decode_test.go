@@ -173,7 +173,7 @@ func TestPruneMethodResultTypes(t *testing.T) {
 	}
 	for _, c := range cases {
 		require.Error(t, json.Unmarshal([]byte(c.body), reflect.New(c.typ).Interface()), "%s: must be refused as it is", c.typ)
-		p := pruner{budget: maxTrialBytes}
+		p := pruner{budget: maxTrialWork}
 		kept, err := p.prune(c.typ, []byte(c.body), "", 0)
 		require.NoError(t, err, c.typ.String())
 		require.NoError(t, json.Unmarshal(kept, reflect.New(c.typ).Interface()))
@@ -206,4 +206,32 @@ func TestDecodeBoundsItsWork(t *testing.T) {
 			require.Contains(t, u.Incomplete.Error(), "nested deeper than 64 levels")
 		}
 	}
+
+	// a long list with one element telego refuses: each element is tried
+	// on its own, so the work grows with the list
+	var b strings.Builder
+	for i := 0; i < 5000; i++ {
+		b.WriteString(`{"type":"emoji","emoji":"👍"},`)
+	}
+	body := `{"update_id":1,"message_reaction":{` + tChat + `,"message_id":3,"date":1,"old_reaction":[],"new_reaction":[` +
+		b.String() + `{"type":"sticker"}]}}`
+	u, err := Parse([]byte(body))
+	require.NoError(t, err)
+	require.Len(t, u.Telego.MessageReaction.NewReaction, 5000)
+	require.EqualError(t, u.Incomplete, `message_reaction.new_reaction[5000]: unknown reaction type: "sticker"`)
+
+	// and pruning stops at its bound: 256 KiB of entities that all fail
+	b.Reset()
+	for b.Len() < 256<<10 {
+		b.WriteString(`{"type":"bold","offset":"x","length":1},`)
+	}
+	body = `{"update_id":1,"message":{` + tMsg + `,"text":"hi","entities":[` + strings.TrimSuffix(b.String(), ",") + `]}}`
+	u, err = Parse([]byte(body))
+	require.NoError(t, err)
+	require.Equal(t, "hi", u.Telego.Message.Text)
+	var ie *IncompleteError
+	require.ErrorAs(t, u.Incomplete, &ie)
+	last := ie.Parts[len(ie.Parts)-1]
+	require.Equal(t, errBudget.Error(), last.Err, "%d parts, last %s", len(ie.Parts), last.Path)
+	require.Contains(t, u.Incomplete.Error(), "more", "the error names ten parts and counts the rest")
 }

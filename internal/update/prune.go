@@ -3,6 +3,7 @@ package update
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -13,20 +14,24 @@ import (
 
 // Bounds of one pruning: beyond them a failing member is dropped whole.
 const (
-	maxPruneDepth = 32       // levels of members and elements followed into
-	maxTrialBytes = 16 << 20 // bytes decoded in trial decodes, 16 times the largest body
+	maxPruneDepth = 32 // levels of members and elements followed into
+	// maxTrialWork bounds the trial decodes: each costs its bytes plus
+	// trialCost. Real bodies need a few dozen; the bound stops a body made
+	// of thousands of failing parts within a fraction of a second.
+	maxTrialWork = 8 << 20
+	trialCost    = 1 << 10
 )
 
 // pruner removes from a body what telego cannot decode, member by member
 // (see prune), and records what it removed.
 type pruner struct {
-	budget int // bytes left to decode
+	budget int // work left for trial decodes (maxTrialWork)
 	parts  []Part
 }
 
 // try decodes data into a new t and reports telego's error.
 func (p *pruner) try(t reflect.Type, data []byte) error {
-	p.budget -= len(data)
+	p.budget -= len(data) + trialCost
 	return json.Unmarshal(data, reflect.New(t).Interface())
 }
 
@@ -70,17 +75,45 @@ func (p *pruner) prune(t reflect.Type, data []byte, path string, depth int) ([]b
 
 // list prunes each element of an array of a concrete type.
 func (p *pruner) list(elem reflect.Type, data []byte, path string, depth int) ([]byte, error) {
-	var kept [][]byte
-	for i, e := range elements(data) {
-		at := fmt.Sprintf("%s[%d]", path, i)
-		v, err := p.prune(elem, e, at, depth+1)
-		if err != nil {
-			p.record(at, err)
-			continue
-		}
-		kept = append(kept, v)
-	}
+	slice := reflect.SliceOf(elem)
+	kept := p.sift(elements(data), 0, path,
+		func(group [][]byte) bool { return p.try(slice, join(group)) == nil },
+		func(at string, e []byte) ([]byte, bool) {
+			v, err := p.prune(elem, e, at, depth+1)
+			if err != nil {
+				p.record(at, err)
+				return nil, false
+			}
+			return v, true
+		})
 	return join(kept), nil
+}
+
+// sift returns the elements of a list (the first at index first) that
+// decode: a group that decodes as a whole is kept whole, else it is split
+// in halves, down to single elements, which one keeps (perhaps pruned) or
+// drops. One failing element among n costs about 2 log n trials, all of
+// them 2n. Past the bound, the rest is left out as one part.
+func (p *pruner) sift(elems [][]byte, first int, path string, whole func([][]byte) bool,
+	one func(at string, e []byte) ([]byte, bool)) [][]byte {
+	switch {
+	case len(elems) == 0:
+		return nil
+	case p.budget <= 0:
+		p.parts = append(p.parts, Part{Path: fmt.Sprintf("%s[%d:%d]", path, first, first+len(elems)), Err: errBudget.Error()})
+		return nil
+	case whole(elems):
+		return elems
+	case len(elems) == 1:
+		v, ok := one(fmt.Sprintf("%s[%d]", path, first), elems[0])
+		if !ok {
+			return nil
+		}
+		return [][]byte{v}
+	}
+	half := len(elems) / 2
+	kept := p.sift(elems[:half], first, path, whole, one)
+	return append(kept, p.sift(elems[half:], first+half, path, whole, one)...)
 }
 
 // object prunes the members of an object that decodes into the struct t
@@ -145,18 +178,26 @@ func (p *pruner) object(t reflect.Type, data []byte, path string, depth int) ([]
 			ms[i].val, ms[i].drop = v, !ok
 		}
 	}
+	// the elements are tried in the parent without the others (telego
+	// decodes them one by one), in halves (sift)
 	for _, i := range lists {
-		var kept [][]byte
-		with := func(v []byte) []byte { return join(append(kept[:len(kept):len(kept)], v)) }
-		for j, e := range elements(orig[i]) {
-			if v, ok := p.fits(t, ms, i, e, with, fmt.Sprintf("%s[%d]", join2(path, ms[i].key), j), depth); ok {
-				kept = append(kept, v)
-			}
-		}
-		ms[i].val = join(kept)
+		ms[i].val = join(p.sift(elements(orig[i]), 0, join2(path, ms[i].key),
+			func(group [][]byte) bool {
+				ms[i].val = join(group)
+				return p.try(t, build(ms)) == nil
+			},
+			func(at string, e []byte) ([]byte, bool) {
+				return p.fits(t, ms, i, e, func(v []byte) []byte { return join([][]byte{v}) }, at, depth)
+			}))
+	}
+	if err := p.try(t, build(ms)); err != nil {
+		return nil, err
 	}
 	return build(ms), nil
 }
+
+// errBudget is the Err of the parts left out once pruning spent its bound.
+var errBudget = errors.New("left out undecoded: the pruning bound was reached")
 
 // fits tries the parent t with the interface member i holding wrap(v)
 // (v itself for a member, the kept elements and v for a list) and returns
