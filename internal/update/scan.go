@@ -30,13 +30,14 @@ type span struct{ from, to int }
 // integer from 0 to 2^63-1; anything else in it, known or not, is
 // accepted. The error for any other body wraps ErrNotUpdate and says why.
 //
-// Member names are matched exactly, as Telegram writes them. The type is
+// Member names are matched exactly (escapes read), as Telegram writes
+// them, not case-insensitively as encoding/json would. The type is
 // the first kind of the taxonomy whose member holds an object; a body with
 // none is TypeUnknown, and its chat and user are then looked for in its
 // first member holding an object, at chat.id and from.id or user.id.
 // Scan validates the whole body as encoding/json would (nesting up to
 // 10,000 levels), so every body it accepts decodes at dispatch. It does not
-// allocate for a valid body.
+// allocate for a valid body whose member names hold no escapes.
 func Scan(body []byte) (Info, error) {
 	var (
 		info    Info
