@@ -16,18 +16,19 @@ import (
 )
 
 // TestUpdatesTelegoCannotDecodeAreDispatched: every body telego cannot
-// fully decode (a value newer than telego in each discriminated field) and
-// every kind of update reaches the handler once, decoded once, with its raw
-// JSON and what did decode; DECODE_INCOMPLETE (UNSUPPORTED_PAYLOAD) is
-// logged once for each refused one, even across a retry for another
-// reason; each ends in DISPATCH_OK, nothing is dead-lettered.
+// fully decode (a value newer than telego in each discriminated field),
+// every kind of update and every fixture reaches the handler, decoded
+// once, with its raw JSON and what did decode; DECODE_INCOMPLETE
+// (UNSUPPORTED_PAYLOAD) is logged once for each refused one, even across a
+// retry for another reason; each ends in DISPATCH_OK, nothing is
+// dead-lettered.
 func TestUpdatesTelegoCannotDecodeAreDispatched(t *testing.T) {
 	var (
 		mu    sync.Mutex
 		seen  = map[int64]*update.Update{}
 		calls = map[int64]int{}
 	)
-	bodies := updatetest.Bodies(t, updatetest.TelegoRefuses, updatetest.Kinds)
+	bodies := updatetest.Bodies(t, updatetest.TelegoRefuses, updatetest.Kinds, updatetest.Fixtures)
 	flaky := int64(0) // fails its first delivery
 	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *update.Update) error {
 		mu.Lock()
