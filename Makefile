@@ -38,10 +38,11 @@ test-short:
 
 ## fuzz: each fuzz target for FUZZTIME, one after another, from its seed
 ## corpus (the webhook decoder, callback data, the log encoders, config,
-## stream entries).
+## stream entries, the update scanner).
 FUZZTIME ?= 10s
 FUZZ := ./internal/ingest:FuzzWebhook ./internal/router:FuzzParseData \
-	./internal/telemetry:FuzzNoForgery ./internal/config:FuzzFromEnv ./internal/queue:FuzzDecodeEntry
+	./internal/telemetry:FuzzNoForgery ./internal/config:FuzzFromEnv ./internal/queue:FuzzDecodeEntry \
+	./internal/update:FuzzScan
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \

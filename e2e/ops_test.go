@@ -156,7 +156,7 @@ func TestWebhookCommands(t *testing.T) {
 	require.Equal(t, world.WebhookSecret, p["secret_token"])
 	require.Equal(t, true, p["drop_pending_updates"])
 	require.EqualValues(t, "10", fmt.Sprint(p["max_connections"]))
-	require.ElementsMatch(t, []any{"message", "callback_query"}, p["allowed_updates"])
+	require.ElementsMatch(t, []any{"message", "callback_query", "business_message"}, p["allowed_updates"])
 
 	out, stderr, code = e.CLI("webhook", "info")
 	require.Equal(t, 0, code, stderr)

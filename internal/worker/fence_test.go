@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // blocker is a handler that holds every call until released.
@@ -26,7 +27,7 @@ func newBlocker(t *testing.T) *blocker {
 
 func (b *blocker) open() { b.once.Do(func() { close(b.release) }) }
 
-func (b *blocker) Handle(ctx context.Context, u *telego.Update) error {
+func (b *blocker) Handle(ctx context.Context, u *update.Update) error {
 	b.started <- int64(u.UpdateID)
 	select {
 	case <-b.release:
@@ -104,7 +105,7 @@ func TestLeaseLossCancelsTheHandlerAndLeavesTheRestPending(t *testing.T) {
 	b := newBlocker(t)
 	b2 := &recorder{}
 	var second atomic.Bool
-	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *telego.Update) error {
+	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *update.Update) error {
 		if second.Load() {
 			return b2.Handle(ctx, u)
 		}
@@ -139,7 +140,7 @@ func TestANewTermOfTheSameShardWaitsForTheOldOne(t *testing.T) {
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { close(gate) }) })
 	started := make(chan int, 2)
-	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+	rec := &recorder{behaviour: func(ctx context.Context, u *update.Update, n int) error {
 		started <- n
 		if n == 1 {
 			<-gate // ignores its context: the old term cannot end before it returns

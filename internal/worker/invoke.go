@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mymmrac/telego"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // result of one handler call.
@@ -41,7 +41,7 @@ func (e *panicError) Error() string { return fmt.Sprintf("handler panic: %v", e.
 
 // invoke runs the handler in its own goroutine under HandlerTimeout and
 // returns at its return or its deadline, whichever comes first.
-func (r *run) invoke(ctx context.Context, u *telego.Update) result {
+func (r *run) invoke(ctx context.Context, u *update.Update) result {
 	hctx, cancel := context.WithTimeout(ctx, r.p.cfg.HandlerTimeout)
 	defer cancel() // after the handler returned or its deadline passed
 	start := r.p.cfg.Now()

@@ -2,16 +2,14 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/mymmrac/telego"
-
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // Error types of DISPATCH_FAIL beside the handler error's Go type.
@@ -66,14 +64,12 @@ func (r *run) process(it *item) {
 			r.cancel()
 			return
 		}
-		var u telego.Update
-		if err := json.Unmarshal(it.e.Envelope.Payload, &u); err != nil {
-			r.deadLetter(ctx, it, telemetry.ReasonBadPayload, "BAD_PAYLOAD", "payload is not an Update: "+err.Error())
+		if it.u == nil && !r.decode(ctx, it) {
 			return
 		}
 
 		r.p.cfg.Log.DispatchStartAt(ctx, decided, r.shard, r.token)
-		res := r.invoke(ctx, &u)
+		res := r.invoke(ctx, it.u)
 		r.p.cfg.Metrics.DispatchDuration.WithLabelValues(r.label, res.outcome()).Observe(res.dur.Seconds())
 		if res.err == nil {
 			r.p.cfg.Log.DispatchOK(ctx, res.dur, r.shard, r.token)
@@ -103,6 +99,25 @@ func (r *run) process(it *item) {
 		}
 		it.e = e
 	}
+}
+
+// decode decodes an entry's update for its dispatches in this term: once,
+// logging DECODE_INCOMPLETE (UNSUPPORTED_PAYLOAD) once when telego could
+// not decode all of it, which is no failure. A payload that is not even a
+// JSON object (never ingested as such) is dead-lettered at once.
+func (r *run) decode(ctx context.Context, it *item) bool {
+	env := it.e.Envelope
+	u, err := update.Decode(env.Payload, update.Info{UpdateID: env.UpdateID, Type: env.Type, ChatID: env.ChatID,
+		UserID: env.UserID})
+	if err != nil {
+		r.deadLetter(ctx, it, telemetry.ReasonBadPayload, "BAD_PAYLOAD", "payload is not an Update: "+err.Error())
+		return false
+	}
+	if u.Incomplete != nil {
+		r.p.cfg.Log.DecodeIncomplete(ctx, env.Type, u.Incomplete)
+	}
+	it.u = u
+	return true
 }
 
 // reject logs an entry this run will not dispatch because it is no longer

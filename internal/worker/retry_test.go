@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 func TestPanickingHandlerIsDeadLetteredAfterMaxDeliveries(t *testing.T) {
-	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+	rec := &recorder{behaviour: func(ctx context.Context, u *update.Update, n int) error {
 		if u.UpdateID == 1 {
 			panic("poison update")
 		}
@@ -85,7 +86,7 @@ type flaky struct{ msg string }
 func (e *flaky) Error() string { return e.msg }
 
 func TestFailedDeliveryIsRetriedUntilItSucceeds(t *testing.T) {
-	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+	rec := &recorder{behaviour: func(ctx context.Context, u *update.Update, n int) error {
 		if n < 3 {
 			return &flaky{"telegram said 502"}
 		}
@@ -107,7 +108,7 @@ func TestFailedDeliveryIsRetriedUntilItSucceeds(t *testing.T) {
 
 func TestTimeoutWaitsForTheHandlerBeforeTheChatMovesOn(t *testing.T) {
 	returned := make(chan time.Time, 1)
-	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+	rec := &recorder{behaviour: func(ctx context.Context, u *update.Update, n int) error {
 		if u.UpdateID == 1 && n == 1 {
 			time.Sleep(300 * time.Millisecond) // ignores its context
 			returned <- time.Now()
@@ -144,7 +145,7 @@ func TestTimeoutAbandonsAHandlerThatNeverReturns(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+	rec := &recorder{behaviour: func(ctx context.Context, u *update.Update, n int) error {
 		if u.UpdateID == 1 && n == 1 {
 			<-release // ignores its context
 		}
@@ -164,7 +165,7 @@ func TestTimeoutAbandonsAHandlerThatNeverReturns(t *testing.T) {
 }
 
 func TestAHandlerHonouringItsDeadlineTimesOut(t *testing.T) {
-	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+	rec := &recorder{behaviour: func(ctx context.Context, u *update.Update, n int) error {
 		if n == 1 {
 			<-ctx.Done()
 			return ctx.Err()
@@ -234,7 +235,7 @@ func (typedFailure) Error() string     { return "wrapped panic" }
 func (typedFailure) ErrorType() string { return "HANDLER_PANIC" }
 
 func TestErrorTyperNamesTheErrorType(t *testing.T) {
-	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+	rec := &recorder{behaviour: func(ctx context.Context, u *update.Update, n int) error {
 		if n < 2 {
 			return fmt.Errorf("router: %w", typedFailure{})
 		}
