@@ -136,10 +136,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case res.Duplicate:
 		h.cfg.Log.DuplicateUpdate(ctx, env.Shard)
-		h.cfg.Metrics.Duplicates.WithLabelValues(strconv.Itoa(env.Shard)).Inc()
+		h.cfg.Metrics.Duplicates.Inc()
 	default:
 		h.cfg.Log.QueueEnqueueAt(ctx, sent, typ, env.Shard, res.Depth, res.ID)
-		h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(strconv.Itoa(env.Shard), typ).Inc()
+		h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(typ).Inc()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)

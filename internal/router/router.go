@@ -177,7 +177,7 @@ func (r *Router) handleCallback(ctx context.Context, u *telego.Update) error {
 		c.Data = d
 		rt := r.callbacks[d.Action]
 		r.log.CallbackRouted(c, rt.name, d.Button())
-		err = r.run(c, rt)
+		err = r.runTimed(c, rt)
 	}
 	r.guard(c)
 	return err
@@ -215,7 +215,7 @@ func (r *Router) handleMessage(ctx context.Context, u *telego.Update) error {
 		return nil
 	}
 	r.log.MessageRouted(c, rt.name)
-	return r.run(c, rt)
+	return r.runTimed(c, rt)
 }
 
 func runeCount(s string) int {

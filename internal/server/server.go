@@ -67,7 +67,9 @@ type Server struct {
 // nothing else.
 func New(cfg config.Config, out io.Writer) (*Server, error) {
 	s := &Server{cfg: cfg, keys: keys.New(cfg.Namespace), started: time.Now()}
-	s.metrics = metrics.New(prometheus.NewRegistry())
+	s.metrics = metrics.NewWith(prometheus.NewRegistry(), metrics.Options{Namespace: cfg.Namespace,
+		Instance: cfg.InstanceID, Version: Version, Shards: cfg.Shards, ShardLabels: cfg.MetricsShardLabels,
+		UpdateTypes: queue.Types(), WebhookReasons: ingest.ReasonNames(), ErrorTypes: telemetry.ErrorTypeNames()})
 
 	rc, err := redisx.New(&cfg)
 	if err != nil {
