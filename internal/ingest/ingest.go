@@ -39,8 +39,12 @@ const MaxBody = 1 << 20
 const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 
 // EnqueueTimeout bounds the Redis call of one request; Telegram resends what
-// is not answered 200.
-const EnqueueTimeout = 5 * time.Second
+// is not answered 200. A healthy append takes about a millisecond (with
+// REDIS_WAIT_REPLICAS at most REDIS_WAIT_TIMEOUT, 1s, more), so after 2s
+// Redis counts as unavailable and the request is answered 503 rather than
+// held: a load balancer in front (deploy/nginx.conf, 3s) then still gets
+// this instance's own 503, not its timeout.
+const EnqueueTimeout = 2 * time.Second
 
 // Config of the webhook handler.
 type Config struct {

@@ -80,8 +80,8 @@ type Metrics struct {
 	WebhookRequests   *prometheus.HistogramVec // code
 
 	// dispatch
-	dispatchDuration *prometheus.HistogramVec // outcome (shard with ShardLabels)
-	dispatchWait     *prometheus.HistogramVec // (shard with ShardLabels)
+	DispatchDuration *prometheus.HistogramVec // outcome (shard with ShardLabels)
+	DispatchWait     *prometheus.HistogramVec // (shard with ShardLabels)
 	HandlerDuration  *prometheus.HistogramVec // handler (the router's route name)
 	DispatchFailures *prometheus.CounterVec   // error_type
 	DeadLetters      prometheus.Counter
@@ -166,9 +166,9 @@ func NewWith(reg *prometheus.Registry, o Options) *Metrics {
 	m.WebhookRequests = histogram("webhook_request_duration_seconds",
 		"Webhook requests by answered status and the time to answer them (the _count is the SLO denominator).",
 		webhookBuckets, "code")
-	m.dispatchDuration = histogram("dispatch_duration_seconds", "Duration of one dispatch (handler run), by outcome.",
+	m.DispatchDuration = histogram("dispatch_duration_seconds", "Duration of one dispatch (handler run), by outcome.",
 		dispatchBuckets, append(append([]string(nil), shard...), "outcome")...)
-	m.dispatchWait = histogram("dispatch_wait_seconds",
+	m.DispatchWait = histogram("dispatch_wait_seconds",
 		"Time from an update's enqueue to the start of its dispatch (a redelivery counts from the first enqueue).",
 		waitBuckets, shard...)
 	m.HandlerDuration = histogram("handler_duration_seconds", "Duration of one routed handler of the bot, by route.",
@@ -201,7 +201,7 @@ func NewWith(reg *prometheus.Registry, o Options) *Metrics {
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	own.MustRegister(
-		m.UpdatesEnqueued, m.Duplicates, m.WebhookRejections, m.WebhookRequests, m.dispatchDuration, m.dispatchWait,
+		m.UpdatesEnqueued, m.Duplicates, m.WebhookRejections, m.WebhookRequests, m.DispatchDuration, m.DispatchWait,
 		m.HandlerDuration, m.DispatchFailures, m.DeadLetters, m.PassiveRejects, m.QueueLength, m.QueuePending,
 		m.OldestPending, m.DLQLength, m.LeaseRole, m.LeaseToken, m.LeaseTransitions, m.Shards, m.TelegramErrors,
 		m.TelegramFailures, m.TelegramRequests, m.JournalFailures, m.CallbackAnswers, m.SilenceWarnings,
@@ -255,20 +255,20 @@ func (m *Metrics) SetBot(username string) {
 // outcome (ok, error, timeout, panic, cancelled) after d.
 func (m *Metrics) ObserveDispatch(shard, outcome string, d time.Duration) {
 	if m.opts.ShardLabels {
-		m.dispatchDuration.WithLabelValues(shard, outcome).Observe(d.Seconds())
+		m.DispatchDuration.WithLabelValues(shard, outcome).Observe(d.Seconds())
 		return
 	}
-	m.dispatchDuration.WithLabelValues(outcome).Observe(d.Seconds())
+	m.DispatchDuration.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
 // ObserveWait records the wait of an update of shard from its enqueue to
 // the start of this dispatch.
 func (m *Metrics) ObserveWait(shard string, d time.Duration) {
 	if m.opts.ShardLabels {
-		m.dispatchWait.WithLabelValues(shard).Observe(d.Seconds())
+		m.DispatchWait.WithLabelValues(shard).Observe(d.Seconds())
 		return
 	}
-	m.dispatchWait.WithLabelValues().Observe(d.Seconds())
+	m.DispatchWait.WithLabelValues().Observe(d.Seconds())
 }
 
 // LeaseHeld records that this instance won shard's lease with token.
