@@ -27,6 +27,9 @@ func registeredMetrics(t *testing.T) map[string]map[string]bool {
 	m := metrics.NewWith(prometheus.NewRegistry(), metrics.Options{Namespace: "tgd", Shards: 2, ShardLabels: true})
 	v := reflect.ValueOf(m).Elem()
 	for i := 0; i < v.NumField(); i++ {
+		if !v.Type().Field(i).IsExported() {
+			continue // buildInfo: set by NewWith already
+		}
 		f := v.Field(i)
 		get := f.MethodByName("GetMetricWithLabelValues")
 		if !get.IsValid() {
@@ -361,4 +364,16 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	sort.Strings(missing)
 	require.Empty(t, missing, "the dashboard shows none of these series")
+}
+
+// TestHelmChartRulesAreAlertsYml: the Helm chart's PrometheusRule is made
+// from a copy of alerts.yml (Helm reads only files inside the chart); it
+// must be the same file.
+func TestHelmChartRulesAreAlertsYml(t *testing.T) {
+	want, err := os.ReadFile("prometheus/alerts.yml")
+	require.NoError(t, err)
+	got, err := os.ReadFile("helm/dispatcher/files/alerts.yml")
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got),
+		"deploy/helm/dispatcher/files/alerts.yml differs: cp deploy/prometheus/alerts.yml deploy/helm/dispatcher/files/alerts.yml")
 }
