@@ -18,7 +18,8 @@ const statsEvery = 5 * time.Second
 // statsLoop keeps the gauges of /metrics current: the queue gauges of the
 // shards this instance holds, and, while it holds shard 0, the deployment
 // gauges (Redis memory), so that each is exported by one instance only. It
-// refreshes every statsEvery and at each change of this instance's shards.
+// refreshes every statsEvery and a second after a change of this
+// instance's shards.
 func (s *Server) statsLoop(ctx context.Context) error {
 	t := time.NewTicker(statsEvery)
 	defer t.Stop()
@@ -29,7 +30,17 @@ func (s *Server) statsLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-changed: // a shard won or lost: its gauges come or go at once
+		case <-changed:
+			// A shard was won or lost (a lost shard's gauges are gone
+			// already, metrics.LeaseLost): refresh a second later, once for
+			// a whole burst, such as an instance taking 1,024 shards at start.
+			burst := time.NewTimer(time.Second)
+			select {
+			case <-ctx.Done():
+				burst.Stop()
+				return nil
+			case <-burst.C:
+			}
 		}
 	}
 }
