@@ -255,7 +255,11 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	require.Equal(t, 1.0, metricValue(after, `dispatcher_webhook_request_duration_seconds_count{code="400"`))
 	require.GreaterOrEqual(t, metricValue(after, "dispatcher_dispatch_wait_seconds_count"), 20.0)
 	require.GreaterOrEqual(t, metricValue(after, "dispatcher_lease_transitions_total"), 1.0)
-	require.Contains(t, after, "dispatcher_queue_length")
+	// the queue gauges of the shard held, refreshed at most a second after
+	// the lease was won, then every 5s
+	require.True(t, proctest.Eventually(10*time.Second, 100*time.Millisecond, func() bool {
+		return strings.Contains(scrape(t, in), "dispatcher_queue_length{")
+	}), "the holder exports its shard's queue gauges")
 	require.Contains(t, after, "go_goroutines")
 }
 

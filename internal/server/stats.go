@@ -18,28 +18,32 @@ const statsEvery = 5 * time.Second
 // statsLoop keeps the gauges of /metrics current: the queue gauges of the
 // shards this instance holds, and, while it holds shard 0, the deployment
 // gauges (Redis memory), so that each is exported by one instance only. It
-// refreshes every statsEvery and a second after a change of this
-// instance's shards.
+// refreshes every statsEvery and at a change of this instance's shards, at
+// most once a second.
 func (s *Server) statsLoop(ctx context.Context) error {
 	t := time.NewTicker(statsEvery)
 	defer t.Stop()
 	for {
 		changed := s.leases.Changed() // before the refresh: a change during it is not missed
 		s.refreshStats(ctx)
+		last := time.Now()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		case <-changed:
 			// A shard was won or lost (a lost shard's gauges are gone
-			// already, metrics.LeaseLost): refresh a second later, once for
-			// a whole burst, such as an instance taking 1,024 shards at start.
-			burst := time.NewTimer(time.Second)
-			select {
-			case <-ctx.Done():
-				burst.Stop()
-				return nil
-			case <-burst.C:
+			// already, metrics.LeaseLost): refresh now, but at most once a
+			// second, so that a burst of changes (an instance taking 1,024
+			// shards at start) costs one refresh a second, not one a shard.
+			if wait := time.Second - time.Since(last); wait > 0 {
+				burst := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					burst.Stop()
+					return nil
+				case <-burst.C:
+				}
 			}
 		}
 	}
