@@ -230,7 +230,7 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	} {
 		require.Contains(t, before, "\n"+series+"\n", "a fresh instance exports %s", series)
 	}
-	require.Regexp(t, `\ndispatcher_build_info\{bot="dispatcher_bot",goversion="go[^"]+",instance_id="metrics-0",`+ns+`,version="[^"]+"\} 1\n`, before)
+	require.Regexp(t, `\ndispatcher_build_info\{bot="dispatcher_bot",commit="[^"]*",goversion="go[^"]+",instance_id="metrics-0",`+ns+`,version="[^"]+"\} 1\n`, before)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -7,7 +7,7 @@ import "github.com/dispatcher-bot/dispatcher/internal/telemetry"
 var Reasons = []telemetry.Reason{
 	telemetry.ReasonMethodNotAllowed, telemetry.ReasonUnauthorized, telemetry.ReasonShuttingDown,
 	telemetry.ReasonPayloadTooLarge, telemetry.ReasonBadPayload, telemetry.ReasonBacklogFull,
-	telemetry.ReasonRedisUnavailable,
+	telemetry.ReasonRedisUnavailable, telemetry.ReasonReplicasUnavailable,
 }
 
 // ReasonNames returns Reasons as strings (label values).

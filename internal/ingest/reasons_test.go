@@ -25,7 +25,7 @@ func TestReasonsListEveryRefusal(t *testing.T) {
 		"ReasonMethodNotAllowed": telemetry.ReasonMethodNotAllowed, "ReasonUnauthorized": telemetry.ReasonUnauthorized,
 		"ReasonShuttingDown": telemetry.ReasonShuttingDown, "ReasonPayloadTooLarge": telemetry.ReasonPayloadTooLarge,
 		"ReasonBadPayload": telemetry.ReasonBadPayload, "ReasonBacklogFull": telemetry.ReasonBacklogFull,
-		"ReasonRedisUnavailable": telemetry.ReasonRedisUnavailable,
+		"ReasonRedisUnavailable": telemetry.ReasonRedisUnavailable, "ReasonReplicasUnavailable": telemetry.ReasonReplicasUnavailable,
 	}
 	for _, m := range used {
 		r, ok := byName[string(m[1])]

@@ -6,7 +6,7 @@
 // What it guarantees (docs/operations.md, "Metrics"):
 //   - Every dispatcher_ series carries redis_namespace (REDIS_NAMESPACE), so
 //     two bots in one Prometheus never mix; dispatcher_build_info adds the
-//     version, INSTANCE_ID and the bot's username for joins.
+//     version and commit, INSTANCE_ID and the bot's username for joins.
 //   - Every labelled counter exists at 0 from the start for each label value
 //     the instance can emit (Options lists them), so increase() sees the
 //     first event: a counter born at 1 looks like no change.
@@ -56,7 +56,8 @@ var WebhookCodes = []int{200, 400, 401, 405, 413, 503}
 type Options struct {
 	Namespace string // REDIS_NAMESPACE: label redis_namespace of every dispatcher_ series ("" none)
 	Instance  string // INSTANCE_ID, on dispatcher_build_info
-	Version   string // the build's version, on dispatcher_build_info
+	Version   string // the build's version (internal/version), on dispatcher_build_info
+	Commit    string // the build's commit, on dispatcher_build_info
 	Shards    int    // SHARDS, the value of dispatcher_shards
 
 	// ShardLabels (METRICS_SHARD_LABELS) adds the shard label to the
@@ -114,7 +115,7 @@ type Metrics struct {
 	RedisMemoryUsed *prometheus.GaugeVec // no labels: present only while exported
 	RedisMemoryMax  *prometheus.GaugeVec
 
-	buildInfo *prometheus.GaugeVec // version, goversion, instance_id, bot
+	buildInfo *prometheus.GaugeVec // version, commit, goversion, instance_id, bot
 	mu        sync.Mutex
 	bot       string
 }
@@ -193,7 +194,7 @@ func NewWith(reg *prometheus.Registry, o Options) *Metrics {
 	m.RedisMemoryUsed = gaugeVec("redis_memory_used_bytes", "Redis used_memory (the fullest master in a Cluster); from the holder of shard 0.")
 	m.RedisMemoryMax = gaugeVec("redis_memory_max_bytes", "Redis maxmemory (0: no limit) of the same node; from the holder of shard 0.")
 	m.buildInfo = gaugeVec("build_info", "1, labelled with the build and the instance: join on it for version, INSTANCE_ID and bot.",
-		"version", "goversion", "instance_id", "bot")
+		"version", "commit", "goversion", "instance_id", "bot")
 
 	own := prometheus.Registerer(reg)
 	if o.Namespace != "" {
@@ -248,7 +249,7 @@ func (m *Metrics) SetBot(username string) {
 	}
 	m.buildInfo.Reset()
 	m.bot = username
-	m.buildInfo.WithLabelValues(version, runtime.Version(), m.opts.Instance, username).Set(1)
+	m.buildInfo.WithLabelValues(version, m.opts.Commit, runtime.Version(), m.opts.Instance, username).Set(1)
 }
 
 // ObserveDispatch records one dispatch of shard (its label) that ended with

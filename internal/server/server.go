@@ -35,6 +35,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/version"
 	"github.com/dispatcher-bot/dispatcher/internal/worker"
 )
 
@@ -68,7 +69,7 @@ type Server struct {
 func New(cfg config.Config, out io.Writer) (*Server, error) {
 	s := &Server{cfg: cfg, keys: keys.New(cfg.Namespace), started: time.Now()}
 	s.metrics = metrics.NewWith(prometheus.NewRegistry(), metrics.Options{Namespace: cfg.Namespace,
-		Instance: cfg.InstanceID, Version: Version, Shards: cfg.Shards, ShardLabels: cfg.MetricsShardLabels,
+		Instance: cfg.InstanceID, Version: version.Version(), Commit: version.Commit(), Shards: cfg.Shards, ShardLabels: cfg.MetricsShardLabels,
 		UpdateTypes: queue.Types(), WebhookReasons: ingest.ReasonNames(), ErrorTypes: telemetry.ErrorTypeNames()})
 
 	rc, err := redisx.New(&cfg)
@@ -87,7 +88,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	}
 	s.log = log
 	s.journal.SetLogger(log)
-	installRedisLogger(log)
+	telemetry.RouteRedisLogs(log)
 	s.debug = telemetry.NewDebugFlag(rc, s.keys, log)
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -197,12 +198,18 @@ func (s *Server) Run(ctx context.Context) error {
 	// Until Redis answers, /readyz says 503 and the webhook answers 503.
 	if err := s.waitRedis(ctx); err != nil {
 		s.shutdownHTTP()
+		if errors.Is(err, config.ErrInvalid) {
+			return err // Redis refuses this configuration: exit 2
+		}
 		return nil // cancelled before Redis ever answered: a clean stop
 	}
 	if err := s.registry.Register(ctx); err != nil {
 		s.shutdownHTTP()
 		if errors.Is(err, lease.ErrDuplicateInstance) {
 			return fmt.Errorf("INSTANCE_ID: %w", err)
+		}
+		if perr := redisx.PermanentError(&s.cfg, err); perr != nil {
+			return perr
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -284,8 +291,14 @@ func (s *Server) announce() {
 			"embedded in-process Redis: serves this one instance only and keeps nothing across restarts; set REDIS_URL for production")
 	}
 	if s.cfg.Sandbox {
-		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
-			"sandbox mode: no real Telegram; what the bot sends is recorded at GET /sandbox/messages")
+		msg := "sandbox mode: no real Telegram; what the bot sends is recorded at GET /sandbox/messages"
+		if len(s.cfg.AdminIDs) == 0 {
+			msg += fmt.Sprintf("; user %d may use /debug (ADMIN_IDS is unset)", config.SandboxAdminID)
+		}
+		if s.redis.Embedded != nil {
+			msg += "; dispatcher status, trace and dlq on this machine read the embedded Redis (GET " + SandboxRedisPath + ")"
+		}
+		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting, msg)
 	}
 	if s.cfg.WebhookSecret == "" && !s.cfg.Sandbox {
 		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
@@ -305,34 +318,6 @@ func localAddr(addr net.Addr) string {
 		return addr.String()
 	}
 	return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
-}
-
-// waitRedis returns once Redis answers, retrying with backoff, or ctx.Err().
-func (s *Server) waitRedis(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
-	logged := false
-	for {
-		err := redisx.Ping(ctx, s.redis, time.Second)
-		if err == nil {
-			s.redisOK.Store(true)
-			return nil
-		}
-		if !logged {
-			s.log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "redis unavailable at start; retrying",
-				zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)), zap.Error(err))
-			logged = true
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		if backoff < 2*time.Second {
-			backoff *= 2
-		}
-	}
 }
 
 // healthLoop keeps redisOK current for /readyz.
