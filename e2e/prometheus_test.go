@@ -31,7 +31,9 @@ import (
 // was scraped at 0 before it (a counter born at 1 has no increase, and the
 // alert waited for the second dead letter). The two healthy deployments
 // fire nothing else: their shards 0 and 1 are not summed together (which
-// made ShardWithTwoActive fire for every shard).
+// made ShardWithTwoActive fire for every shard; a pending alert that its
+// for: would wait out, such as a lease lost for a moment on a loaded
+// machine, is allowed).
 func TestAlertsOnRealScrapes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
@@ -89,11 +91,17 @@ func TestAlertsOnRealScrapes(t *testing.T) {
 	var seen []string
 	for _, a := range alerts {
 		seen = append(seen, a.Labels["alertname"]+"/"+a.Labels["redis_namespace"]+"/"+a.State)
-		switch a.Labels["alertname"] {
-		case "DispatcherDeadLettersGrowing", "DispatcherDispatchFailureRatio": // the panic is a failed dispatch too
-			require.Equal(t, bot1.NS, a.Labels["redis_namespace"], "%s names bot 1 only", a.Labels["alertname"])
+		name, ns := a.Labels["alertname"], a.Labels["redis_namespace"]
+		switch {
+		case name == "DispatcherDeadLettersGrowing", name == "DispatcherDispatchFailureRatio": // the panic is a failed dispatch too
+			require.Equal(t, bot1.NS, ns, "%s names bot 1 only", name)
+		case name == "DispatcherShardWithTwoActive":
+			t.Errorf("%s is %s for %q: the two bots' shards were summed together", name, a.State, ns)
+		case a.State == "firing":
+			t.Errorf("%s fires for %q: healthy deployments must not alert", name, ns)
 		default:
-			t.Errorf("%s is %s for %q: healthy deployments must not alert", a.Labels["alertname"], a.State, a.Labels["redis_namespace"])
+			// pending: a lease lost for a moment on a loaded machine, which
+			// the rule's for: waits out
 		}
 	}
 	sort.Strings(seen)
@@ -121,6 +129,7 @@ func startPrometheus(t *testing.T, bin string, targets []*proctest.Instance) *pr
 	}
 	conf := fmt.Sprintf(`global:
   scrape_interval: 1s
+  scrape_timeout: 1s
   evaluation_interval: 1s
 rule_files: [%q]
 scrape_configs:
