@@ -195,7 +195,7 @@ func (r *Router) handleCallback(ctx context.Context, u *update.Update) error {
 		c.Data = d
 		rt := r.callbacks[d.Action]
 		r.log.CallbackRouted(c, rt.name, d.Button())
-		err = r.run(c, rt)
+		err = r.runTimed(c, rt)
 	}
 	r.guard(c)
 	return err
@@ -233,7 +233,7 @@ func (r *Router) handleMessage(ctx context.Context, u *update.Update, m *telego.
 		return nil
 	}
 	r.log.MessageRouted(c, rt.name)
-	return r.run(c, rt)
+	return r.runTimed(c, rt)
 }
 
 func runeCount(s string) int {

@@ -34,6 +34,7 @@ func (s *Server) newBot() (worker.Handler, error) {
 		return nil, err
 	}
 	username := s.botUsername(tg)
+	s.metrics.SetBot(username)
 	var cat *bot.Catalog
 	if s.cfg.CatalogFile != "" {
 		if cat, err = bot.LoadCatalog(s.cfg.CatalogFile); err != nil {
@@ -77,9 +78,4 @@ func (s *Server) instanceInfo() lease.InstanceInfo {
 		}
 	}
 	return info
-}
-
-// statsLoop keeps the queue gauges of /metrics current.
-func (s *Server) statsLoop(ctx context.Context) error {
-	return s.queue.RunGauges(ctx, s.metrics, 5*time.Second)
 }

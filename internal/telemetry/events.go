@@ -97,8 +97,7 @@ func (l *Logger) DispatchOK(ctx context.Context, d time.Duration, shard int, tok
 		zap.Int64(FDurationMS, d.Milliseconds()), zap.Int(FShard, shard), zap.Int64(FToken, token))
 }
 
-// DispatchFail logs a dispatch that failed; errType is HANDLER_TIMEOUT,
-// HANDLER_PANIC or the Go type of the error.
+// DispatchFail logs a dispatch that failed; errType is one of ErrorTypes.
 func (l *Logger) DispatchFail(ctx context.Context, d time.Duration, errType string, err error, shard int, token int64, delivery int64) {
 	if !l.on(warn) {
 		return

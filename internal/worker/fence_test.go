@@ -74,7 +74,7 @@ func TestAStaleAckIsRefusedAndTheEntryStaysPending(t *testing.T) {
 	require.Equal(t, "PASSIVE_REJECT", rej[0]["reason_code"])
 	require.Equal(t, "Instance not ACTIVE", rej[0]["reason_text"])
 	require.EqualValues(t, 1, h.pending(0), "left pending for the ACTIVE instance")
-	require.EqualValues(t, 1, value(h.m.PassiveRejects.WithLabelValues("0")))
+	require.EqualValues(t, 1, value(h.m.PassiveRejects))
 }
 
 func TestNotValidRejectsBeforeDispatch(t *testing.T) {

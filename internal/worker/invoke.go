@@ -78,33 +78,6 @@ func (r *run) invoke(ctx context.Context, u *update.Update) result {
 	return res
 }
 
-// ErrorTyper is implemented by handler errors that name their own
-// error_type for DISPATCH_FAIL (the router's recovered panics name
-// HANDLER_PANIC); other errors are named by their Go type.
-type ErrorTyper interface {
-	error
-	ErrorType() string
-}
-
-// classify names a handler's failure for DISPATCH_FAIL's error_type.
-func classify(ctx, hctx context.Context, err error) string {
-	var pe *panicError
-	var typed ErrorTyper
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &pe):
-		return errTypePanic
-	case errors.As(err, &typed):
-		return typed.ErrorType()
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		return errTypeCancelled
-	case errors.Is(hctx.Err(), context.DeadlineExceeded) && errors.Is(err, context.DeadlineExceeded):
-		return errTypeTimeout
-	}
-	return fmt.Sprintf("%T", err)
-}
-
 // await waits for a handler that outlived its deadline to return, at most
 // AbandonAfter (or until the pool's hard stop); then its goroutine is
 // abandoned and counted.

@@ -12,12 +12,13 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
-// Error types of DISPATCH_FAIL beside the handler error's Go type.
+// Error types the worker names itself (errtype.go classifies the rest).
 const (
-	errTypeTimeout   = string(telemetry.ReasonHandlerTimeout)
-	errTypePanic     = string(telemetry.ReasonHandlerPanic)
-	errTypeCancelled = "CANCELLED"
-	errTypeUnacked   = "UNACKED"
+	errTypeTimeout   = string(telemetry.ErrTypeTimeout)
+	errTypePanic     = string(telemetry.ErrTypePanic)
+	errTypeCancelled = string(telemetry.ErrTypeCancelled)
+	errTypeUnacked   = string(telemetry.ErrTypeUnacked)
+	errTypeBadPay    = string(telemetry.ErrTypeBadPayload)
 )
 
 // updateCtx returns ctx carrying the entry's identity and the run's fence.
@@ -42,7 +43,7 @@ func (r *run) process(it *item) {
 		case it.failed && r.p.isDraining():
 			return // no retries while draining: left pending for the successor
 		case it.e.Invalid != nil:
-			r.deadLetter(ctx, it, telemetry.ReasonBadPayload, "BAD_PAYLOAD", it.e.Invalid.Error())
+			r.deadLetter(ctx, it, telemetry.ReasonBadPayload, errTypeBadPay, it.e.Invalid.Error())
 			return
 		case it.e.Deliveries > int64(r.p.cfg.MaxDeliveries):
 			typ, text := it.errType, it.errText
@@ -55,6 +56,7 @@ func (r *run) process(it *item) {
 
 		now := r.p.cfg.Now()
 		r.p.cfg.Log.QueuePick(ctx, "w"+strconv.Itoa(it.slot), r.shard, it.e.Deliveries, now.Sub(it.e.EnqueuedAt()))
+		r.p.cfg.Metrics.ObserveWait(r.label, now.Sub(it.e.EnqueuedAt()))
 		// DISPATCH_START is dated before the lease check: were the process
 		// paused between the check and the write, the line would otherwise
 		// show a start under this token after a successor's first one.
@@ -70,14 +72,14 @@ func (r *run) process(it *item) {
 
 		r.p.cfg.Log.DispatchStartAt(ctx, decided, r.shard, r.token)
 		res := r.invoke(ctx, it.u)
-		r.p.cfg.Metrics.DispatchDuration.WithLabelValues(r.label, res.outcome()).Observe(res.dur.Seconds())
+		r.p.cfg.Metrics.ObserveDispatch(r.label, res.outcome(), res.dur)
 		if res.err == nil {
 			r.p.cfg.Log.DispatchOK(ctx, res.dur, r.shard, r.token)
 			r.ack(ctx, it)
 			return
 		}
 		r.p.cfg.Log.DispatchFail(ctx, res.dur, res.errType, res.err, r.shard, r.token, it.e.Deliveries)
-		r.p.cfg.Metrics.DispatchFailures.WithLabelValues(r.label, res.errType).Inc()
+		r.p.cfg.Metrics.DispatchFailures.WithLabelValues(res.errType).Inc()
 		if res.running != nil {
 			r.await(res.running)
 		}
@@ -110,7 +112,7 @@ func (r *run) decode(ctx context.Context, it *item) bool {
 	u, err := update.Decode(env.Payload, update.Info{UpdateID: env.UpdateID, Type: env.Type, ChatID: env.ChatID,
 		UserID: env.UserID})
 	if err != nil {
-		r.deadLetter(ctx, it, telemetry.ReasonBadPayload, "BAD_PAYLOAD", "payload is not an Update: "+err.Error())
+		r.deadLetter(ctx, it, telemetry.ReasonBadPayload, errTypeBadPay, "payload is not an Update: "+err.Error())
 		return false
 	}
 	if u.Incomplete != nil {
@@ -124,5 +126,5 @@ func (r *run) decode(ctx context.Context, it *item) bool {
 // ACTIVE for the shard; the entry stays pending for the ACTIVE instance.
 func (r *run) reject(ctx context.Context) {
 	r.p.cfg.Log.UpdateRejected(ctx, telemetry.ReasonPassiveReject, "Instance not ACTIVE")
-	r.p.cfg.Metrics.PassiveRejects.WithLabelValues(r.label).Inc()
+	r.p.cfg.Metrics.PassiveRejects.Inc()
 }
