@@ -101,10 +101,11 @@ func dlqList(ctx context.Context, env *opsEnv, limit int64, asJSON bool, w io.Wr
 			return err
 		}
 		for _, d := range dls {
+			errType, errText := errorTypeOf(d.ErrorType, d.Error)
 			views = append(views, DeadLetterView{ID: strconv.Itoa(n) + "/" + d.ID, Shard: n, CID: d.Envelope.CID,
 				UpdateID: d.Envelope.UpdateID, UpdateType: d.Envelope.Type, ChatID: d.Envelope.ChatID,
-				UserID: d.Envelope.UserID, At: d.At, Reason: d.Reason, ErrorType: d.ErrorType,
-				Error: d.Error, Deliveries: d.Deliveries, By: d.By})
+				UserID: d.Envelope.UserID, At: d.At, Reason: d.Reason, ErrorType: errType,
+				Error: errText, Deliveries: d.Deliveries, By: d.By})
 		}
 	}
 	if asJSON {
@@ -176,4 +177,15 @@ func parseDLQID(raw string, shards int) ([]int, string, error) {
 		all[i] = i
 	}
 	return all, raw, nil
+}
+
+// errorTypeOf returns a dead letter's error type from the closed set of
+// docs/telemetry.md. A dead letter written by an older release may hold a
+// Go type name (*fmt.wrapError): it is shown as HANDLER_ERROR with that name
+// kept in front of the text.
+func errorTypeOf(typ, text string) (string, string) {
+	if typ == "" || telemetry.ErrorType(typ).Known() {
+		return typ, text
+	}
+	return string(telemetry.ErrTypeHandler), "(" + typ + ") " + text
 }

@@ -99,6 +99,10 @@ type Config struct {
 	// JournalTTL (JOURNAL_TTL, default 24h) is how long the event journal
 	// keeps one cid's events.
 	JournalTTL time.Duration
+	// MetricsShardLabels (METRICS_SHARD_LABELS, default false) adds the shard
+	// label to the dispatch histograms of /metrics: a series set per shard,
+	// so keep it off with many shards.
+	MetricsShardLabels bool
 }
 
 // Default returns the configuration with every default of CONTRACT §2.

@@ -5,26 +5,29 @@
 //   - 200 only after the update is in Redis (the Lua append returned), or
 //     when it repeats an update_id seen within DEDUPE_WINDOW;
 //   - 401 for a missing or wrong secret (compared in constant time), 405 for
-//     other methods, 413 for a body over 1 MiB, 400 for a body that is not an
-//     Update (no positive integer update_id), 503 when Redis is unavailable,
-//     the shard's backlog is full, the instance is shutting down, or
-//     REDIS_WAIT_REPLICAS replicas did not acknowledge the append in time
-//     (REPLICAS_UNAVAILABLE: the entry is appended and logged QUEUE_ENQUEUE
-//     first, and will be dispatched; the 503 only asks Telegram to resend);
+//     other methods, 413 for a body over 1 MiB, 400 only for a body that is
+//     not an Update: not a JSON object with an integer update_id ≥ 0 (0
+//     included); 503 when Redis is unavailable, the shard's backlog is full,
+//     the instance is shutting down, or REDIS_WAIT_REPLICAS replicas did not
+//     acknowledge the append in time (REPLICAS_UNAVAILABLE: the entry is
+//     appended and logged QUEUE_ENQUEUE first, and will be dispatched; the
+//     503 only asks Telegram to resend);
+//   - any other body is taken, whatever else it holds, known to telego or
+//     not: ingest reads only the update's id, type, chat and user
+//     (update.Scan, no decoding) and queues the body byte for byte;
 //   - every refusal logs WEBHOOK_REJECTED with its reason code, and nothing
 //     refused is enqueued.
 //
 // Any instance ingests, ACTIVE or PASSIVE: ingest never looks at leases.
 //
 // Ingest is the path of every update into the streams, also of those the
-// poller (package poll, INGEST=poll) takes from getUpdates: one decode, one
-// dedupe, one backlog rule and the same events for both.
+// poller (package poll, INGEST=poll) takes from getUpdates: one reading of
+// the update, one dedupe, one backlog rule and the same events for both.
 package ingest
 
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,11 +37,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mymmrac/telego"
-
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // MaxBody is the largest webhook body accepted (1 MiB).
@@ -48,8 +50,12 @@ const MaxBody = 1 << 20
 const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 
 // EnqueueTimeout bounds the Redis call of one request; Telegram resends what
-// is not answered 200.
-const EnqueueTimeout = 5 * time.Second
+// is not answered 200. A healthy append takes about a millisecond (with
+// REDIS_WAIT_REPLICAS at most REDIS_WAIT_TIMEOUT, 1s, more), so after 2s
+// Redis counts as unavailable and the request is answered 503 rather than
+// held: a load balancer in front (deploy/nginx.conf, 3s) then still gets
+// this instance's own 503, not its timeout.
+const EnqueueTimeout = 2 * time.Second
 
 // Config of the webhook handler.
 type Config struct {
@@ -113,12 +119,12 @@ type Result struct {
 
 // Ingest puts one update, body as Telegram sent it, on its shard's stream:
 // the one path of every update into the dispatcher, for the webhook and the
-// poller alike. It decodes the update, makes its cid, picks the shard, and
+// poller alike. It reads the update's id, type, chat and user (update.Scan,
+// no decoding), makes its cid, picks the shard, and
 // appends it in one Lua call (dedupe, backlog, append); then it logs
 // QUEUE_ENQUEUE or DUPLICATE_UPDATE (with source=poll for the poller) and
-// counts it. pollToken
-// is the poll lease's token for the poller (the append is fenced by it) and
-// 0 for the webhook.
+// counts it. pollToken is the poll lease's token for the poller (the append
+// is fenced by it) and 0 for the webhook.
 //
 // Errors: ErrNotUpdate (nothing enqueued); queue.ErrBacklogFull (nothing
 // enqueued); queue.ErrNotReplicated, after logging what the master did (the
@@ -127,16 +133,13 @@ type Result struct {
 // error wraps queue.ErrUnavailable (the append is unconfirmed). The Redis
 // call is bounded by EnqueueTimeout.
 func (h *Handler) Ingest(ctx context.Context, body []byte, src Source, pollToken int64) (Result, error) {
-	var u telego.Update
-	if err := json.Unmarshal(body, &u); err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrNotUpdate, err)
+	info, err := update.Scan(body)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %s", ErrNotUpdate, strings.TrimPrefix(err.Error(), update.ErrNotUpdate.Error()+": "))
 	}
-	if u.UpdateID <= 0 {
-		return Result{}, fmt.Errorf("%w: no positive integer update_id", ErrNotUpdate)
-	}
-	typ, chat, user := queue.Describe(&u)
+	typ, chat, user := info.Type, info.ChatID, info.UserID
 	env := queue.Envelope{
-		CID: telemetry.NewCID(), UpdateID: int64(u.UpdateID), Type: typ, ChatID: chat, UserID: user,
+		CID: telemetry.NewCID(), UpdateID: info.UpdateID, Type: typ, ChatID: chat, UserID: user,
 		Payload: body, Ingest: h.cfg.Instance,
 	}
 	env.Shard = h.cfg.Queue.ShardOf(typ, chat, user, env.UpdateID)
@@ -147,7 +150,6 @@ func (h *Handler) Ingest(ctx context.Context, body []byte, src Source, pollToken
 	qctx, cancel := context.WithTimeout(ctx, EnqueueTimeout)
 	sent := time.Now()
 	var res queue.EnqueueResult
-	var err error
 	if pollToken > 0 {
 		res, err = h.cfg.Queue.EnqueuePolled(qctx, env, pollToken)
 	} else {
@@ -160,21 +162,20 @@ func (h *Handler) Ingest(ctx context.Context, body []byte, src Source, pollToken
 	// Redis did what the result says (with ErrNotReplicated, only the
 	// replicas are missing): log that first, so the chain reads true
 	r.Duplicate, r.OriginalCID = res.Duplicate, res.OriginalCID
-	shard := strconv.Itoa(env.Shard)
 	source := string(src) // the field source: poll; the webhook's lines go without it, as before polling
 	if src == FromWebhook {
 		source = ""
 	}
 	if res.Duplicate {
 		h.cfg.Log.DuplicateUpdateFrom(ctx, source, env.Shard, res.OriginalCID)
-		h.cfg.Metrics.Duplicates.WithLabelValues(shard).Inc()
+		h.cfg.Metrics.Duplicates.Inc()
 		r.Done = "duplicate"
 		if res.OriginalCID != "" {
 			r.Done = "duplicate of " + res.OriginalCID
 		}
 	} else {
 		h.cfg.Log.QueueEnqueueFrom(ctx, sent, source, typ, env.Shard, res.Depth, res.ID)
-		h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(shard, typ).Inc()
+		h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(typ).Inc()
 		r.Done = "appended, will be dispatched"
 	}
 	return r, err

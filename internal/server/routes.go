@@ -21,7 +21,7 @@ func (l leadership) Valid(shard int, token int64) bool { return l.s.leases.Valid
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	if s.poller == nil { // INGEST=poll: nothing at the webhook path (404)
-		mux.Handle(s.cfg.WebhookPath, s.ingest)
+		mux.Handle(s.cfg.WebhookPath, s.metrics.InstrumentWebhook(s.ingest))
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
