@@ -17,15 +17,24 @@ type PollRun struct {
 	GetUpdates int     `json:"get_updates"` // calls it took
 }
 
-// PollResults is the poll section: one INGEST=poll instance taking a
-// backlog of updates from a fake Bot API that answers getUpdates at once.
-type PollResults struct {
-	Updates    int       `json:"updates"` // per run
-	Limit      int       `json:"limit"`   // getUpdates' batch
+// PollSeries is the runs of one way of running the poller, and their
+// median.
+type PollSeries struct {
+	Name       string    `json:"name"`
 	Runs       []PollRun `json:"runs"`
 	Throughput float64   `json:"throughput"` // median
 	TputMin    float64   `json:"throughput_min"`
 	TputMax    float64   `json:"throughput_max"`
+}
+
+// PollResults is the poll section: one INGEST=poll instance taking a
+// backlog of updates from a fake Bot API that answers getUpdates at once,
+// PASSIVE (the bench holds the shard's lease: ingest alone, as in the
+// ingest section) and ACTIVE (it also dispatches what it polls).
+type PollResults struct {
+	Updates int          `json:"updates"` // per run
+	Limit   int          `json:"limit"`   // getUpdates' batch
+	Series  []PollSeries `json:"series"`
 }
 
 // pollToken is a token of valid shape for the bench's fake Bot API.
@@ -47,29 +56,45 @@ func benchPoll(ctx context.Context, e *Env) (*PollResults, error) {
 		n = 2000
 	}
 	res := &PollResults{Updates: n, Limit: 100}
-	for run := range e.Runs {
-		if ctx.Err() != nil {
-			return res, ctx.Err()
+	for _, dispatch := range []bool{false, true} {
+		name := "ingest only (PASSIVE: the bench holds the shard's lease)"
+		if dispatch {
+			name = "ingest and dispatch (the instance is ACTIVE too)"
 		}
-		r, err := pollRun(ctx, e, n, run)
-		if err != nil {
-			return res, err
+		sr := PollSeries{Name: name}
+		for run := range e.Runs {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			r, err := pollRun(ctx, e, n, len(res.Series)*e.Runs+run, dispatch)
+			if err != nil {
+				return res, err
+			}
+			logf("poll (%s) run %d: %d updates in %.2f s, %s/s, %d getUpdates", name, run+1, n, r.Seconds, num(r.Throughput), r.GetUpdates)
+			sr.Runs = append(sr.Runs, r)
 		}
-		logf("poll run %d: %d updates in %.2f s, %s/s, %d getUpdates", run+1, n, r.Seconds, num(r.Throughput), r.GetUpdates)
-		res.Runs = append(res.Runs, r)
+		var tput []float64
+		for _, r := range sr.Runs {
+			tput = append(tput, r.Throughput)
+		}
+		sr.Throughput = median(tput)
+		sr.TputMin, sr.TputMax = minMax(tput)
+		res.Series = append(res.Series, sr)
 	}
-	var tput []float64
-	for _, r := range res.Runs {
-		tput = append(tput, r.Throughput)
-	}
-	res.Throughput = median(tput)
-	res.TputMin, res.TputMax = minMax(tput)
 	return res, nil
 }
 
-func pollRun(ctx context.Context, e *Env, n, run int) (PollRun, error) {
+func pollRun(ctx context.Context, e *Env, n, run int, dispatch bool) (PollRun, error) {
 	if err := e.Redis.Reset(ctx); err != nil {
 		return PollRun{}, err
+	}
+	ns := fmt.Sprintf("bp%d", run)
+	if !dispatch {
+		release, err := holdLease(e, ns)
+		if err != nil {
+			return PollRun{}, err
+		}
+		defer release()
 	}
 	bot := fakebot.New()
 	api := httptest.NewServer(bot)
@@ -88,10 +113,10 @@ func pollRun(ctx context.Context, e *Env, n, run int) (PollRun, error) {
 		return PollRun{}, err
 	}
 	last := ids[len(ids)-1]
-	env := instanceEnv(e, fmt.Sprintf("bp%d", run), map[string]string{"INGEST": "poll", "BOT_TOKEN": pollToken,
+	env := instanceEnv(e, ns, map[string]string{"INGEST": "poll", "BOT_TOKEN": pollToken,
 		"SANDBOX": "false", "TELEGRAM_API_URL": api.URL})
 	delete(env, "WEBHOOK_SECRET")
-	recordCommand("dispatcher serve   # poll: one instance, env " + envString(env) + " INGEST=poll SANDBOX=false TELEGRAM_API_URL=http://127.0.0.1:PORT (the bench's fake Bot API)")
+	recordCommand("dispatcher serve   # poll: one instance, env " + envString(env) + " INGEST=poll SANDBOX=false TELEGRAM_API_URL=http://127.0.0.1:PORT (the bench's fake Bot API; PASSIVE or ACTIVE)")
 	in, err := startInstance(e.Bin, e.Work, fmt.Sprintf("bench-poll-%d", run), env)
 	if err != nil {
 		return PollRun{}, err
@@ -146,15 +171,18 @@ func pollSection(w writer, r *Results) {
 	w("goes through the webhook's ingest path (dedupe, backlog check, append: one Lua call), one after another in\n")
 	w("`update_id` order, and the offset past each batch is stored in Redis (a fenced script) before the next\n")
 	w("`getUpdates` confirms it. The figure is the updates over the time from the first `getUpdates` to the one whose\n")
-	w("offset passed the last update (the fake's record, one clock). The instance dispatches them meanwhile: group\n")
-	w("commands addressed to another bot, which the reference bot takes with no Bot API call.\n\n")
-	w("| runs | updates/s (median) | min | max | getUpdates calls |\n|---|---|---|---|---|\n")
-	calls := 0
-	if len(p.Runs) > 0 {
-		calls = p.Runs[0].GetUpdates
+	w("offset passed the last update (the fake's record, one clock). PASSIVE: the bench holds the shard's lease, so the\n")
+	w("instance only polls and ingests, as in the ingest section; ACTIVE: it also dispatches them (group commands\n")
+	w("addressed to another bot, which the reference bot takes with no Bot API call).\n\n")
+	w("| instance | runs | updates/s (median) | min | max | getUpdates calls |\n|---|---|---|---|---|---|\n")
+	for _, sr := range p.Series {
+		calls := 0
+		if len(sr.Runs) > 0 {
+			calls = sr.Runs[0].GetUpdates
+		}
+		w("| %s | %d | **%s** | %s | %s | %d |\n", sr.Name, len(sr.Runs), num(sr.Throughput), num(sr.TputMin), num(sr.TputMax), calls)
 	}
-	w("| %d | **%s** | %s | %s | %d |\n\n", len(p.Runs), num(p.Throughput), num(p.TputMin), num(p.TputMax), calls)
-	w("One poller is the ceiling of long polling: it is the one instance that calls `getUpdates`, and it appends one\n")
+	w("\nOne poller is the ceiling of long polling: it is the one instance that calls `getUpdates`, and it appends one\n")
 	w("update at a time so that the offset never passes an update that is not on its stream (docs/ingest.md). The\n")
-	w("webhook has no such ceiling: every instance ingests (see the ingest section).\n\n")
+	w("webhook has no such ceiling: every instance ingests, many requests at once (see the ingest section).\n\n")
 }
