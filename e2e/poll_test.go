@@ -17,9 +17,9 @@ import (
 )
 
 // pollWorld is a world whose instances ingest with INGEST=poll from the
-// world's fake Bot API.
-func pollWorld(t *testing.T) *world.World {
-	return world.New(t, "", map[string]string{"INGEST": "poll", "POLL_TIMEOUT": "5s"})
+// world's fake Bot API, with LEASE_TTL ttl.
+func pollWorld(t *testing.T, ttl string) *world.World {
+	return world.New(t, "", map[string]string{"INGEST": "poll", "POLL_TIMEOUT": "5s", "LEASE_TTL": ttl})
 }
 
 // queueClicks queues n clicks on an old menu as one getUpdates batch, over
@@ -110,7 +110,9 @@ func bySource(l proctest.Line) bool { return l.Str("source") == "poll" }
 // poller another instance polls within a second and goes on from the
 // stored offset.
 func TestPollOnePollerAcrossInstances(t *testing.T) {
-	e := pollWorld(t)
+	// a TTL long enough that a loaded machine cannot make the poller step
+	// down by itself: every handover here is the SIGTERM's
+	e := pollWorld(t, "5s")
 	ins := e.Start(3, "poll")
 	poller, token := e.Poller(10*time.Second, ins)
 	require.NotNil(t, poller, "no instance polls")
@@ -123,7 +125,7 @@ func TestPollOnePollerAcrossInstances(t *testing.T) {
 	var ids []int64
 	for b := 0; b < 3; b++ {
 		ids = append(ids, queueClicks(t, e, int64(800_000_001+50*b), 50, 5)...)
-		require.Equal(t, 1, world.Pollers(ins), "exactly one poller")
+		require.LessOrEqual(t, world.Pollers(ins), 1, "never two pollers")
 	}
 	waitDispatched(t, e, ids, 30*time.Second)
 	requireAppendedOnce(t, e, len(ids))
@@ -182,7 +184,7 @@ func firstAppend(t *testing.T, in *proctest.Instance) {
 // offset, drops the update already appended as a DUPLICATE_UPDATE and
 // appends the rest: each update on the streams once, none lost.
 func TestPollKill9MidBatch(t *testing.T) {
-	e := pollWorld(t)
+	e := pollWorld(t, "2s")
 	stalled, token, others := startStalledPoller(t, e)
 	ids := queueClicks(t, e, 800_100_001, 10, 3)
 	firstAppend(t, stalled)
@@ -212,7 +214,7 @@ func TestPollKill9MidBatch(t *testing.T) {
 // (POLL_STOPPED reason_code=FENCED), not by the dedupe, and nothing is on
 // the streams twice.
 func TestPollFrozenPollerIsFenced(t *testing.T) {
-	e := pollWorld(t)
+	e := pollWorld(t, "2s")
 	stalled, token, others := startStalledPoller(t, e)
 	ids := queueClicks(t, e, 800_200_001, 10, 3)
 	firstAppend(t, stalled)
@@ -242,7 +244,7 @@ func TestPollFrozenPollerIsFenced(t *testing.T) {
 // delete`, retries, and never deletes it itself; once the operator runs
 // that command, the updates Telegram held come in.
 func TestPollWebhookConflictThenDelete(t *testing.T) {
-	e := pollWorld(t)
+	e := pollWorld(t, "5s")
 	require.NoError(t, e.SetWebhook())
 	ins := e.Start(2, "hook")
 	ids := queueClicks(t, e, 800_300_001, 5, 2)
