@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
+	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
@@ -29,7 +30,7 @@ type opsEnv struct {
 	keys  keys.Space
 	queue *queue.Queue
 	log   *telemetry.Logger
-	jrnl  *telemetry.Journal
+	jrnl  *journal.Journal
 	stop  func()
 }
 
@@ -60,14 +61,27 @@ func openOps(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.Wri
 		return nil, nil, fmt.Errorf("redis unavailable (%s): %w", telemetry.ReasonRedisUnavailable, err)
 	}
 	env := &opsEnv{cfg: cfg, redis: rc, keys: keys.New(cfg.Namespace)}
-	lvl, _ := zapcore.ParseLevel(cfg.LogLevel)
-	env.jrnl = telemetry.NewJournal(rc, env.keys, cfg.JournalTTL, nil)
-	env.log, err = telemetry.New(telemetry.Options{Format: cfg.LogFormat, Level: lvl, Instance: cfg.InstanceID,
-		Secrets: cfg.Secrets(), Output: stderr, Sink: env.jrnl})
+	jc, jown, err := redisx.NewJournal(&cfg, rc)
 	if err != nil {
 		rc.Close()
 		return nil, nil, err
 	}
+	closeRedis := func() {
+		if jown {
+			jc.Close()
+		}
+		rc.Close()
+	}
+	lvl, _ := zapcore.ParseLevel(cfg.LogLevel)
+	env.jrnl = journal.New(journal.Options{Client: jc, Keys: env.keys, MaxMemory: cfg.JournalMaxMemory, TTL: cfg.JournalTTL,
+		NoJanitor: true})
+	env.log, err = telemetry.New(telemetry.Options{Format: cfg.LogFormat, Level: lvl, Instance: cfg.InstanceID,
+		Secrets: cfg.Secrets(), Output: stderr, Sink: env.jrnl})
+	if err != nil {
+		closeRedis()
+		return nil, nil, err
+	}
+	env.jrnl.SetLogger(env.log)
 	jctx, stopJournal := context.WithCancel(context.Background())
 	jdone := make(chan struct{})
 	go func() { _ = env.jrnl.Run(jctx); close(jdone) }()
@@ -80,7 +94,7 @@ func openOps(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.Wri
 		stopJournal()
 		<-jdone
 		env.log.Sync()
-		rc.Close()
+		closeRedis()
 	}
 	return env, rest, nil
 }
@@ -121,10 +135,24 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if len(events) == 0 {
-		return fmt.Errorf("trace: no events for cid %s (unknown, or older than JOURNAL_TTL=%s)", cid, env.cfg.JournalTTL)
+	note, err := env.jrnl.NotKept(ctx, cid, 0)
+	if err != nil {
+		return err
 	}
-	return telemetry.WriteTrace(stdout, events, *asJSON)
+	if len(events) == 0 {
+		return fmt.Errorf("trace: no events for cid %s: %s", cid, note)
+	}
+	if err := telemetry.WriteTrace(stdout, events, *asJSON); err != nil {
+		return err
+	}
+	if note != "" {
+		if *asJSON {
+			fmt.Fprintln(stderr, "trace: "+note) // stdout stays one JSON object a line
+		} else {
+			fmt.Fprintln(stdout, "note: "+note)
+		}
+	}
+	return nil
 }
 
 // moveFlagsFirst lets flags follow positional arguments (`trace CID

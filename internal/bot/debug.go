@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/dispatcher-bot/dispatcher/internal/router"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/ui"
@@ -56,9 +59,13 @@ func (b *Bot) onDebug(c *router.Ctx) error {
 	}
 	text := fmt.Sprintf(textNoCIDs, uid)
 	if len(cids) > 0 {
-		if text, err = b.chains(c, cids); err != nil {
+		if text, err = b.chains(c, cids, uid); err != nil {
 			return b.journalFailed(c, err)
 		}
+	}
+	// the admin looks into a report: the user's next chains are kept in full
+	if b.debugUser(c, uid) {
+		text = fitText(text + "\n\n" + fmt.Sprintf(textUserDebug, uid, int(debugSpan.Minutes())))
 	}
 	b.log.DebugPanelShown(c, uid)
 	c.Accept(ui.DebugPanel)
@@ -77,6 +84,7 @@ func (b *Bot) onDebugOn30(c *router.Ctx) error {
 		return b.journalFailed(c, err)
 	}
 	b.log.DebugModeChanged(c, true, until)
+	b.debugUser(c, c.UserID()) // the admin reproduces the problem: their chains are kept in full
 	c.Accept(ui.DebugPanel)
 	_ = c.Answer(fmt.Sprintf(textDebugOn, until.UTC().Format("15:04 UTC")))
 	return nil
@@ -102,7 +110,7 @@ func (b *Bot) onDebugLastCID(c *router.Ctx) error {
 	}
 	text := fmt.Sprintf(textNoCIDs, c.UserID())
 	if len(last) > 0 {
-		if text, err = b.chains(c, last); err != nil {
+		if text, err = b.chains(c, last, c.UserID()); err != nil {
 			return b.journalFailed(c, err)
 		}
 	}
@@ -131,13 +139,37 @@ func (b *Bot) journalFailed(c *router.Ctx, err error) error {
 	return nil
 }
 
-// chains formats the chains of cids, newest first, within Telegram's limit.
-func (b *Bot) chains(ctx context.Context, cids []string) (string, error) {
+// debugUser puts user in the journal's debug mode for debugSpan, when the
+// journal has one; a failure is logged and changes nothing else.
+func (b *Bot) debugUser(c *router.Ctx, user int64) bool {
+	du, ok := b.journal.(telemetry.DebugUserSetter)
+	if !ok {
+		return false
+	}
+	if _, err := du.DebugUser(c, user, debugSpan); err != nil {
+		b.log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "cannot put a user in the journal's debug mode",
+			zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)), zap.Int64(telemetry.FTargetUserID, user),
+			zap.Error(err))
+		return false
+	}
+	return true
+}
+
+// chains formats the chains of cids (of user), newest first, within
+// Telegram's limit, saying plainly what the journal did not keep.
+func (b *Bot) chains(ctx context.Context, cids []string, user int64) (string, error) {
+	notes, _ := b.journal.(telemetry.JournalNotes)
 	var sb strings.Builder
 	for i, cid := range cids {
 		evs, err := b.journal.Chain(ctx, cid)
 		if err != nil {
 			return "", err
+		}
+		note := ""
+		if notes != nil {
+			if note, err = notes.NotKept(ctx, cid, user); err != nil {
+				return "", err
+			}
 		}
 		if i > 0 {
 			sb.WriteString("\n")
@@ -151,12 +183,19 @@ func (b *Bot) chains(ctx context.Context, cids []string) (string, error) {
 			sb.WriteString(formatEvent(ev))
 			sb.WriteByte('\n')
 		}
+		if note != "" {
+			sb.WriteString("⚠ " + note + "\n")
+		}
 	}
-	text := strings.TrimRight(sb.String(), "\n")
+	return fitText(strings.TrimRight(sb.String(), "\n")), nil
+}
+
+// fitText cuts text to Telegram's limit.
+func fitText(text string) string {
 	if r := []rune(text); len(r) > maxDebugText {
 		text = string(r[:maxDebugText-1]) + "…"
 	}
-	return text, nil
+	return text
 }
 
 // formatEvent writes one event as "15:04:05.000 NAME instance key=value".

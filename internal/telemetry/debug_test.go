@@ -116,3 +116,15 @@ func TestDebugFlagRunNeedsLogger(t *testing.T) {
 	_, c := redistest.Mini(t)
 	require.Error(t, NewDebugFlag(c, keys.New("t"), nil).Run(context.Background()))
 }
+
+// waitFor polls cond every 10 ms until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval, bounded by the deadline above
+	}
+}
