@@ -70,24 +70,12 @@ func (l chainLoad) run(first, n int64, rate float64) {
 	}
 }
 
-// journalBytes is the exact size of every journal key (MEMORY USAGE ...
-// SAMPLES 0), found with SCAN.
+// journalBytes is the exact size of every journal key.
 func journalBytes(t *testing.T, c *redis.Client, ns string) int64 {
 	t.Helper()
-	ctx := context.Background()
-	var total int64
-	iter := c.Scan(ctx, 0, ns+":journal:*", 1000).Iterator()
-	for iter.Next(ctx) {
-		n, err := c.MemoryUsage(ctx, iter.Val(), 0).Result()
-		if err == nil {
-			total += n
-		}
-		if typ, _ := c.Type(ctx, iter.Val()).Result(); typ == "hash" { // as the janitor counts (dictEntrySlack)
-			total += dictEntrySlack * c.HLen(ctx, iter.Val()).Val()
-		}
-	}
-	require.NoError(t, iter.Err())
-	return total
+	n, _, err := ExactSize(context.Background(), c, keys.New(ns))
+	require.NoError(t, err)
+	return n
 }
 
 // usedMemory is INFO used_memory less the clients' buffers.
@@ -151,7 +139,7 @@ func TestBudgetUnderSustainedLoad(t *testing.T) {
 	_, err := l.dispatch.j.DebugUser(bg, debugUser, time.Hour)
 	require.NoError(t, err)
 	for _, in := range append([]instance{l.dispatch}, l.ingest...) {
-		waitFor(t, 5*time.Second, func() bool { return in.j.w.view.Load().debugUser(debugUser, time.Now().UnixMilli()) })
+		require.Eventually(t, func() bool { return in.j.w.view.Load().debugUser(debugUser, time.Now().UnixMilli()) }, 5*time.Second, 10*time.Millisecond)
 	}
 	long := telemetry.Update{CID: "3000000a", UpdateID: 42, UserID: debugUser, ChatID: debugUser}
 	for i := 0; i < 2*MaxEvents; i++ {

@@ -22,11 +22,10 @@ func TestEmbeddedRedis(t *testing.T) {
 	l.dispatch = l.ingest[0]
 	l.run(0, 12000, 20000)
 	l.flushAll(t)
-	waitFor(t, 10*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		st, err := l.dispatch.j.Stats(context.Background())
-		require.NoError(t, err)
-		return st.Evicted > 0 && st.Used <= MinMaxMemory
-	})
+		return err == nil && st.Evicted > 0 && st.Used <= MinMaxMemory
+	}, 10*time.Second, 20*time.Millisecond)
 	st, err := l.dispatch.j.Stats(context.Background())
 	require.NoError(t, err)
 	t.Logf("used %d of %d (estimated), %d segments evicted: %+v", st.Used, st.Budget, st.Evicted, st.Tiers)

@@ -30,7 +30,9 @@
 // first, failing chains are kept longer, and a debug user's chains go only
 // when nothing else is left. Every deletion is recorded (keys.JournalEvicted),
 // so that readers can say a chain was "evicted after 3h by the journal
-// budget". Segments also expire Options.TTL after their last write.
+// budget". Segments also expire Options.TTL after their last write, and a
+// tier starts a new segment at least every TTL/16, so a chain is kept at
+// most about 1/16 longer than the TTL.
 //
 // Writing. Record encodes the event at once (on the logging goroutine) and
 // queues it without blocking; the goroutine of Run gathers each cid's
@@ -132,6 +134,7 @@ const (
 	janitorEvery  = 250 * time.Millisecond // janitor pass
 	measureStale  = 30 * time.Second       // a closed segment is measured again after this
 	segmentParts  = 64                     // a segment holds about budget/segmentParts
+	segmentAge    = 16                     // and is written to for at most TTL/segmentAge
 	minSegment    = 16 << 10
 )
 

@@ -230,20 +230,11 @@ func TestDrainsOnStop(t *testing.T) {
 	require.Len(t, chain, MaxEvents)
 }
 
-// deadClient is a client of an address nobody listens on, failing fast.
-func deadClient(t *testing.T) *redis.Client {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
-		MaxRetries: -1, DialTimeout: 200 * time.Millisecond, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // TestRecordNeverBlocks: with nobody draining the buffer, Record drops and
 // counts instead of waiting.
 func TestRecordNeverBlocks(t *testing.T) {
 	m := metrics.NewTest()
-	j := New(Options{Client: deadClient(t), Keys: keys.New("t"), Metrics: m})
+	j := New(Options{Client: redistest.DeadClient(t), Keys: keys.New("t"), Metrics: m})
 	l, err := telemetry.New(telemetry.Options{Output: &logtest.Buffer{}, Sink: j})
 	require.NoError(t, err)
 	ctx := telemetry.WithUpdate(context.Background(), update(1))
@@ -270,7 +261,7 @@ func TestFailuresReportedOncePerMinute(t *testing.T) {
 	var now atomic.Int64
 	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
-	in := newInstance(t, Options{Client: deadClient(t), Keys: keys.New("t"), Metrics: m, Now: clock}, "node-a", telemetry.RoleActive)
+	in := newInstance(t, Options{Client: redistest.DeadClient(t), Keys: keys.New("t"), Metrics: m, Now: clock}, "node-a", telemetry.RoleActive)
 	ctx := telemetry.WithUpdate(context.Background(), update(1))
 	reports := func() int { return len(in.out.Events(string(telemetry.EvJournalError))) }
 
@@ -279,7 +270,7 @@ func TestFailuresReportedOncePerMinute(t *testing.T) {
 	}
 	flush(t, in.j)
 	require.Equal(t, int64(3), in.j.Failures())
-	waitFor(t, 5*time.Second, func() bool { return reports() == 1 })
+	require.Eventually(t, func() bool { return reports() == 1 }, 5*time.Second, 10*time.Millisecond)
 
 	for i := 0; i < 4; i++ {
 		now.Add(int64(10 * time.Second)) // past the backoff: each write is tried, and fails
@@ -292,7 +283,7 @@ func TestFailuresReportedOncePerMinute(t *testing.T) {
 	now.Add(int64(61 * time.Second))
 	in.log.CallbackReceived(ctx, "x")
 	flush(t, in.j)
-	waitFor(t, 5*time.Second, func() bool { return reports() == 2 })
+	require.Eventually(t, func() bool { return reports() == 2 }, 5*time.Second, 10*time.Millisecond)
 	var reported int64
 	for _, e := range in.out.Events(string(telemetry.EvJournalError)) {
 		n, err := strconv.ParseInt(fmt.Sprint(e[telemetry.FFailed]), 10, 64)
@@ -317,16 +308,4 @@ func failuresMetric(t *testing.T, m *metrics.Metrics) float64 {
 	}
 	t.Fatal("no dispatcher_journal_write_failures_total")
 	return 0
-}
-
-// waitFor polls cond every 10 ms until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval, bounded by the deadline above
-	}
 }

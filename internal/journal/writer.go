@@ -204,7 +204,9 @@ func (w *writer) write(ctx context.Context, blocks []*pending) {
 		if g := groups[t]; g != nil {
 			w.written += g.bytes
 		}
-		if r.n >= segmentTarget(w.j.opt.MaxMemory) {
+		// full, or old enough that its first chains would outlive the TTL
+		// by much (each write extends the segment's expiry)
+		if r.n >= segmentTarget(w.j.opt.MaxMemory) || now.UnixMilli()-w.cur[t] >= (w.j.opt.TTL/segmentAge).Milliseconds() {
 			if id, err := w.j.rotate(wctx, t, w.cur[t]); err == nil {
 				w.cur[t] = id
 			}

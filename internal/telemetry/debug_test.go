@@ -100,7 +100,7 @@ func TestDebugFlagFollowedByEveryInstance(t *testing.T) {
 // REDIS_ERROR is logged once a minute at most.
 func TestDebugFlagRedisDown(t *testing.T) {
 	l, out := newTestLogger(t, FormatKV)
-	f := NewDebugFlag(deadClient(t), keys.New("t"), l)
+	f := NewDebugFlag(redistest.DeadClient(t), keys.New("t"), l)
 	f.interval = 5 * time.Millisecond
 	var checks atomic.Int64
 	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

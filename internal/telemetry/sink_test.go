@@ -6,22 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-
-	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
-
-// deadClient is a client of an address nobody listens on, failing fast.
-func deadClient(t *testing.T) *redis.Client {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
-		MaxRetries: -1, DialTimeout: 200 * time.Millisecond, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
 
 // entrySink keeps the entries a Logger hands its Sink, with their own
 // fields as a map.
