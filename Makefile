@@ -5,7 +5,10 @@ GO       ?= go
 BIN      := bin/dispatcher
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
-LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# the one version source (internal/version); `go build` and `go install`
+# without these flags fall back to what Go records in the binary
+VERPKG   := github.com/dispatcher-bot/dispatcher/internal/version
+LDFLAGS  := -s -w -X $(VERPKG).version=$(VERSION) -X $(VERPKG).commit=$(COMMIT)
 PKGS     := ./...
 
 .PHONY: all build run test test-short lint smoke fuzz bench chaos clean

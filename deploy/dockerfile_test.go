@@ -68,9 +68,9 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 	require.Contains(t, build, "-trimpath")
-	require.Contains(t, build, "-X main.version=")
-	require.Contains(t, build, "-X main.commit=")
-	checkMainVars(t)
+	require.Contains(t, build, "-X "+versionPkg+".version=")
+	require.Contains(t, build, "-X "+versionPkg+".commit=")
+	checkVersionVars(t)
 	checkCopiedPackages(t, copied)
 
 	final := map[string]string{}
@@ -104,23 +104,18 @@ func TestDockerfile(t *testing.T) {
 	require.Contains(t, ins[last].args, "nonroot", "a distroless nonroot final image")
 }
 
-// checkMainVars asserts that cmd/dispatcher still declares the variables the
-// -X flags set (a missing one is silently ignored by the linker).
-func checkMainVars(t *testing.T) {
+// versionPkg is the one version source the -X flags set.
+const versionPkg = "github.com/dispatcher-bot/dispatcher/internal/version"
+
+// checkVersionVars asserts that internal/version still declares the
+// variables the -X flags set (a missing one is silently ignored by the
+// linker).
+func checkVersionVars(t *testing.T) {
 	t.Helper()
-	files, err := filepath.Glob("../cmd/dispatcher/*.go")
+	data, err := os.ReadFile("../internal/version/version.go")
 	require.NoError(t, err)
-	var src strings.Builder
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		data, err := os.ReadFile(f)
-		require.NoError(t, err)
-		src.Write(data)
-	}
 	for _, v := range []string{"version", "commit"} {
-		require.Regexp(t, `(?m)^\s*`+v+`\s+=\s+"`, src.String(), "cmd/dispatcher must declare var %s for -ldflags -X main.%s", v, v)
+		require.Regexp(t, `(?m)^\s*`+v+`\s+string$`, string(data), "internal/version must declare var %s for -ldflags -X %s.%s", v, versionPkg, v)
 	}
 }
 

@@ -11,11 +11,33 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
-func init() { opsCommands["dlq"] = runDLQ }
+func init() {
+	register(&command{name: "dlq", usage: "dlq list [--json] [--limit N]\ndlq replay ID...|--all\ndlq drop ID...",
+		summary: "list dead letters, put them back on their stream (replay) or give them up (drop)",
+		about: `An ID is SHARD/STREAM-ID as dlq list prints it (a bare STREAM-ID is looked for on every shard).
+A replayed update keeps its cid and starts its delivery count afresh.
+` + opsAbout,
+		config: true,
+		setup: func(fs *flag.FlagSet, cfg *config.Config) func(context.Context, *call) error {
+			o := dlqOpts{}
+			fs.BoolVar(&o.json, "json", false, "print JSON (list)")
+			fs.BoolVar(&o.all, "all", false, "every dead letter of every shard (replay)")
+			fs.Int64Var(&o.limit, "limit", 100, "most dead letters listed per shard (list)")
+			cfg.BindFlags(fs, opsVars...)
+			return func(ctx context.Context, c *call) error { return runDLQ(ctx, c, o) }
+		}})
+}
+
+// dlqOpts are the flags of dlq.
+type dlqOpts struct {
+	json, all bool
+	limit     int64
+}
 
 // DeadLetterView is one dead letter as `dlq list --json` prints it. Its ID
 // is SHARD/STREAM-ID, the form replay and drop take.
@@ -35,49 +57,40 @@ type DeadLetterView struct {
 	By         string    `json:"by,omitempty"`
 }
 
-const dlqUsage = "usage: dispatcher dlq list [--json] [--limit N] | dlq replay ID...|--all | dlq drop ID..."
-
-func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usagef("%s", dlqUsage)
+func runDLQ(ctx context.Context, c *call, o dlqOpts) error {
+	if len(c.args) == 0 {
+		return usageErr("dlq", "dlq needs a subcommand: list, replay or drop")
 	}
-	sub, args := args[0], args[1:]
-	fs := newFlagSet("dlq "+sub, stderr)
-	asJSON := fs.Bool("json", false, "print JSON (list)")
-	all := fs.Bool("all", false, "every dead letter of every shard (replay)")
-	limit := fs.Int64("limit", 100, "most dead letters listed per shard (list)")
-	env, ids, err := openOps(ctx, fs, moveFlagsFirst(args), stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
+	sub, ids := c.args[0], c.args[1:]
+	switch {
+	case sub != "list" && sub != "replay" && sub != "drop":
+		return usageErr("dlq", "unknown dlq subcommand %q (list, replay or drop)", sub)
+	case sub == "list" && len(ids) > 0:
+		return usageErr("dlq", "dlq list takes no arguments, got %q", ids[0])
+	case sub == "replay" && o.all == (len(ids) > 0):
+		return usageErr("dlq", "dlq replay takes dead-letter ids or --all (not both)")
+	case sub == "drop" && len(ids) == 0:
+		return usageErr("dlq", "dlq drop takes dead-letter ids")
 	}
+	env, err := openOps(ctx, "dlq", c)
 	if err != nil {
 		return err
 	}
 	defer env.stop()
 	ctx, cancel := context.WithTimeout(ctx, opsTimeout)
 	defer cancel()
+	stdout := c.stdout
 	switch sub {
 	case "list":
-		if len(ids) > 0 {
-			return usagef("dlq list takes no arguments")
-		}
-		return dlqList(ctx, env, *limit, *asJSON, stdout)
+		return dlqList(ctx, env, o.limit, o.json, stdout)
 	case "replay":
-		if *all == (len(ids) > 0) {
-			return usagef("dlq replay takes dead-letter ids or --all (not both)")
-		}
-		n, err := dlqEach(ctx, env, ids, *all, env.queue.DLQReplay, env.queue.DLQReplayAll)
+		n, err := dlqEach(ctx, env, ids, o.all, env.queue.DLQReplay, env.queue.DLQReplayAll)
 		fmt.Fprintf(stdout, "replayed %d dead letter(s)\n", n)
 		return err
-	case "drop":
-		if len(ids) == 0 {
-			return usagef("dlq drop takes dead-letter ids")
-		}
-		n, err := dlqEach(ctx, env, ids, false, env.queue.DLQDrop, nil)
-		fmt.Fprintf(stdout, "dropped %d dead letter(s)\n", n)
-		return err
 	}
-	return usagef("unknown dlq command %q; %s", sub, dlqUsage)
+	n, err := dlqEach(ctx, env, ids, false, env.queue.DLQDrop, nil)
+	fmt.Fprintf(stdout, "dropped %d dead letter(s)\n", n)
+	return err
 }
 
 func dlqList(ctx context.Context, env *opsEnv, limit int64, asJSON bool, w io.Writer) error {
@@ -135,7 +148,7 @@ func dlqEach(ctx context.Context, env *opsEnv, ids []string, all bool, op dlqOp,
 		for _, n := range shards {
 			k, err := op(ctx, n, id)
 			if errors.Is(err, queue.ErrBadID) {
-				return total, usagef("dlq: %q is not a dead-letter id (SHARD/ID or ID, as dlq list prints)", raw)
+				return total, usageErr("dlq", "dlq: %q is not a dead-letter id (SHARD/ID or ID, as dlq list prints)", raw)
 			}
 			if err != nil {
 				return total, err
@@ -154,7 +167,7 @@ func parseDLQID(raw string, shards int) ([]int, string, error) {
 	if i := strings.IndexByte(raw, '/'); i >= 0 {
 		n, err := strconv.Atoi(raw[:i])
 		if err != nil || n < 0 || n >= shards {
-			return nil, "", usagef("dlq: %q: shard must be 0..%d", raw, shards-1)
+			return nil, "", usageErr("dlq", "dlq: %q: shard must be 0..%d", raw, shards-1)
 		}
 		return []int{n}, raw[i+1:], nil
 	}

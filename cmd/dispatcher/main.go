@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,19 +19,6 @@ import (
 // dupWindow is how close a repeat of the first signal counts as the same.
 const dupWindow = 300 * time.Millisecond
 
-// Build information, set with -ldflags "-X main.version=... -X main.commit=...".
-var (
-	version = "dev"
-	commit  = "none"
-)
-
-// usageError is a bad command line or configuration: exit 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
-
 func main() {
 	ctx, stop := signalContext()
 	defer stop()
@@ -40,13 +26,19 @@ func main() {
 	os.Exit(exitCode(err, os.Stderr))
 }
 
+// exitCode reports err on stderr and returns the exit code: a usage error
+// is one line and a hint to the help, a configuration error one line
+// naming the variable; both exit 2.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
 	fmt.Fprintln(stderr, "dispatcher:", err)
-	var ue *usageError
-	if errors.As(err, &ue) || isConfigError(err) {
+	if ue, ok := asUsage(err); ok {
+		fmt.Fprintln(stderr, ue.hint())
+		return 2
+	}
+	if isConfigError(err) {
 		return 2
 	}
 	return 1

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -16,14 +18,27 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
+	"github.com/dispatcher-bot/dispatcher/internal/server"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
 // opsTimeout bounds one operator command's Redis work.
 const opsTimeout = 30 * time.Second
 
-// opsEnv is what the operator commands share: the configuration (the same
-// environment and flags as serve), a Redis client and the queue.
+// opsVars are the settings the operator commands take as flags too: where
+// the Redis is and how its keys are laid out. The others come from the
+// environment only.
+var opsVars = []string{"REDIS_URL", "REDIS_CLUSTER_ADDRS", "REDIS_SENTINEL_ADDRS", "REDIS_SENTINEL_MASTER",
+	"REDIS_NAMESPACE", "SHARDS"}
+
+// opsAbout is the part of the help of status, trace and dlq that says
+// where they read.
+const opsAbout = `Reads the Redis of REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS (or the flags below).
+Without any, it reads the embedded Redis of the sandbox instance listening on LISTEN_ADDR
+(default :8080), the one ` + "`make run`" + ` starts.`
+
+// opsEnv is what the operator commands share: the configuration, a Redis
+// client, the queue and the journal.
 type opsEnv struct {
 	cfg   config.Config
 	redis *redisx.Client
@@ -34,37 +49,27 @@ type opsEnv struct {
 	stop  func()
 }
 
-// newFlagSet returns a flag set that also takes every variable of serve, so
-// `dispatcher status -redis-url ...` works like the environment.
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// openOps loads the configuration from the environment and fs's flags,
-// requires a real Redis, and connects.
-func openOps(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.Writer) (*opsEnv, []string, error) {
-	cfg, rest, err := loadConfig(fs, args)
-	if err != nil {
-		return nil, nil, err
-	}
+// openOps connects to the Redis of c.cfg (or to the embedded Redis of the
+// sandbox instance on LISTEN_ADDR when none is configured) and checks that
+// it answers. Errors: a configuration error naming the variable when no
+// Redis can be found or Redis refuses the configuration (exit 2), else
+// REDIS_UNAVAILABLE (exit 1).
+func openOps(ctx context.Context, name string, c *call) (*opsEnv, error) {
+	cfg := c.cfg
 	if cfg.Embedded() {
-		return nil, nil, &config.Error{Var: "REDIS_URL", Reason: fs.Name() + " reads a shared Redis: set REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS"}
+		if err := useSandboxRedis(ctx, name, &cfg); err != nil {
+			return nil, err
+		}
 	}
 	rc, err := redisx.New(&cfg)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := redisx.Ping(ctx, rc, 5*time.Second); err != nil {
-		rc.Close()
-		return nil, nil, fmt.Errorf("redis unavailable (%s): %w", telemetry.ReasonRedisUnavailable, err)
+		return nil, err
 	}
 	env := &opsEnv{cfg: cfg, redis: rc, keys: keys.New(cfg.Namespace)}
 	jc, jown, err := redisx.NewJournal(&cfg, rc)
 	if err != nil {
 		rc.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	closeRedis := func() {
 		if jown {
@@ -73,15 +78,27 @@ func openOps(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.Wri
 		rc.Close()
 	}
 	lvl, _ := zapcore.ParseLevel(cfg.LogLevel)
-	env.jrnl = journal.New(journal.Options{Client: jc, Keys: env.keys, MaxMemory: cfg.JournalMaxMemory, TTL: cfg.JournalTTL,
-		NoJanitor: true})
+	// the budget is the instances' business (their JOURNAL_MAX_MEMORY may
+	// not be this command's): no janitor here
+	env.jrnl = journal.New(journal.Options{Client: jc, Keys: env.keys, MaxMemory: cfg.JournalMaxMemory,
+		TTL: cfg.JournalTTL, NoJanitor: true})
 	env.log, err = telemetry.New(telemetry.Options{Format: cfg.LogFormat, Level: lvl, Instance: cfg.InstanceID,
-		Secrets: cfg.Secrets(), Output: stderr, Sink: env.jrnl})
+		Secrets: cfg.Secrets(), Output: c.stderr, Sink: env.jrnl})
 	if err != nil {
 		closeRedis()
-		return nil, nil, err
+		return nil, err
 	}
 	env.jrnl.SetLogger(env.log)
+	// go-redis' pool lines go to the log at debug level: the command's own
+	// error below is the one line that says what is wrong
+	telemetry.RouteRedisLogs(env.log)
+	if err := redisx.Ping(ctx, rc, 5*time.Second); err != nil {
+		closeRedis()
+		if perr := redisx.PermanentError(&cfg, err); perr != nil {
+			return nil, perr
+		}
+		return nil, fmt.Errorf("redis unavailable (%s): %w", telemetry.ReasonRedisUnavailable, err)
+	}
 	jctx, stopJournal := context.WithCancel(context.Background())
 	jdone := make(chan struct{})
 	go func() { _ = env.jrnl.Run(jctx); close(jdone) }()
@@ -96,105 +113,71 @@ func openOps(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.Wri
 		env.log.Sync()
 		closeRedis()
 	}
-	return env, rest, nil
+	return env, nil
+}
+
+// useSandboxRedis points cfg at the embedded Redis of the sandbox instance
+// on cfg.ListenAddr, asking it at GET /sandbox/redis.
+func useSandboxRedis(ctx context.Context, name string, cfg *config.Config) error {
+	addr := localAddr(cfg.ListenAddr)
+	sr, err := askSandbox(ctx, addr)
+	if err != nil {
+		return &config.Error{Var: "REDIS_URL", Reason: fmt.Sprintf(
+			"%s reads Redis: set REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS, or start the sandbox (make run) on LISTEN_ADDR %s (%v)",
+			name, addr, err)}
+	}
+	cfg.RedisURL = "redis://" + sr.Addr
+	cfg.Namespace, cfg.Shards = sr.Namespace, sr.Shards
+	return nil
+}
+
+func askSandbox(ctx context.Context, addr string) (server.SandboxRedis, error) {
+	var sr server.SandboxRedis
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+server.SandboxRedisPath, nil)
+	if err != nil {
+		return sr, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return sr, fmt.Errorf("no answer: %w", unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return sr, fmt.Errorf("GET %s answered %d: not a sandbox instance with an embedded Redis", server.SandboxRedisPath, resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&sr); err != nil || sr.Addr == "" || sr.Namespace == "" || sr.Shards < 1 {
+		return sr, fmt.Errorf("GET %s: not a dispatcher sandbox answer", server.SandboxRedisPath)
+	}
+	return sr, nil
+}
+
+// unwrapURLError drops net/http's `Get "URL":` prefix, which repeats the
+// address the message already names.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// localAddr is a listen address as a client on the same machine dials it:
+// localhost for an address on every interface (":8080", "0.0.0.0:8080").
+func localAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-func init() {
-	opsCommands["trace"] = runTrace
-}
-
-// runTrace prints the event chain of one cid, oldest first.
-func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("trace", stderr)
-	asJSON := fs.Bool("json", false, "print one JSON object per event")
-	args = moveFlagsFirst(args)
-	env, rest, err := openOps(ctx, fs, args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer env.stop()
-	if len(rest) != 1 {
-		return usagef("trace takes one CID (8 hex characters), got %d arguments", len(rest))
-	}
-	cid := rest[0]
-	if !telemetry.ValidCID(cid) {
-		return usagef("trace: %q is not a cid (8 lowercase hex characters)", cid)
-	}
-	ctx, cancel := context.WithTimeout(ctx, opsTimeout)
-	defer cancel()
-	events, err := env.jrnl.Chain(ctx, cid)
-	if err != nil {
-		return err
-	}
-	note, err := env.jrnl.NotKept(ctx, cid, 0)
-	if err != nil {
-		return err
-	}
-	if len(events) == 0 {
-		return fmt.Errorf("trace: no events for cid %s: %s", cid, note)
-	}
-	if err := telemetry.WriteTrace(stdout, events, *asJSON); err != nil {
-		return err
-	}
-	if note != "" {
-		if *asJSON {
-			fmt.Fprintln(stderr, "trace: "+note) // stdout stays one JSON object a line
-		} else {
-			fmt.Fprintln(stdout, "note: "+note)
-		}
-	}
-	return nil
-}
-
-// moveFlagsFirst lets flags follow positional arguments (`trace CID
-// --json`), as operators type them; the flag package stops at the first
-// positional argument otherwise. A flag's value is kept with it.
-func moveFlagsFirst(args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if len(a) > 1 && a[0] == '-' {
-			flags = append(flags, a)
-			if !isBoolFlag(a) && !containsEq(a) && i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-			continue
-		}
-		pos = append(pos, a)
-	}
-	return append(flags, pos...)
-}
-
-// boolFlags are the flags of the operator commands that take no value.
-var boolFlags = map[string]bool{"json": true, "all": true, "drop-pending": true, "sandbox": true,
-	"insecure-webhook": true, "silence-guard": true, "h": true, "help": true}
-
-func isBoolFlag(a string) bool {
-	for len(a) > 0 && a[0] == '-' {
-		a = a[1:]
-	}
-	return boolFlags[a]
-}
-
-func containsEq(a string) bool {
-	for i := 0; i < len(a); i++ {
-		if a[i] == '=' {
-			return true
-		}
-	}
-	return false
 }

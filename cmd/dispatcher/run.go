@@ -4,102 +4,49 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"os"
-	"runtime"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/server"
+	"github.com/dispatcher-bot/dispatcher/internal/version"
 )
 
-const usage = `usage: dispatcher [command] [flags]
-
-commands:
-  serve                 run one instance (default)
-  status [--json]       cluster state read from Redis
-  trace CID [--json]    the event chain of one correlation id
-  dlq list|replay|drop  inspect and re-enqueue dead letters
-  smoke                 run the full callback chain in-process and check it
-  webhook set URL|info|delete
-  version               version, commit, Go version
-
-Configuration comes from the environment (see docs/configuration.md);
-every variable is also a flag of serve: dispatcher serve -h.
-`
-
-// Run runs one command line.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		return runServe(ctx, args, stdout, stderr)
-	case "version":
-		fmt.Fprintf(stdout, "dispatcher %s (commit %s, %s)\n", version, commit, runtime.Version())
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	if f, ok := opsCommands[cmd]; ok {
-		return f(ctx, args, stdout, stderr)
-	}
-	fmt.Fprint(stderr, usage)
-	return usagef("unknown command %q", cmd)
+func init() {
+	register(&command{name: "serve", usage: "serve [flags]",
+		summary: "run one instance: webhook ingest, lease elector, workers, HTTP ops endpoints",
+		about: `Every flag is also an environment variable (named in parentheses); the flag wins.
+Without BOT_TOKEN it runs in sandbox mode: a built-in fake Bot API (GET /sandbox/messages)
+and, without REDIS_URL, an embedded Redis for this one instance (see README.md).`,
+		config: true,
+		setup: func(fs *flag.FlagSet, cfg *config.Config) func(context.Context, *call) error {
+			cfg.BindFlags(fs)
+			return runServe
+		}})
+	register(&command{name: "version", usage: "version", summary: "the version, commit and Go version of this build",
+		setup: func(*flag.FlagSet, *config.Config) func(context.Context, *call) error {
+			return func(_ context.Context, c *call) error {
+				if len(c.args) > 0 {
+					return usageErr("version", "version takes no arguments, got %q", c.args[0])
+				}
+				_, err := io.WriteString(c.stdout, "dispatcher "+version.Get().String()+"\n")
+				return err
+			}
+		}})
 }
 
-// opsCommands are the commands other than serve and version; each file of
-// this package that adds one registers it here.
-var opsCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{}
-
-// loadConfig reads the environment, then the flags of fs, then validates.
-func loadConfig(fs *flag.FlagSet, args []string) (config.Config, []string, error) {
-	cfg, err := config.FromEnv(os.LookupEnv)
-	if err != nil {
-		return cfg, nil, err
+func runServe(ctx context.Context, c *call) error {
+	if len(c.args) > 0 {
+		return usageErr("serve", "serve takes no arguments, got %q", c.args[0])
 	}
-	cfg.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cfg, nil, err
-		}
-		var ce *config.Error
-		if errors.As(err, &ce) {
-			return cfg, nil, err
-		}
-		return cfg, nil, usagef("%v", err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, nil, err
-	}
-	return cfg, fs.Args(), nil
-}
-
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg, rest, err := loadConfig(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return usagef("serve takes no arguments, got %q", rest[0])
-	}
-	srv, err := server.New(cfg, stdout)
+	srv, err := server.New(c.cfg, c.stdout)
 	if err != nil {
 		return err
 	}
 	return srv.Run(ctx)
 }
 
-// isConfigError reports errors that mean bad configuration or usage.
+// isConfigError reports errors that mean bad configuration.
 func isConfigError(err error) bool {
 	return errors.Is(err, config.ErrInvalid) || errors.Is(err, lease.ErrDuplicateInstance)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,13 +13,23 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 )
 
-func init() { opsCommands["status"] = runStatus }
+func init() {
+	register(&command{name: "status", usage: "status [--json]",
+		summary: "cluster state read from Redis: live instances, and per shard the lease holder, token, stream, pending, dead letters",
+		about:   opsAbout, config: true,
+		setup: func(fs *flag.FlagSet, cfg *config.Config) func(context.Context, *call) error {
+			asJSON := fs.Bool("json", false, "print JSON")
+			cfg.BindFlags(fs, opsVars...)
+			return func(ctx context.Context, c *call) error { return runStatus(ctx, c, *asJSON) }
+		}})
+}
 
 // Status is what `dispatcher status --json` prints.
 type Status struct {
@@ -50,27 +59,23 @@ type ShardStatus struct {
 	DeadLetters      int64   `json:"dead_letters"`
 }
 
-func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("status", stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
-	env, rest, err := openOps(ctx, fs, moveFlagsFirst(args), stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
+func runStatus(ctx context.Context, c *call, asJSON bool) error {
+	if len(c.args) > 0 {
+		return usageErr("status", "status takes no arguments, got %q", c.args[0])
 	}
+	env, err := openOps(ctx, "status", c)
 	if err != nil {
 		return err
 	}
 	defer env.stop()
-	if len(rest) > 0 {
-		return usagef("status takes no arguments")
-	}
+	stdout := c.stdout
 	ctx, cancel := context.WithTimeout(ctx, opsTimeout)
 	defer cancel()
 	st, err := readStatus(ctx, env)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return writeJSON(stdout, st)
 	}
 	return writeStatus(stdout, st)
@@ -232,12 +237,21 @@ func writeJournalStatus(w io.Writer, st Status) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOURNAL MEMORY\tBUDGET\tOLDEST CHAIN\tOLDEST FAILING CHAIN\tEVICTED BY BUDGET\tNOT WRITTEN\tDEBUG USERS")
-	fmt.Fprintf(tw, "%s (%.0f%%)\t%s\t%s\t%s\t%s\t%d events\t%d\n", mib(j.Used), pct, mib(j.Budget), age(j.OldestChain),
+	fmt.Fprintf(tw, "%s (%.0f%%)\t%s\t%s\t%s\t%s\t%d events\t%d\n", humanBytes(j.Used), pct, humanBytes(j.Budget), age(j.OldestChain),
 		age(j.OldestFailing), evicted, j.NotWritten, j.DebugUsers)
 	return tw.Flush()
 }
 
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+// humanBytes writes a size in KiB, MiB or GiB, one decimal.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+}
 
 func dash(s string) string {
 	if s == "" {

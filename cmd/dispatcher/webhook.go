@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/url"
 	"time"
 
@@ -18,26 +16,42 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
-func init() { opsCommands["webhook"] = runWebhook }
+func init() {
+	register(&command{name: "webhook", usage: "webhook set URL [--max-connections N] [--drop-pending]\nwebhook info\nwebhook delete [--drop-pending]",
+		summary: "register (set), show (info) or remove (delete) the bot's webhook with Telegram",
+		about: `Talks to Telegram with BOT_TOKEN (at TELEGRAM_API_URL); set registers WEBHOOK_SECRET as the
+secret_token Telegram sends with each update, and the update types the dispatcher handles.`,
+		config: true,
+		setup: func(fs *flag.FlagSet, _ *config.Config) func(context.Context, *call) error {
+			o := webhookOpts{}
+			fs.IntVar(&o.maxConn, "max-connections", 40, "most simultaneous HTTPS connections Telegram opens, 1-100 (set)")
+			fs.BoolVar(&o.dropPending, "drop-pending", false, "drop the updates Telegram holds for the bot (set, delete)")
+			return func(ctx context.Context, c *call) error { return runWebhook(ctx, c, o) }
+		}})
+}
 
-const webhookUsage = "usage: dispatcher webhook set URL [--max-connections N] [--drop-pending] | webhook info | webhook delete [--drop-pending]"
+// webhookOpts are the flags of webhook.
+type webhookOpts struct {
+	maxConn     int
+	dropPending bool
+}
 
 // runWebhook registers, shows or removes the bot's webhook with Telegram.
-func runWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usagef("%s", webhookUsage)
+func runWebhook(ctx context.Context, c *call, o webhookOpts) error {
+	if len(c.args) == 0 {
+		return usageErr("webhook", "webhook needs a subcommand: set, info or delete")
 	}
-	sub, args := args[0], args[1:]
-	fs := newFlagSet("webhook "+sub, stderr)
-	maxConn := fs.Int("max-connections", 40, "most simultaneous HTTPS connections Telegram opens (1-100)")
-	dropPending := fs.Bool("drop-pending", false, "drop the updates Telegram holds for the bot")
-	cfg, rest, err := loadConfig(fs, moveFlagsFirst(args))
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
+	sub, rest := c.args[0], c.args[1:]
+	switch {
+	case sub != "set" && sub != "info" && sub != "delete":
+		return usageErr("webhook", "unknown webhook subcommand %q (set, info or delete)", sub)
+	case sub == "set" && len(rest) != 1:
+		return usageErr("webhook", "webhook set takes one URL, got %d arguments", len(rest))
+	case sub != "set" && len(rest) > 0:
+		return usageErr("webhook", "webhook %s takes no arguments, got %q", sub, rest[0])
 	}
-	if err != nil {
-		return err
-	}
+	maxConn, dropPending := &o.maxConn, &o.dropPending
+	stdout, stderr, cfg := c.stdout, c.stderr, c.cfg
 	if cfg.Sandbox || cfg.BotToken == "" {
 		return &config.Error{Var: "BOT_TOKEN", Reason: "webhook talks to Telegram: set BOT_TOKEN (and SANDBOX=false)"}
 	}
@@ -56,15 +70,12 @@ func runWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	bot := tg.Bot()
 	switch sub {
 	case "set":
-		if len(rest) != 1 {
-			return usagef("webhook set takes one URL; %s", webhookUsage)
-		}
 		u, err := url.Parse(rest[0])
 		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return usagef("webhook set: %q must be an https:// URL (Telegram requires HTTPS)", rest[0])
+			return usageErr("webhook", "webhook set: %q must be an https:// URL (Telegram requires HTTPS)", rest[0])
 		}
 		if *maxConn < 1 || *maxConn > 100 {
-			return usagef("webhook set: -max-connections must be 1-100, got %d", *maxConn)
+			return usageErr("webhook", "webhook set: -max-connections must be 1-100, got %d", *maxConn)
 		}
 		if cfg.WebhookSecret == "" {
 			fmt.Fprintln(stderr, "warning: WEBHOOK_SECRET is empty: anyone who finds the URL can post updates")
@@ -78,9 +89,6 @@ func runWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			rest[0], params.AllowedUpdates, *maxConn, secretState(cfg.WebhookSecret), *dropPending)
 		return nil
 	case "info":
-		if len(rest) > 0 {
-			return usagef("webhook info takes no arguments")
-		}
 		info, err := bot.GetWebhookInfo(ctx)
 		if err != nil {
 			return fmt.Errorf("webhook info: %w", err)
@@ -95,16 +103,13 @@ func runWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return nil
 	case "delete":
-		if len(rest) > 0 {
-			return usagef("webhook delete takes no arguments")
-		}
 		if err := bot.DeleteWebhook(ctx, &telego.DeleteWebhookParams{DropPendingUpdates: *dropPending}); err != nil {
 			return fmt.Errorf("webhook delete: %w", err)
 		}
 		fmt.Fprintln(stdout, "webhook deleted")
 		return nil
 	}
-	return usagef("unknown webhook command %q; %s", sub, webhookUsage)
+	return nil
 }
 
 func secretState(s string) string {

@@ -53,13 +53,14 @@ func (b *Bot) onDebug(c *router.Ctx) error {
 		c.Fail(telemetry.ReasonDBError, errNoJournal, textNoJournal)
 		return nil
 	}
-	cids, err := b.journal.LastCIDs(c, uid, debugCIDs)
+	// more than shown: resends are one line each and do not count
+	cids, err := b.journal.LastCIDs(c, uid, 3*debugCIDs)
 	if err != nil {
 		return b.journalFailed(c, err)
 	}
 	text := fmt.Sprintf(textNoCIDs, uid)
 	if len(cids) > 0 {
-		if text, err = b.chains(c, cids, uid); err != nil {
+		if text, err = b.chains(c, cids, debugCIDs, uid); err != nil {
 			return b.journalFailed(c, err)
 		}
 	}
@@ -110,7 +111,7 @@ func (b *Bot) onDebugLastCID(c *router.Ctx) error {
 	}
 	text := fmt.Sprintf(textNoCIDs, c.UserID())
 	if len(last) > 0 {
-		if text, err = b.chains(c, last, c.UserID()); err != nil {
+		if text, err = b.chains(c, last, 1, c.UserID()); err != nil {
 			return b.journalFailed(c, err)
 		}
 	}
@@ -155,24 +156,48 @@ func (b *Bot) debugUser(c *router.Ctx, user int64) bool {
 	return true
 }
 
-// chains formats the chains of cids (of user), newest first, within
-// Telegram's limit, saying plainly what the journal did not keep.
-func (b *Bot) chains(ctx context.Context, cids []string, user int64) (string, error) {
+// chains formats the chains of the first limit cids of user (newest
+// first), within Telegram's limit, saying plainly what the journal did not
+// keep. A resend (a chain that is one DUPLICATE_UPDATE naming the
+// original's cid) is a line naming the original, whose chain is shown in
+// its place unless it is shown already: the resend's own chain says
+// nothing about what happened to the click.
+func (b *Bot) chains(ctx context.Context, cids []string, limit int, user int64) (string, error) {
 	notes, _ := b.journal.(telemetry.JournalNotes)
 	var sb strings.Builder
-	for i, cid := range cids {
+	shown := map[string]bool{}
+	for _, cid := range cids {
+		if len(shown) == limit {
+			break
+		}
+		if shown[cid] {
+			continue
+		}
 		evs, err := b.journal.Chain(ctx, cid)
 		if err != nil {
 			return "", err
 		}
+		if orig := telemetry.DuplicateOf(evs); orig != "" {
+			if sb.Len() > 0 {
+				sb.WriteString("\n")
+			}
+			fmt.Fprintf(&sb, textResendOf, cid, orig)
+			if shown[orig] {
+				continue
+			}
+			cid = orig
+			if evs, err = b.journal.Chain(ctx, cid); err != nil {
+				return "", err
+			}
+		} else if sb.Len() > 0 {
+			sb.WriteString("\n")
+		}
+		shown[cid] = true
 		note := ""
 		if notes != nil {
 			if note, err = notes.NotKept(ctx, cid, user); err != nil {
 				return "", err
 			}
-		}
-		if i > 0 {
-			sb.WriteString("\n")
 		}
 		fmt.Fprintf(&sb, "cid %s (%d events)\n", cid, len(evs))
 		for j, ev := range evs {
@@ -198,7 +223,10 @@ func fitText(text string) string {
 	return text
 }
 
-// formatEvent writes one event as "15:04:05.000 NAME instance key=value".
+// formatEvent writes one event as "15:04:05.000 NAME instance key=value":
+// the fields that explain an outcome (for a rejection its reason and the
+// expected and actual states, so that the panel alone explains a
+// STATE_MISMATCH), then where it went.
 func formatEvent(ev telemetry.JournalEvent) string {
 	ts := ev.TS()
 	if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
@@ -206,7 +234,8 @@ func formatEvent(ev telemetry.JournalEvent) string {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%s %s %s", ts, ev.Name(), ev.Instance())
-	for _, k := range []string{telemetry.FReasonCode, telemetry.FNextScreen, telemetry.FScreenID, telemetry.FButtonID, telemetry.FHandler} {
+	for _, k := range []string{telemetry.FReasonCode, telemetry.FExpectedState, telemetry.FActualState,
+		telemetry.FNextScreen, telemetry.FScreenID, telemetry.FButtonID, telemetry.FHandler, telemetry.FOriginalCID} {
 		if v := ev.Str(k); v != "" {
 			fmt.Fprintf(&sb, " %s=%s", k, v)
 		}

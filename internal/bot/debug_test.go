@@ -1,13 +1,16 @@
 package bot_test
 
 import (
+	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/ui"
 )
 
@@ -74,6 +77,37 @@ func TestDebugFailuresAreDBError(t *testing.T) {
 	require.Equal(t, "DB_ERROR", h.find(cid, "CALLBACK_REJECTED")[0].str("reason_code"))
 	require.Empty(t, h.find(cid, "DEBUG_MODE_CHANGED"))
 	h.requireAnsweredOnce(qid)
+}
+
+// TestDebugUserExplainsARefusalAndFollowsResends: /debug USER_ID alone
+// tells why a click was refused (reason and expected/actual state, no
+// trace needed), and a resend of that click (DUPLICATE_UPDATE) is a line
+// naming the original, whose chain is shown once.
+func TestDebugUserExplainsARefusalAndFollowsResends(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.send(userID, "/start")
+	require.NoError(t, err)
+	menu := h.panel(userID)
+	h.press(userID, "cat:image")
+	rejected, _, err := h.click(userID, menu.buttons["cat:video"], menu.msgID)
+	require.NoError(t, err)
+
+	// Telegram resent the refused click: ingest logged it as a duplicate
+	// under a cid of its own
+	log, err := telemetry.New(telemetry.Options{Format: "json", Instance: "test-1", Output: h.logs})
+	require.NoError(t, err)
+	resend := "0d0d0d0d"
+	log.DuplicateUpdate(telemetry.WithUpdate(context.Background(), telemetry.Update{CID: resend, UpdateID: 1,
+		Type: "callback_query", UserID: userID, ChatID: userID}), 0, rejected)
+
+	_, err = h.send(adminID, "/debug 100200300")
+	require.NoError(t, err)
+	text := h.lastText(adminID)
+	require.True(t, strings.HasPrefix(text, "cid "+resend+": a resend of cid "+rejected+" (DUPLICATE_UPDATE)\ncid "+rejected+" ("), text)
+	require.Contains(t, text, "CALLBACK_REJECTED test-1 reason_code=STATE_MISMATCH expected_state=MAIN_MENU actual_state=MODEL_PICK")
+	require.Len(t, regexp.MustCompile(`(?m)^cid `+rejected+` \(\d+ events\)$`).FindAllString(text, -1), 1,
+		"the original's chain once: %s", text)
+	require.Equal(t, 3, strings.Count(text, " events)\n"), "three chains besides the resend's line: %s", text)
 }
 
 // TestDebugSaysWhatTheJournalDidNotKeep: /debug USER_ID prints the

@@ -83,7 +83,8 @@ type Config struct {
 	LogLevel string
 	// SilenceGuard (SILENCE_GUARD, default true) answers forgotten callbacks.
 	SilenceGuard bool
-	// AdminIDs (ADMIN_IDS, default none) may use /debug.
+	// AdminIDs (ADMIN_IDS, default none; in sandbox mode SandboxAdminID)
+	// may use /debug.
 	AdminIDs []int64
 	// CatalogFile (CATALOG_FILE, default none: the embedded catalog) replaces
 	// the bot's catalog of categories and models.
@@ -288,8 +289,17 @@ func (c *Config) Embedded() bool {
 	return c.RedisURL == "" && len(c.RedisClusterAddrs) == 0 && len(c.RedisSentinelAddrs) == 0
 }
 
-// IsAdmin reports whether a Telegram user may use /debug.
+// SandboxAdminID is the user who may use /debug in sandbox mode when
+// ADMIN_IDS is unset, so that the README's walkthrough can show the panel
+// without configuration. The sandbox has no real Telegram users.
+const SandboxAdminID int64 = 1
+
+// IsAdmin reports whether a Telegram user may use /debug: one of ADMIN_IDS,
+// or, in sandbox mode with ADMIN_IDS unset, SandboxAdminID.
 func (c *Config) IsAdmin(userID int64) bool {
+	if len(c.AdminIDs) == 0 && c.Sandbox {
+		return userID == SandboxAdminID
+	}
 	for _, id := range c.AdminIDs {
 		if id == userID {
 			return true

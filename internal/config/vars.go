@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,9 +16,21 @@ type Var struct {
 	Flag   string // flag of `dispatcher serve`, e.g. lease-ttl
 	Usage  string
 	Secret bool // never echoed back in errors
+	kind   kind
 	set    func(c *Config, v string) error
 	get    func(c *Config) string
 }
+
+// kind is what a variable's value is, for the flag's placeholder in help.
+type kind int
+
+const (
+	kindString kind = iota
+	kindBool
+	kindInt
+	kindDuration
+	kindList
+)
 
 // Vars lists every setting, in the order of CONTRACT §2. Deploy files are
 // checked against this list, so it is the one place a variable is declared.
@@ -50,7 +63,7 @@ var vars = []Var{
 	strVar("LOG_FORMAT", "json or kv", false, func(c *Config) *string { return &c.LogFormat }),
 	strVar("LOG_LEVEL", "debug, info, warn or error", false, func(c *Config) *string { return &c.LogLevel }),
 	boolVar("SILENCE_GUARD", "answer callbacks a handler left unanswered", func(c *Config) *bool { return &c.SilenceGuard }),
-	{Env: "ADMIN_IDS", Usage: "comma-separated Telegram user ids allowed to use /debug",
+	{Env: "ADMIN_IDS", Usage: "comma-separated Telegram user ids allowed to use /debug (sandbox mode: user " + strconv.FormatInt(SandboxAdminID, 10) + " when unset)", kind: kindList,
 		set: func(c *Config, v string) error {
 			ids, err := parseIDs(v)
 			if err != nil {
@@ -89,13 +102,13 @@ func init() {
 }
 
 func strVar(env, usage string, secret bool, f func(*Config) *string) Var {
-	return Var{Env: env, Usage: usage, Secret: secret,
+	return Var{Env: env, Usage: usage, Secret: secret, kind: kindString,
 		set: func(c *Config, v string) error { *f(c) = v; return nil },
 		get: func(c *Config) string { return *f(c) }}
 }
 
 func boolVar(env, usage string, f func(*Config) *bool) Var {
-	return Var{Env: env, Usage: usage,
+	return Var{Env: env, Usage: usage, kind: kindBool,
 		set: func(c *Config, v string) error {
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {
@@ -108,7 +121,7 @@ func boolVar(env, usage string, f func(*Config) *bool) Var {
 }
 
 func intVar(env, usage string, f func(*Config) *int) Var {
-	return Var{Env: env, Usage: usage,
+	return Var{Env: env, Usage: usage, kind: kindInt,
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil {
@@ -121,7 +134,7 @@ func intVar(env, usage string, f func(*Config) *int) Var {
 }
 
 func durVar(env, usage string, f func(*Config) *time.Duration) Var {
-	return Var{Env: env, Usage: usage,
+	return Var{Env: env, Usage: usage, kind: kindDuration,
 		set: func(c *Config, v string) error {
 			d, err := time.ParseDuration(strings.TrimSpace(v))
 			if err != nil {
@@ -130,11 +143,24 @@ func durVar(env, usage string, f func(*Config) *time.Duration) Var {
 			*f(c) = d
 			return nil
 		},
-		get: func(c *Config) string { return f(c).String() }}
+		get: func(c *Config) string { return shortDuration(*f(c)) }}
+}
+
+// shortDuration is d as a Go duration without zero trailing units: 1h, not
+// 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func listVar(env, usage string, f func(*Config) *[]string) Var {
-	return Var{Env: env, Usage: usage,
+	return Var{Env: env, Usage: usage, kind: kindList,
 		set: func(c *Config, v string) error { *f(c) = splitList(v); return nil },
 		get: func(c *Config) string { return strings.Join(*f(c), ",") }}
 }
@@ -186,20 +212,74 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	return c, nil
 }
 
-// BindFlags registers one flag per variable on fs; after fs.Parse the flags
-// that were set override c. Flag errors name the flag and the variable.
-func (c *Config) BindFlags(fs *flag.FlagSet) {
-	for _, v := range vars {
-		fs.Func(v.Flag, v.Usage+" ("+v.Env+")", func(s string) error {
-			if err := v.set(c, s); err != nil {
-				return &Error{Var: v.Env, Reason: err.Error()}
-			}
-			if v.Env == "BOT_TOKEN" && s != "" {
-				c.Sandbox = false
-			}
-			return nil
-		})
+// BindFlags registers one flag per variable on fs, or only the variables
+// named in only; after fs.Parse the flags that were set override c. Flag
+// errors name the flag and the variable. A flag's default (DefValue) is c's
+// value at the time of the call (empty for secrets), so flags bound to
+// Default() show the defaults. Boolean variables are boolean flags:
+// `-sandbox` alone means true.
+func (c *Config) BindFlags(fs *flag.FlagSet, only ...string) {
+	for i := range vars {
+		v := &vars[i]
+		if len(only) > 0 && !slices.Contains(only, v.Env) {
+			continue
+		}
+		fs.Var(&flagValue{v: v, c: c}, v.Flag, v.Usage+" ("+v.Env+")")
 	}
+}
+
+// flagValue is one variable as a flag.Value.
+type flagValue struct {
+	v *Var
+	c *Config
+}
+
+func (f *flagValue) String() string {
+	if f == nil || f.v == nil || f.c == nil || f.v.Secret {
+		return ""
+	}
+	return f.v.get(f.c)
+}
+
+func (f *flagValue) Set(s string) error {
+	if err := f.v.set(f.c, s); err != nil {
+		return &Error{Var: f.v.Env, Reason: err.Error()}
+	}
+	if f.v.Env == "BOT_TOKEN" && s != "" {
+		f.c.Sandbox = false
+	}
+	return nil
+}
+
+// IsBoolFlag makes the flag package take `-name` alone as true.
+func (f *flagValue) IsBoolFlag() bool { return f != nil && f.v != nil && f.v.kind == kindBool }
+
+// Placeholder names the flag's value in help: TEXT, N, DURATION or LIST;
+// "" for a boolean flag.
+func (f *flagValue) Placeholder() string {
+	switch f.v.kind {
+	case kindBool:
+		return ""
+	case kindInt:
+		return "N"
+	case kindDuration:
+		return "DURATION"
+	case kindList:
+		return "LIST"
+	}
+	return "TEXT"
+}
+
+// HelpDefault is the default as help shows it: DefValue, except where the
+// default depends on the machine or on another variable.
+func (f *flagValue) HelpDefault(defValue string) string {
+	switch f.v.Env {
+	case "INSTANCE_ID":
+		return "HOSTNAME-PID"
+	case "SANDBOX":
+		return "" // the usage says: true when BOT_TOKEN is empty
+	}
+	return defValue
 }
 
 // Value returns the text form of a variable's current value ("" for

@@ -7,7 +7,10 @@
 //   - 401 for a missing or wrong secret (compared in constant time), 405 for
 //     other methods, 413 for a body over 1 MiB, 400 for a body that is not an
 //     Update (no positive integer update_id), 503 when Redis is unavailable,
-//     the shard's backlog is full, or the instance is shutting down;
+//     the shard's backlog is full, the instance is shutting down, or
+//     REDIS_WAIT_REPLICAS replicas did not acknowledge the append in time
+//     (REPLICAS_UNAVAILABLE: the entry is appended and logged QUEUE_ENQUEUE
+//     first, and will be dispatched; the 503 only asks Telegram to resend);
 //   - every refusal logs WEBHOOK_REJECTED with its reason code, and nothing
 //     refused is enqueued.
 //
@@ -19,6 +22,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -73,6 +77,23 @@ func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, status int,
 		w.Header().Set("Retry-After", "1")
 	}
 	http.Error(w, text, status)
+}
+
+// logged logs what Enqueue did (DUPLICATE_UPDATE or QUEUE_ENQUEUE) and
+// returns it in a few words (reason texts are kept short).
+func (h *Handler) logged(ctx context.Context, env queue.Envelope, res queue.EnqueueResult, typ string, sent time.Time) string {
+	shard := strconv.Itoa(env.Shard)
+	if res.Duplicate {
+		h.cfg.Log.DuplicateUpdate(ctx, env.Shard, res.OriginalCID)
+		h.cfg.Metrics.Duplicates.WithLabelValues(shard).Inc()
+		if res.OriginalCID == "" {
+			return "duplicate"
+		}
+		return "duplicate of " + res.OriginalCID
+	}
+	h.cfg.Log.QueueEnqueueAt(ctx, sent, typ, env.Shard, res.Depth, res.ID)
+	h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(shard, typ).Inc()
+	return "appended, will be dispatched"
 }
 
 // ServeHTTP answers one webhook request.
@@ -131,16 +152,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonBacklogFull,
 			"backlog of shard "+strconv.Itoa(env.Shard)+" is full")
 		return
-	case err != nil:
-		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonRedisUnavailable, "redis unavailable: "+err.Error())
+	case errors.Is(err, queue.ErrNotReplicated):
+		// Redis did what the result says; only the replicas are missing:
+		// log that first, so the chain reads true, then ask for a resend
+		var nr *queue.NotReplicatedError
+		errors.As(err, &nr)
+		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonReplicasUnavailable,
+			fmt.Sprintf("%s; %d of %d replicas acked in %s", h.logged(ctx, env, res, typ, sent), nr.Acked, nr.Want, nr.Within))
 		return
-	case res.Duplicate:
-		h.cfg.Log.DuplicateUpdate(ctx, env.Shard)
-		h.cfg.Metrics.Duplicates.WithLabelValues(strconv.Itoa(env.Shard)).Inc()
-	default:
-		h.cfg.Log.QueueEnqueueAt(ctx, sent, typ, env.Shard, res.Depth, res.ID)
-		h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(strconv.Itoa(env.Shard), typ).Inc()
+	case err != nil:
+		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonRedisUnavailable, err.Error())
+		return
 	}
+	h.logged(ctx, env, res, typ, sent)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, `{"ok":true,"cid":"`+env.CID+`"}`)

@@ -323,7 +323,7 @@ func (f *fieldEncoder) AddByteString(k string, v []byte)     { f.AddString(k, st
 func (f *fieldEncoder) AddComplex128(k string, v complex128) { f.AddString(k, fmt.Sprint(v)) }
 func (f *fieldEncoder) AddComplex64(k string, v complex64)   { f.AddString(k, fmt.Sprint(v)) }
 func (f *fieldEncoder) AddDuration(k string, v time.Duration) {
-	f.AddInt64(k, v.Milliseconds()) // as the line's encoder (zapcore.MillisDurationEncoder)
+	f.AddString(k, v.String()) // as the line's encoder: a Go duration
 }
 func (f *fieldEncoder) AddFloat32(k string, v float32) { f.AddFloat64(k, float64(v)) }
 func (f *fieldEncoder) AddInt(k string, v int)         { f.AddInt64(k, int64(v)) }

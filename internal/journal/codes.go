@@ -67,6 +67,7 @@ var fieldKeys = []fieldKey{
 	{telemetry.FTargetUserID, tInt}, {telemetry.FJobID, tStr}, {telemetry.FDLQID, tStr},
 	{telemetry.FFailed, tInt}, {telemetry.FDropped, tInt}, {telemetry.FMsg, tStr}, {telemetry.FError, tStr},
 	{telemetry.FTier, tStr}, {telemetry.FSegments, tInt}, {telemetry.FBytes, tInt}, {telemetry.FAgeMS, tInt},
+	{telemetry.FOriginalCID, tStr},
 }
 
 const escapeCode = 0xff
@@ -91,6 +92,7 @@ var dictionary = []string{
 	string(telemetry.DomainAdmin),
 	telemetry.RoleActive, telemetry.RolePassive,
 	"UPSTREAM_STATUS", "UPSTREAM_UNREACHABLE", "answerCallbackQuery", "sendMessage", "editMessageText",
+	string(telemetry.ReasonReplicasUnavailable),
 }
 
 var (

@@ -67,7 +67,8 @@ func (k Shard) Lease() string { return k.tag + "lease" }
 // Fence holds the highest fencing token handed out for the shard.
 func (k Shard) Fence() string { return k.tag + "fence" }
 
-// Seen is the dedupe marker of one update_id.
+// Seen is the dedupe marker of one update_id; its value is the cid of the
+// update that set it.
 func (k Shard) Seen(updateID int64) string {
 	return k.tag + "seen:" + strconv.FormatInt(updateID, 10)
 }
@@ -77,6 +78,10 @@ func (k Shard) DLQ() string { return k.tag + "dlq" }
 
 // Jobs is the shard's stream of jobs for the downstream generator.
 func (k Shard) Jobs() string { return k.tag + "jobs" }
+
+// Probe is a key written and deleted at once by an instance's start-up
+// check of its Redis permissions (a stream, like the shard's own).
+func (k Shard) Probe() string { return k.tag + "probe" }
 
 // FSM is the state of one user in one chat.
 func (k Shard) FSM(chatID, userID int64) string {

@@ -14,6 +14,10 @@ type EnqueueResult struct {
 	Depth int64
 	// ID is the new entry's stream id; empty for a duplicate.
 	ID string
+	// OriginalCID is, for a duplicate, the cid of the update_id's first
+	// ingest (kept in the dedupe marker); empty when the marker predates
+	// markers that keep it.
+	OriginalCID string
 }
 
 // Enqueue appends e to shard e.Shard in one Lua call: a repeat of an
@@ -24,7 +28,9 @@ type EnqueueResult struct {
 // (the append is then unconfirmed: the update must not be answered 200).
 //
 // With Options.WaitReplicas, an append or a duplicate is confirmed only once
-// that many replicas acknowledged it (ErrNotReplicated otherwise).
+// that many replicas acknowledged it. Otherwise the error is ErrNotReplicated
+// and the result says what the master did (ID set: the entry is on the
+// stream and will be dispatched; Duplicate: an earlier append is).
 //
 // Enqueue logs nothing; the caller logs QUEUE_ENQUEUE or DUPLICATE_UPDATE.
 func (q *Queue) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error) {
@@ -36,7 +42,7 @@ func (q *Queue) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error) 
 	if q.opts.DedupeWindow > 0 && window == 0 {
 		window = 1
 	}
-	args := append([]any{window, q.opts.MaxBacklog}, e.fields()...)
+	args := append([]any{window, q.opts.MaxBacklog, e.CID}, e.fields()...)
 	keys := []string{k.Stream(), k.Seen(e.UpdateID)}
 	var res []any
 	acked := int64(-1)
@@ -48,21 +54,37 @@ func (q *Queue) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error) 
 	if err != nil {
 		return EnqueueResult{}, mapErr(ctx, err)
 	}
-	if len(res) != 3 {
+	if len(res) != 4 {
 		return EnqueueResult{}, fmt.Errorf("%w: unexpected enqueue reply %v", ErrUnavailable, res)
 	}
 	status, _ := res[0].(int64)
 	depth, _ := res[1].(int64)
 	id, _ := res[2].(string)
+	original, _ := res[3].(string)
 	if status == 2 {
 		return EnqueueResult{Depth: depth}, fmt.Errorf("%w: shard %d holds %d entries (MAX_BACKLOG %d)",
 			ErrBacklogFull, e.Shard, depth, q.opts.MaxBacklog)
 	}
-	if acked >= 0 && acked < int64(q.opts.WaitReplicas) {
-		return EnqueueResult{Depth: depth}, notReplicated(acked, q.opts.WaitReplicas)
-	}
+	r := EnqueueResult{Depth: depth, ID: id}
 	if status == 1 {
-		return EnqueueResult{Duplicate: true, Depth: depth}, nil
+		r = EnqueueResult{Duplicate: true, Depth: depth, OriginalCID: originalCID(original)}
 	}
-	return EnqueueResult{Depth: depth, ID: id}, nil
+	if acked >= 0 && acked < int64(q.opts.WaitReplicas) {
+		return r, notReplicated(acked, q.opts.WaitReplicas, q.opts.WaitTimeout)
+	}
+	return r, nil
+}
+
+// originalCID returns a dedupe marker's value when it is a cid ("" for the
+// "1" of markers written before markers kept the cid).
+func originalCID(marker string) string {
+	if len(marker) != 8 {
+		return ""
+	}
+	for i := 0; i < len(marker); i++ {
+		if c := marker[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return ""
+		}
+	}
+	return marker
 }

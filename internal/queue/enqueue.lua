@@ -1,22 +1,28 @@
 -- KEYS[1] -> the shard's stream ({ns:N}:stream)
--- KEYS[2] -> the dedupe marker of this update_id ({ns:N}:seen:<update_id>)
+-- KEYS[2] -> the dedupe marker of this update_id ({ns:N}:seen:<update_id>); its value is the cid of the
+--            update's first ingest
 -- ARGV[1] -> dedupe window in milliseconds (0: no dedupe)
 -- ARGV[2] -> max backlog: entries the stream may hold (0: no limit)
--- ARGV[3..] -> the entry's field/value pairs
+-- ARGV[3] -> the update's cid, kept in the marker
+-- ARGV[4..] -> the entry's field/value pairs
 --
--- Returns {status, depth, id}: status 0 appended (id is the new entry),
--- 1 duplicate (a marker exists), 2 backlog full (nothing written).
+-- Returns {status, depth, id, original}: status 0 appended (id is the new entry),
+-- 1 duplicate (a marker exists; original is its value: the first ingest's cid, or '1' for a marker
+-- written before markers kept the cid), 2 backlog full (nothing written).
 local window = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
-if window > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
-  return {1, redis.call('XLEN', KEYS[1]), ''}
+if window > 0 then
+  local original = redis.call('GET', KEYS[2])
+  if original then
+    return {1, redis.call('XLEN', KEYS[1]), '', original}
+  end
 end
 local depth = redis.call('XLEN', KEYS[1])
 if max > 0 and depth >= max then
-  return {2, depth, ''}
+  return {2, depth, '', ''}
 end
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
 if window > 0 then
-  redis.call('SET', KEYS[2], 1, 'PX', window)
+  redis.call('SET', KEYS[2], ARGV[3], 'PX', window)
 end
-return {0, depth + 1, id}
+return {0, depth + 1, id, ''}

@@ -23,12 +23,16 @@ func TestEnqueueAppendsOnceAndDropsRepeats(t *testing.T) {
 	require.EqualValues(t, 1, first.Depth)
 
 	for i := 0; i < 2; i++ {
-		again, err := q.Enqueue(ctx, env(100, 7))
+		resend := env(100, 7)
+		resend.CID = "0000000" + string(rune('1'+i)) // each resend gets a cid of its own at ingest
+		again, err := q.Enqueue(ctx, resend)
 		require.NoError(t, err)
 		require.True(t, again.Duplicate)
 		require.Empty(t, again.ID)
 		require.EqualValues(t, 1, again.Depth)
+		require.Equal(t, env(100, 7).CID, again.OriginalCID, "a resend names the cid of the first ingest")
 	}
+	require.Equal(t, env(100, 7).CID, c.Get(ctx, ks.Shard(0).Seen(100)).Val(), "the marker keeps the first cid")
 	second, err := q.Enqueue(ctx, env(101, 7))
 	require.NoError(t, err)
 	require.EqualValues(t, 2, second.Depth)
@@ -36,6 +40,19 @@ func TestEnqueueAppendsOnceAndDropsRepeats(t *testing.T) {
 
 	ttl := c.PTTL(ctx, ks.Shard(0).Seen(100)).Val()
 	require.Greater(t, ttl, 59*time.Minute, "the marker lives for DEDUPE_WINDOW")
+}
+
+// TestDuplicateOfAnOldMarker: a marker written before markers kept the cid
+// (value "1", during a rolling upgrade) still dedupes, with no original.
+func TestDuplicateOfAnOldMarker(t *testing.T) {
+	q, c, ks := newQueue(t, Options{MaxBacklog: 10, DedupeWindow: time.Hour})
+	ctx := testCtx(t)
+	require.NoError(t, c.Set(ctx, ks.Shard(0).Seen(300), 1, time.Hour).Err())
+	res, err := q.Enqueue(ctx, env(300, 7))
+	require.NoError(t, err)
+	require.True(t, res.Duplicate)
+	require.Empty(t, res.OriginalCID)
+	require.EqualValues(t, 0, c.XLen(ctx, ks.Shard(0).Stream()).Val())
 }
 
 func TestEnqueueStoresTheEnvelope(t *testing.T) {

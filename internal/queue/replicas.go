@@ -5,15 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrNotReplicated is wrapped (with ErrUnavailable) by Enqueue when
-// Options.WaitReplicas is set and fewer replicas than asked acknowledged the
-// append within WaitTimeout. The entry is on the master but not yet known to
-// be on a replica, so the update must not be answered 200: Telegram resends
-// it, and the resend (a duplicate) waits for the replicas again.
+// ErrNotReplicated is returned by Enqueue when Options.WaitReplicas is set
+// and fewer replicas than asked acknowledged the append within WaitTimeout.
+// Redis answered: the entry is on the master's stream (it will be
+// dispatched) but not yet known to be on a replica, so the update must not
+// be answered 200: Telegram resends it, and the resend (a duplicate) waits
+// for the replicas again. It does not wrap ErrUnavailable.
 var ErrNotReplicated = errors.New("queue: append not acknowledged by enough replicas")
 
 // runReplicated runs the enqueue script and WAIT on one connection of the
@@ -65,6 +67,20 @@ func (q *Queue) masterFor(ctx context.Context, key string) (redis.Cmdable, error
 	return q.c, nil
 }
 
-func notReplicated(acked int64, want int) error {
-	return fmt.Errorf("%w: %w: %d of %d replicas acknowledged", ErrUnavailable, ErrNotReplicated, acked, want)
+// NotReplicatedError is the ErrNotReplicated of one append: how many
+// replicas acknowledged it within how long.
+type NotReplicatedError struct {
+	Acked, Want int
+	Within      time.Duration
+}
+
+func (e *NotReplicatedError) Error() string {
+	return fmt.Sprintf("%v: %d of %d within %s", ErrNotReplicated, e.Acked, e.Want, e.Within)
+}
+
+// Is makes errors.Is(err, ErrNotReplicated) true.
+func (e *NotReplicatedError) Is(target error) bool { return target == ErrNotReplicated }
+
+func notReplicated(acked int64, want int, within time.Duration) error {
+	return &NotReplicatedError{Acked: int(acked), Want: want, Within: within}
 }

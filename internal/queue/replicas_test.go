@@ -49,19 +49,26 @@ func TestEnqueueWaitsForReplicas(t *testing.T) {
 	require.EqualValues(t, 1, n, "an append confirmed with WAIT 1 is on the replica")
 
 	// without its replica the master still appends, but the append is not
-	// confirmed: the webhook must answer 503 so Telegram resends
+	// confirmed: the webhook must answer 503 so Telegram resends. Redis
+	// answered, so this is not ErrUnavailable: the result says the entry is
+	// on the stream (it will be dispatched)
 	replica.Kill()
-	_, err = q.Enqueue(ctx, env(2, 10))
+	res, err = q.Enqueue(ctx, env(2, 10))
 	require.True(t, errors.Is(err, ErrNotReplicated), "%v", err)
-	require.True(t, errors.Is(err, ErrUnavailable), "%v", err)
+	require.False(t, errors.Is(err, ErrUnavailable), "%v", err)
+	require.Equal(t, "queue: append not acknowledged by enough replicas: 0 of 1 within 1s", err.Error())
+	require.NotEmpty(t, res.ID, "the entry is on the master's stream")
 
 	// the resend, once the replica is back, is a duplicate confirmed by WAIT:
 	// the earlier append reached the replica too
 	replica.Start()
 	replicate(t, master, replica)
-	res, err = q.Enqueue(ctx, env(2, 10))
+	resend := env(2, 10)
+	resend.CID = "00000002"
+	res, err = q.Enqueue(ctx, resend)
 	require.NoError(t, err)
 	require.True(t, res.Duplicate)
+	require.Equal(t, env(2, 10).CID, res.OriginalCID)
 	n, err = replica.Client().XLen(ctx, ks.Shard(0).Stream()).Result()
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n)

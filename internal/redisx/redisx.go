@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -105,4 +106,62 @@ func Ping(ctx context.Context, c redis.UniversalClient, timeout time.Duration) e
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return c.Ping(ctx).Err()
+}
+
+// permanentPrefixes open the answers Redis gives again on every try with
+// the same configuration: authentication (a wrong or missing password or
+// user), ACL denials, and a database the server does not have.
+var permanentPrefixes = []string{
+	"WRONGPASS", "NOAUTH", "NOPERM",
+	"ERR DB index is out of range", "ERR invalid DB index", "ERR SELECT is not allowed in cluster mode",
+	"ERR invalid password", "ERR Client sent AUTH, but no password is set", "ERR AUTH ",
+	"ERR invalid username-password pair",
+}
+
+// Permanent reports whether err holds an answer from Redis that no retry can
+// change: a wrong or missing password or user (WRONGPASS, NOAUTH), an ACL
+// denial (NOPERM), a database index the server does not have. It is a
+// configuration error. Every other error, a refused or timed-out connection
+// or an answer such as LOADING, READONLY, MASTERDOWN, CLUSTERDOWN or TRYAGAIN,
+// may pass and is not permanent.
+func Permanent(err error) bool { return permanentAnswer(err) != "" }
+
+// permanentAnswer returns the text of the permanent answer err holds, "" if
+// none.
+func permanentAnswer(err error) string {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return ""
+	}
+	msg := re.Error()
+	for _, p := range permanentPrefixes {
+		if strings.HasPrefix(msg, p) {
+			return msg
+		}
+	}
+	return ""
+}
+
+// ConfigVar names the variable that selects the Redis of cfg, for an error
+// that says it is wrong: REDIS_URL, REDIS_CLUSTER_ADDRS or
+// REDIS_SENTINEL_ADDRS.
+func ConfigVar(cfg *config.Config) string {
+	switch {
+	case len(cfg.RedisClusterAddrs) > 0:
+		return "REDIS_CLUSTER_ADDRS"
+	case len(cfg.RedisSentinelAddrs) > 0:
+		return "REDIS_SENTINEL_ADDRS"
+	}
+	return "REDIS_URL"
+}
+
+// PermanentError returns err as the configuration error it is when
+// Permanent(err): one line naming the variable (see ConfigVar) and quoting
+// Redis' answer. It returns nil for any other error.
+func PermanentError(cfg *config.Config, err error) error {
+	answer := permanentAnswer(err)
+	if answer == "" {
+		return nil
+	}
+	return &config.Error{Var: ConfigVar(cfg), Reason: "Redis refuses it on every try: " + answer}
 }

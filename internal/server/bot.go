@@ -13,6 +13,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/version"
 	"github.com/dispatcher-bot/dispatcher/internal/worker"
 )
 
@@ -67,7 +68,7 @@ func (s *Server) botUsername(tg *telegram.Client) string {
 // instanceInfo is what this instance's heartbeat says about it.
 func (s *Server) instanceInfo() lease.InstanceInfo {
 	host, _ := os.Hostname()
-	info := lease.InstanceInfo{ID: s.cfg.InstanceID, Host: host, PID: os.Getpid(), Version: Version,
+	info := lease.InstanceInfo{ID: s.cfg.InstanceID, Host: host, PID: os.Getpid(), Version: version.Version(),
 		Addr: s.Addr(), Started: s.started, Role: s.leases.Role()}
 	for shard, st := range s.leases.Status() {
 		if st.Token > 0 && st.Role == "ACTIVE" {
@@ -81,6 +82,3 @@ func (s *Server) instanceInfo() lease.InstanceInfo {
 func (s *Server) statsLoop(ctx context.Context) error {
 	return s.queue.RunGauges(ctx, s.metrics, 5*time.Second)
 }
-
-// Version is the build's version, set by cmd/dispatcher.
-var Version = "dev"

@@ -29,9 +29,37 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	if s.sandbox != nil {
 		mux.Handle("/sandbox/messages", s.sandbox.MessagesHandler())
+		if s.redis.Embedded != nil {
+			mux.HandleFunc(SandboxRedisPath, s.sandboxRedis)
+		}
 		mux.Handle("/sandbox/", s.sandbox)
 	}
 	return mux
+}
+
+// SandboxRedisPath is where a sandbox instance with an embedded Redis tells
+// the operator commands (status, trace, dlq) how to reach that Redis.
+const SandboxRedisPath = "/sandbox/redis"
+
+// SandboxRedis is the JSON of GET /sandbox/redis. The embedded Redis
+// listens on a loopback port of the instance's machine only.
+type SandboxRedis struct {
+	Addr      string `json:"addr"` // host:port of the embedded Redis
+	Namespace string `json:"namespace"`
+	Shards    int    `json:"shards"`
+	Instance  string `json:"instance"`
+}
+
+func (s *Server) sandboxRedis(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(SandboxRedis{Addr: s.redis.Embedded.Addr(), Namespace: s.cfg.Namespace,
+		Shards: s.cfg.Shards, Instance: s.cfg.InstanceID})
 }
 
 // Readiness is the JSON of GET /readyz (CONTRACT §3).

@@ -93,7 +93,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	}
 	s.log = log
 	s.journal.SetLogger(log)
-	installRedisLogger(log)
+	telemetry.RouteRedisLogs(log)
 	s.debug = telemetry.NewDebugFlag(rc, s.keys, log)
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -211,12 +211,18 @@ func (s *Server) Run(ctx context.Context) error {
 	// Until Redis answers, /readyz says 503 and the webhook answers 503.
 	if err := s.waitRedis(ctx); err != nil {
 		s.shutdownHTTP()
+		if errors.Is(err, config.ErrInvalid) {
+			return err // Redis refuses this configuration: exit 2
+		}
 		return nil // cancelled before Redis ever answered: a clean stop
 	}
 	if err := s.registry.Register(ctx); err != nil {
 		s.shutdownHTTP()
 		if errors.Is(err, lease.ErrDuplicateInstance) {
 			return fmt.Errorf("INSTANCE_ID: %w", err)
+		}
+		if perr := redisx.PermanentError(&s.cfg, err); perr != nil {
+			return perr
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -298,8 +304,14 @@ func (s *Server) announce() {
 			"embedded in-process Redis: serves this one instance only and keeps nothing across restarts; set REDIS_URL for production")
 	}
 	if s.cfg.Sandbox {
-		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
-			"sandbox mode: no real Telegram; what the bot sends is recorded at GET /sandbox/messages")
+		msg := "sandbox mode: no real Telegram; what the bot sends is recorded at GET /sandbox/messages"
+		if len(s.cfg.AdminIDs) == 0 {
+			msg += fmt.Sprintf("; user %d may use /debug (ADMIN_IDS is unset)", config.SandboxAdminID)
+		}
+		if s.redis.Embedded != nil {
+			msg += "; dispatcher status, trace and dlq on this machine read the embedded Redis (GET " + SandboxRedisPath + ")"
+		}
+		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting, msg)
 	}
 	if s.cfg.WebhookSecret == "" && !s.cfg.Sandbox {
 		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
@@ -319,34 +331,6 @@ func localAddr(addr net.Addr) string {
 		return addr.String()
 	}
 	return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
-}
-
-// waitRedis returns once Redis answers, retrying with backoff, or ctx.Err().
-func (s *Server) waitRedis(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
-	logged := false
-	for {
-		err := redisx.Ping(ctx, s.redis, time.Second)
-		if err == nil {
-			s.redisOK.Store(true)
-			return nil
-		}
-		if !logged {
-			s.log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "redis unavailable at start; retrying",
-				zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)), zap.Error(err))
-			logged = true
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		if backoff < 2*time.Second {
-			backoff *= 2
-		}
-	}
 }
 
 // healthLoop keeps redisOK current for /readyz.

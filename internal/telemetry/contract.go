@@ -91,6 +91,11 @@ const (
 	// ReasonShuttingDown is logged for a webhook request that arrives while
 	// the instance drains (answered 503).
 	ReasonShuttingDown Reason = "SHUTTING_DOWN"
+	// ReasonReplicasUnavailable is logged for a webhook request whose update
+	// was appended (and will be dispatched) but not acknowledged by
+	// REDIS_WAIT_REPLICAS replicas in time (answered 503 so that Telegram
+	// resends; the resend is a duplicate).
+	ReasonReplicasUnavailable Reason = "REPLICAS_UNAVAILABLE"
 )
 
 // Domain groups events (the field `domain`), CONTRACT §5.
@@ -155,11 +160,14 @@ const (
 	FTargetUserID  = "target_user_id"
 	FJobID         = "job_id"
 	FStreamID      = "stream_id"
-	FDLQID         = "dlq_id"
-	FFailed        = "failed"
-	FDropped       = "dropped"
-	FMsg           = "msg"
-	FError         = "error"
+	// FOriginalCID is the cid of the first ingest of an update_id, on a
+	// resend's DUPLICATE_UPDATE.
+	FOriginalCID = "original_cid"
+	FDLQID       = "dlq_id"
+	FFailed      = "failed"
+	FDropped     = "dropped"
+	FMsg         = "msg"
+	FError       = "error"
 	// FTier, FSegments, FBytes, FAgeMS: of JOURNAL_EVICTED
 	FTier     = "tier"
 	FSegments = "segments"

@@ -21,13 +21,16 @@ const (
 const tsLayout = "2006-01-02T15:04:05.000000Z07:00"
 
 // encoderConfig has no entry keys: lineCore writes ts, level, name and
-// instance as the first fields, so both formats share one order. Times (ts,
-// until) are RFC 3339 in UTC with milliseconds.
+// instance as the first fields, so both formats share one order. Values
+// read the same in both formats (the kv encoder follows these choices):
+// times (ts, until) are RFC 3339 in UTC with microseconds, durations are Go
+// durations ("10s", as the configuration writes them; fields that count
+// milliseconds are integers named *_ms).
 func encoderConfig() zapcore.EncoderConfig {
 	return zapcore.EncoderConfig{
 		LineEnding:     "\n",
 		EncodeTime:     encodeTime,
-		EncodeDuration: zapcore.MillisDurationEncoder,
+		EncodeDuration: zapcore.StringDurationEncoder,
 	}
 }
 

@@ -41,12 +41,17 @@ func (l *Logger) QueueEnqueueAt(ctx context.Context, at time.Time, updateType st
 		zap.String(FStreamID, streamID))
 }
 
-// DuplicateUpdate logs an update_id seen within the dedupe window.
-func (l *Logger) DuplicateUpdate(ctx context.Context, shard int) {
+// DuplicateUpdate logs an update_id seen within the dedupe window; original
+// is the cid of its first ingest ("" when the dedupe marker does not say).
+func (l *Logger) DuplicateUpdate(ctx context.Context, shard int, original string) {
 	if !l.on(info) {
 		return
 	}
-	l.emit(ctx, info, EvDuplicateUpdate, DomainQueue, zap.Int(FShard, shard))
+	if original == "" {
+		l.emit(ctx, info, EvDuplicateUpdate, DomainQueue, zap.Int(FShard, shard))
+		return
+	}
+	l.emit(ctx, info, EvDuplicateUpdate, DomainQueue, zap.Int(FShard, shard), zap.String(FOriginalCID, l.text(original)))
 }
 
 // ---- worker (domain QUEUE) ----

@@ -79,3 +79,19 @@ type DebugSetter interface {
 	// level until the returned time.
 	EnableDebug(ctx context.Context, d time.Duration) (time.Time, error)
 }
+
+// DuplicateOf returns the cid of the original update that a chain's
+// DUPLICATE_UPDATE names (field original_cid), "" when the chain is no
+// resend or the original's cid is unknown (a dedupe marker written before
+// markers kept the cid).
+func DuplicateOf(events []JournalEvent) string {
+	for _, e := range events {
+		if e.Name() != string(EvDuplicateUpdate) {
+			continue
+		}
+		if orig := e.Str(FOriginalCID); ValidCID(orig) && orig != e.Str(FCID) {
+			return orig
+		}
+	}
+	return ""
+}

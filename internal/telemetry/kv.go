@@ -3,10 +3,10 @@ package telemetry
 import (
 	"encoding/base64"
 	"encoding/json"
-	"strconv"
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"go.uber.org/zap/buffer"
@@ -19,13 +19,15 @@ import (
 //
 // A value is written bare only when every byte is printable ASCII other than
 // space, `"`, `=` and `\`; anything else (including the empty string) is
-// quoted with Go's escaping (strconv.Unquote reads it back exactly, invalid
-// UTF-8 included). Control characters, newlines and every non-printable
-// rune are escaped, so no value can end its pair, start another one or
-// break the line. '=' is escaped too (\x3d), so the only '=' of a line are
-// those after keys: `grep 'cid=a1b2c3d4'` cannot match a value that merely
-// quotes a cid. Keys are code, but are sanitised anyway: a byte outside
-// [A-Za-z0-9_.-] becomes '_'.
+// quoted as logfmt quotes: a JSON string literal, which logfmt decoders and
+// json.Unmarshal read back. Inside quotes `=` is itself, so `grep
+// 'INSECURE_WEBHOOK=true'` finds a message that says so; `"` and `\` are
+// escaped, newlines and tabs by name, other control characters, U+2028,
+// U+2029 and every non-printable rune as \uXXXX (surrogate pairs above
+// U+FFFF), and each byte of invalid UTF-8 as \ufffd, as the JSON encoder
+// writes it. So no value can end its pair, start another one or break the
+// line, and a value reads back the same from both formats. Keys are code,
+// but are sanitised anyway: a byte outside [A-Za-z0-9_.-] becomes '_'.
 type kvEncoder struct {
 	buf *buffer.Buffer // encoded fields, each as " key=value"
 	ns  string         // open namespace prefix ("a.b."), usually empty
@@ -78,27 +80,24 @@ func (e *kvEncoder) AddBinary(k string, v []byte) {
 	e.key(k)
 	appendKVValue(e.buf, base64.StdEncoding.EncodeToString(v))
 }
-func (e *kvEncoder) AddBool(k string, v bool)       { e.key(k); e.buf.AppendBool(v) }
-func (e *kvEncoder) AddInt(k string, v int)         { e.key(k); e.buf.AppendInt(int64(v)) }
-func (e *kvEncoder) AddInt64(k string, v int64)     { e.key(k); e.buf.AppendInt(v) }
-func (e *kvEncoder) AddInt32(k string, v int32)     { e.key(k); e.buf.AppendInt(int64(v)) }
-func (e *kvEncoder) AddInt16(k string, v int16)     { e.key(k); e.buf.AppendInt(int64(v)) }
-func (e *kvEncoder) AddInt8(k string, v int8)       { e.key(k); e.buf.AppendInt(int64(v)) }
-func (e *kvEncoder) AddUint(k string, v uint)       { e.key(k); e.buf.AppendUint(uint64(v)) }
-func (e *kvEncoder) AddUint64(k string, v uint64)   { e.key(k); e.buf.AppendUint(v) }
-func (e *kvEncoder) AddUint32(k string, v uint32)   { e.key(k); e.buf.AppendUint(uint64(v)) }
-func (e *kvEncoder) AddUint16(k string, v uint16)   { e.key(k); e.buf.AppendUint(uint64(v)) }
-func (e *kvEncoder) AddUint8(k string, v uint8)     { e.key(k); e.buf.AppendUint(uint64(v)) }
-func (e *kvEncoder) AddUintptr(k string, v uintptr) { e.key(k); e.buf.AppendUint(uint64(v)) }
-func (e *kvEncoder) AddFloat64(k string, v float64) { e.key(k); e.buf.AppendFloat(v, 64) }
-func (e *kvEncoder) AddFloat32(k string, v float32) { e.key(k); e.buf.AppendFloat(float64(v), 32) }
-func (e *kvEncoder) AddComplex128(k string, v complex128) {
-	e.key(k)
-	e.buf.AppendString(strconv.FormatComplex(v, 'g', -1, 128))
-}
+func (e *kvEncoder) AddBool(k string, v bool)             { e.key(k); e.buf.AppendBool(v) }
+func (e *kvEncoder) AddInt(k string, v int)               { e.key(k); e.buf.AppendInt(int64(v)) }
+func (e *kvEncoder) AddInt64(k string, v int64)           { e.key(k); e.buf.AppendInt(v) }
+func (e *kvEncoder) AddInt32(k string, v int32)           { e.key(k); e.buf.AppendInt(int64(v)) }
+func (e *kvEncoder) AddInt16(k string, v int16)           { e.key(k); e.buf.AppendInt(int64(v)) }
+func (e *kvEncoder) AddInt8(k string, v int8)             { e.key(k); e.buf.AppendInt(int64(v)) }
+func (e *kvEncoder) AddUint(k string, v uint)             { e.key(k); e.buf.AppendUint(uint64(v)) }
+func (e *kvEncoder) AddUint64(k string, v uint64)         { e.key(k); e.buf.AppendUint(v) }
+func (e *kvEncoder) AddUint32(k string, v uint32)         { e.key(k); e.buf.AppendUint(uint64(v)) }
+func (e *kvEncoder) AddUint16(k string, v uint16)         { e.key(k); e.buf.AppendUint(uint64(v)) }
+func (e *kvEncoder) AddUint8(k string, v uint8)           { e.key(k); e.buf.AppendUint(uint64(v)) }
+func (e *kvEncoder) AddUintptr(k string, v uintptr)       { e.key(k); e.buf.AppendUint(uint64(v)) }
+func (e *kvEncoder) AddFloat64(k string, v float64)       { e.key(k); e.buf.AppendFloat(v, 64) }
+func (e *kvEncoder) AddFloat32(k string, v float32)       { e.key(k); e.buf.AppendFloat(float64(v), 32) }
+func (e *kvEncoder) AddComplex128(k string, v complex128) { e.key(k); appendComplex(e.buf, v, 64) }
 func (e *kvEncoder) AddComplex64(k string, v complex64) {
 	e.key(k)
-	e.buf.AppendString(strconv.FormatComplex(complex128(v), 'g', -1, 64))
+	appendComplex(e.buf, complex128(v), 32)
 }
 func (e *kvEncoder) AddDuration(k string, v time.Duration) { e.key(k); e.buf.AppendString(v.String()) }
 func (e *kvEncoder) AddTime(k string, v time.Time)         { e.key(k); e.buf.AppendTime(v.UTC(), tsLayout) }
@@ -159,16 +158,10 @@ func (a *kvArray) sep() {
 	a.n++
 }
 
-func (a *kvArray) AppendBool(v bool)         { a.sep(); a.buf.AppendBool(v) }
-func (a *kvArray) AppendByteString(v []byte) { a.sep(); _, _ = a.buf.Write(v) }
-func (a *kvArray) AppendComplex128(v complex128) {
-	a.sep()
-	a.buf.AppendString(strconv.FormatComplex(v, 'g', -1, 128))
-}
-func (a *kvArray) AppendComplex64(v complex64) {
-	a.sep()
-	a.buf.AppendString(strconv.FormatComplex(complex128(v), 'g', -1, 64))
-}
+func (a *kvArray) AppendBool(v bool)              { a.sep(); a.buf.AppendBool(v) }
+func (a *kvArray) AppendByteString(v []byte)      { a.sep(); _, _ = a.buf.Write(v) }
+func (a *kvArray) AppendComplex128(v complex128)  { a.sep(); appendComplex(a.buf, v, 64) }
+func (a *kvArray) AppendComplex64(v complex64)    { a.sep(); appendComplex(a.buf, complex128(v), 32) }
 func (a *kvArray) AppendFloat64(v float64)        { a.sep(); a.buf.AppendFloat(v, 64) }
 func (a *kvArray) AppendFloat32(v float32)        { a.sep(); a.buf.AppendFloat(float64(v), 32) }
 func (a *kvArray) AppendInt(v int)                { a.sep(); a.buf.AppendInt(int64(v)) }
@@ -262,16 +255,17 @@ func bareSafe[S string | []byte](s S) bool {
 
 const hexDigits = "0123456789abcdef"
 
-// appendQuoted writes s as a Go double-quoted string literal, like
-// strconv.Quote but into buf without allocating: printable runes as they
-// are, `"` and `\` escaped, \n \r \t by name, '=', other control bytes and
-// invalid UTF-8 as \xNN, other non-printable runes as \uNNNN or \UNNNNNNNN.
+// appendQuoted writes s as a JSON string literal (logfmt's quoting) into buf
+// without allocating: printable runes as they are ('=' included), `"` and
+// `\` escaped, \n \r \t by name, other control bytes and non-printable
+// runes as \uXXXX (a surrogate pair above U+FFFF), and each byte of
+// invalid UTF-8 as \ufffd.
 func appendQuoted(buf *buffer.Buffer, s string) {
 	buf.AppendByte('"')
 	start := 0 // s[start:i] is pending, printable and needs no escape
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=' {
+		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
 			i++
 			continue
 		}
@@ -283,9 +277,7 @@ func appendQuoted(buf *buffer.Buffer, s string) {
 			}
 			buf.AppendString(s[start:i])
 			if r == utf8.RuneError && size == 1 {
-				buf.AppendString(`\x`)
-				buf.AppendByte(hexDigits[c>>4])
-				buf.AppendByte(hexDigits[c&0xf])
+				buf.AppendString(`\ufffd`)
 			} else {
 				appendRuneEscape(buf, r)
 			}
@@ -305,9 +297,7 @@ func appendQuoted(buf *buffer.Buffer, s string) {
 		case '\t':
 			buf.AppendString(`\t`)
 		default:
-			buf.AppendString(`\x`)
-			buf.AppendByte(hexDigits[c>>4])
-			buf.AppendByte(hexDigits[c&0xf])
+			appendRuneEscape(buf, rune(c))
 		}
 		i++
 		start = i
@@ -316,16 +306,32 @@ func appendQuoted(buf *buffer.Buffer, s string) {
 	buf.AppendByte('"')
 }
 
+// appendRuneEscape writes r as JSON's \uXXXX, or as the two \uXXXX of its
+// UTF-16 surrogate pair above U+FFFF.
 func appendRuneEscape(buf *buffer.Buffer, r rune) {
-	if r < 0x10000 {
-		buf.AppendString(`\u`)
-		for shift := 12; shift >= 0; shift -= 4 {
-			buf.AppendByte(hexDigits[(r>>uint(shift))&0xf])
-		}
+	if r > 0xffff {
+		hi, lo := utf16.EncodeRune(r)
+		appendU4(buf, hi)
+		appendU4(buf, lo)
 		return
 	}
-	buf.AppendString(`\U`)
-	for shift := 28; shift >= 0; shift -= 4 {
+	appendU4(buf, r)
+}
+
+func appendU4(buf *buffer.Buffer, r rune) {
+	buf.AppendString(`\u`)
+	for shift := 12; shift >= 0; shift -= 4 {
 		buf.AppendByte(hexDigits[(r>>uint(shift))&0xf])
 	}
+}
+
+// appendComplex writes c as the JSON encoder does: 1+2i.
+func appendComplex(buf *buffer.Buffer, c complex128, bits int) {
+	r, i := real(c), imag(c)
+	buf.AppendFloat(r, bits)
+	if i >= 0 {
+		buf.AppendByte('+')
+	}
+	buf.AppendFloat(i, bits)
+	buf.AppendByte('i')
 }

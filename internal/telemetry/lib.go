@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -44,4 +45,18 @@ func (g *LibLogger) log(ctx context.Context, lvl zapcore.Level, format string, a
 		return
 	}
 	g.l.emit(ctx, lvl, EvLibraryLog, g.domain, zap.String(FMsg, g.l.red.String(fmt.Sprintf(format, args...))))
+}
+
+// redisDebugLog is go-redis' logger at debug level: see RouteRedisLogs.
+type redisDebugLog struct{ lib *LibLogger }
+
+func (r redisDebugLog) Printf(_ context.Context, format string, v ...any) { r.lib.Debugf(format, v...) }
+
+// RouteRedisLogs sends go-redis' process-wide messages (pool dial failures
+// and the like) to l as LIBRARY_LOG lines of domain DB at debug level,
+// instead of stderr: whoever saw a Redis failure that matters reports it
+// once, with its reason code (the server's components, the CLI's one
+// line), so the library's own lines are noise except when debugging.
+func RouteRedisLogs(l *Logger) {
+	redis.SetLogger(redisDebugLog{lib: l.Lib(DomainDB)})
 }

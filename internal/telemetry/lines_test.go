@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -18,9 +17,11 @@ import (
 // kvPair is one parsed key=value of a kv line.
 type kvPair struct{ k, v string }
 
-// parseKV parses one kv line strictly: pairs separated by exactly one
-// space; a value is bare (no space, '"', '=', '\', control or non-ASCII) or
-// a Go string literal. It fails on anything else.
+// parseKV parses one kv line strictly, as a logfmt decoder reads it: pairs
+// separated by exactly one space; a value is bare (no space, '"', '=', '\',
+// control or non-ASCII) or a quoted JSON string literal (go-logfmt unquotes
+// with JSON's rules). It fails on anything else, including a quoted value
+// that only Go's strconv.Unquote would read (\x escapes).
 func parseKV(line string) ([]kvPair, error) {
 	var out []kvPair
 	i := 0
@@ -56,9 +57,9 @@ func parseKV(line string) ([]kvPair, error) {
 			if end >= len(line) {
 				return nil, fmt.Errorf("key %q: unterminated quote", k)
 			}
-			v, err := strconv.Unquote(line[i : end+1])
-			if err != nil {
-				return nil, fmt.Errorf("key %q: %w", k, err)
+			var v string
+			if err := json.Unmarshal([]byte(line[i:end+1]), &v); err != nil {
+				return nil, fmt.Errorf("key %q: not a JSON string: %w", k, err)
 			}
 			out = append(out, kvPair{k, v})
 			i = end + 1

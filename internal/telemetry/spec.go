@@ -38,8 +38,8 @@ var specs = []EventSpec{
 		Doc: "a webhook request was refused (401, 400, 405, 413, 503)"},
 	{Name: EvQueueEnqueue, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FUpdateType, FShard, FQueueDepth, FStreamID},
 		Doc: "an update was appended to its shard's stream (by the ingesting instance)"},
-	{Name: EvDuplicateUpdate, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FShard},
-		Doc: "an update_id seen within DEDUPE_WINDOW was answered 200 and not enqueued"},
+	{Name: EvDuplicateUpdate, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FShard}, Optional: []string{FOriginalCID},
+		Doc: "an update_id seen within DEDUPE_WINDOW was answered 200 and not enqueued; original_cid is the cid of its first ingest, whose chain tells what happened"},
 	// worker
 	{Name: EvQueuePick, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FWorkerID, FShard, FDelivery, FWaitMS},
 		Doc: "a worker took an entry from the stream"},
@@ -177,6 +177,7 @@ var reasons = []ReasonSpec{
 	{ReasonMaxDeliveries, DomainQueue, "the update failed MAX_DELIVERIES times and was dead-lettered"},
 	{ReasonMethodNotAllowed, DomainWebhook, "webhook request with a method other than POST (405)"},
 	{ReasonShuttingDown, DomainWebhook, "webhook request while the instance drains (503)"},
+	{ReasonReplicasUnavailable, DomainWebhook, "the update was appended and will be dispatched, but fewer than REDIS_WAIT_REPLICAS replicas acknowledged it within REDIS_WAIT_TIMEOUT: 503 so that Telegram resends (the resend is a DUPLICATE_UPDATE)"},
 }
 
 // DomainOf returns the domain of a rejection with reason r: DB for DB_ERROR,
@@ -194,7 +195,7 @@ func DomainOf(r Reason) Domain {
 	case ReasonPassiveReject, ReasonHandlerTimeout, ReasonHandlerPanic, ReasonMaxDeliveries:
 		return DomainQueue
 	case ReasonUnauthorized, ReasonBadPayload, ReasonPayloadTooLarge, ReasonBacklogFull,
-		ReasonMethodNotAllowed, ReasonShuttingDown:
+		ReasonMethodNotAllowed, ReasonShuttingDown, ReasonReplicasUnavailable:
 		return DomainWebhook
 	}
 	return DomainUX
