@@ -20,7 +20,7 @@ func TestEmbeddedRedis(t *testing.T) {
 	o := Options{Client: c, Keys: keys.New("emb"), MaxMemory: MinMaxMemory}
 	l := chainLoad{failEvery: 20, users: 50, ingest: []instance{newInstance(t, o, "solo", telemetry.RoleActive)}}
 	l.dispatch = l.ingest[0]
-	l.run(0, 12000, 20000)
+	l.run(0, 5000, 20000)
 	l.flushAll(t)
 	require.Eventually(t, func() bool {
 		st, err := l.dispatch.j.Stats(context.Background())
@@ -29,7 +29,7 @@ func TestEmbeddedRedis(t *testing.T) {
 	st, err := l.dispatch.j.Stats(context.Background())
 	require.NoError(t, err)
 	t.Logf("used %d of %d (estimated), %d segments evicted: %+v", st.Used, st.Budget, st.Evicted, st.Tiers)
-	chain, err := l.dispatch.j.Chain(context.Background(), l.update(11999).CID)
+	chain, err := l.dispatch.j.Chain(context.Background(), l.update(4999).CID)
 	require.NoError(t, err)
 	require.Len(t, chain, 9)
 	chain, err = l.dispatch.j.Chain(context.Background(), l.update(0).CID) // refused: kept longer

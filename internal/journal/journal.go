@@ -66,7 +66,10 @@
 //   - a chain that is not in debug mode keeps at most MaxEvents events per
 //     instance; later ones are dropped and the chain says so;
 //   - every instance must be given the same budget; the meta hash shows the
-//     one last enforced.
+//     one last enforced;
+//   - in a Redis of its own that evicts keys, any journal key may vanish:
+//     the journal goes on (a segment the meta hash no longer lists is then
+//     left to Redis' eviction and to the TTL).
 package journal
 
 import (
