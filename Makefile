@@ -41,7 +41,8 @@ test-short:
 ## stream entries).
 FUZZTIME ?= 10s
 FUZZ := ./internal/ingest:FuzzWebhook ./internal/router:FuzzParseData \
-	./internal/telemetry:FuzzNoForgery ./internal/config:FuzzFromEnv ./internal/queue:FuzzDecodeEntry
+	./internal/telemetry:FuzzNoForgery ./internal/config:FuzzFromEnv ./internal/queue:FuzzDecodeEntry \
+	./internal/journal:FuzzDecodeBlocks
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \

@@ -464,7 +464,9 @@ func journalSection(w writer, r *Results) {
 	w("themselves: `MEMORY USAGE key SAMPLES 0` summed over them, plus the 8 bytes a hash entry takes beyond what\n")
 	w("`MEMORY USAGE` counts (it counts 24 bytes for an entry the allocator gives 32). The JSON column is what the same\n")
 	w("events take as JSON lines, which is what the journal kept per event before (1,498 bytes an update with Redis'\n")
-	w("list overhead, in the memory section of the run before issue 17).\n\n")
+	w("list overhead, in the memory section of the run before issue 17). The memory section's figure is over 20,000\n")
+	w("updates; the bytes per update move a little with the count (how full the hash tables are, how many cids each\n")
+	w("user's list holds).\n\n")
 	w("| mix | events per update | as JSON lines | journal: `INFO used_memory` | journal: `MEMORY USAGE` | of it, failing chains |\n|---|---|---|---|---|---|\n")
 	for _, m := range j.Mixes {
 		w("| %s: %s | %.1f | %s B | **%s B** | **%s B** | %.0f%% |\n", m.Name, m.What, m.Events, num(m.JSONBytes), num(m.InfoBytes),

@@ -535,7 +535,9 @@ func decodeBlock(cid string, body []byte, names map[uint32]string) (block, error
 	if b.flags&3 != formatVersion {
 		return b, errCorrupt
 	}
-	b.instance = binary.BigEndian.Uint32(r.bytes(4))
+	if id := r.bytes(4); len(id) == 4 {
+		b.instance = binary.BigEndian.Uint32(id)
+	}
 	base := int64(r.uvarint())
 	b.update = telemetry.Update{CID: cid, UpdateID: r.varint(), UserID: r.varint()}
 	b.update.ChatID = b.update.UserID

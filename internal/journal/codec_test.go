@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -92,9 +93,17 @@ func TestCodecKeepsEveryField(t *testing.T) {
 	stored = append(stored, later...)
 	stored = p.appendBlock(stored)
 	require.Len(t, decodeBlocks(testUpdate.CID, stored, names), 3)
-	// cut short: what decodes is kept, nothing panics
+	// cut short, or with bytes flipped: what decodes is kept, nothing panics
 	for n := range len(stored) {
 		_ = decodeBlocks(testUpdate.CID, stored[:n], names)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		b := append([]byte(nil), stored...)
+		for range 1 + rng.IntN(4) {
+			b[rng.IntN(len(b))] = byte(rng.IntN(256))
+		}
+		_ = decodeBlocks(testUpdate.CID, b, names)
 	}
 }
 
@@ -147,4 +156,27 @@ func TestCodesAreStable(t *testing.T) {
 	require.Equal(t, len(dictionary), len(dictIndex), "a value twice in dictionary")
 	require.Less(t, len(fieldKeys), escapeCode)
 	require.Less(t, len(dictionary), 64, "dictionary indexes past 63 take two bytes")
+}
+
+// FuzzDecodeBlocks: whatever a segment holds (another release's blocks, a
+// torn write, a foreign value), decoding keeps what decodes and never
+// panics.
+func FuzzDecodeBlocks(f *testing.F) {
+	sink := &captureSink{}
+	l, err := telemetry.New(telemetry.Options{Level: zapcore.DebugLevel, Instance: "node-b", Output: io.Discard, Sink: sink})
+	require.NoError(f, err)
+	logEverything(l, telemetry.WithUpdate(context.Background(), testUpdate))
+	p := newPending(sink.events[0], time.Now())
+	for _, ev := range sink.events {
+		p.add(ev)
+	}
+	f.Add(p.appendBlock(nil))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, blk := range decodeBlocks(testUpdate.CID, b, nil) {
+			for _, e := range blk.events {
+				_ = e.Name()
+			}
+		}
+	})
 }
