@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -218,45 +217,6 @@ func isReply(err error) bool {
 	return errors.As(err, &re) && !errors.Is(err, redis.Nil)
 }
 
-func (st *state) has(tier string, id int64) bool {
-	for _, s := range st.segs[tier] {
-		if s.id == id {
-			return true
-		}
-	}
-	return false
-}
-
-func (st *state) dropGone() {
-	for tier, segs := range st.segs {
-		kept := segs[:0]
-		for _, s := range segs {
-			if s.bytes >= 0 {
-				kept = append(kept, s)
-			}
-		}
-		st.segs[tier] = kept
-	}
-}
-
-func (st *state) drop(v segment) {
-	segs := st.segs[v.tier]
-	for i, s := range segs {
-		if s.id == v.id {
-			st.segs[v.tier] = append(segs[:i:i], segs[i+1:]...)
-			return
-		}
-	}
-}
-
-func (st *state) bytes(tier string) int64 {
-	var n int64
-	for _, s := range st.segs[tier] {
-		n += s.bytes
-	}
-	return n
-}
-
 // victim picks the segment to evict (see the package doc): oldest first
 // within a tier; users while over a tenth of the budget, fail while over
 // half, then ok, fail, users, debug. The current segment of a tier is
@@ -319,11 +279,6 @@ func (jn *janitor) prune(ctx context.Context, pipe redis.Pipeliner, st *state, n
 			pipe.HDel(ctx, meta, mInst+hex8(id))
 		}
 	}
-}
-
-func hex8(id uint32) string {
-	s := strconv.FormatUint(uint64(id), 16)
-	return strings.Repeat("0", 8-len(s)) + s
 }
 
 func (jn *janitor) note(v segment, now int64) {

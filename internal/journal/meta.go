@@ -121,6 +121,45 @@ func parseState(m map[string]string) *state {
 	return st
 }
 
+func (st *state) has(tier string, id int64) bool {
+	for _, s := range st.segs[tier] {
+		if s.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (st *state) dropGone() {
+	for tier, segs := range st.segs {
+		kept := segs[:0]
+		for _, s := range segs {
+			if s.bytes >= 0 {
+				kept = append(kept, s)
+			}
+		}
+		st.segs[tier] = kept
+	}
+}
+
+func (st *state) drop(v segment) {
+	segs := st.segs[v.tier]
+	for i, s := range segs {
+		if s.id == v.id {
+			st.segs[v.tier] = append(segs[:i:i], segs[i+1:]...)
+			return
+		}
+	}
+}
+
+func (st *state) bytes(tier string) int64 {
+	var n int64
+	for _, s := range st.segs[tier] {
+		n += s.bytes
+	}
+	return n
+}
+
 // debugUser reports whether user is in debug mode at now (Unix ms).
 func (st *state) debugUser(user, now int64) bool { return user != 0 && st.debug[user] > now }
 
@@ -172,3 +211,9 @@ func (j *Journal) makeSegment(ctx context.Context, tier string, id int64) error 
 
 // segmentTarget is the size at which a tier starts a new segment.
 func segmentTarget(budget int64) int64 { return max(budget/segmentParts, minSegment) }
+
+// hex8 writes an instance id as the meta hash names it.
+func hex8(id uint32) string {
+	s := strconv.FormatUint(uint64(id), 16)
+	return strings.Repeat("0", 8-len(s)) + s
+}

@@ -504,4 +504,4 @@ func (w *writer) report(force bool) {
 	w.reportedFail, w.reportedDropped, w.lastReport, w.lastErr = f, d, now, nil
 }
 
-func instHex(name string) string { return fmt.Sprintf("%08x", instanceID(name)) }
+func instHex(name string) string { return hex8(instanceID(name)) }
