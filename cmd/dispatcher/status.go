@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
+	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
@@ -36,6 +37,10 @@ type Status struct {
 	Instances []lease.InstanceInfo `json:"instances"`
 	Shards    []ShardStatus        `json:"shards"`
 	Poll      *PollStatus          `json:"poll,omitempty"` // INGEST=poll
+	// Journal is the event journal's memory, budget and oldest chain;
+	// nil when the journal's Redis did not answer (JournalError says why).
+	Journal      *journal.Stats `json:"journal,omitempty"`
+	JournalError string         `json:"journal_error,omitempty"`
 }
 
 // ShardStatus is one shard in Status.
@@ -101,8 +106,17 @@ func readStatus(ctx context.Context, env *opsEnv) (Status, error) {
 		ss.Node, ss.Slot = nodeOf(n)
 		st.Shards = append(st.Shards, ss)
 	}
-	st.Poll, err = readPoll(ctx, env)
-	return st, err
+	if st.Poll, err = readPoll(ctx, env); err != nil {
+		return st, err
+	}
+	// the journal may live in a Redis of its own: its trouble is shown,
+	// not fatal
+	if js, err := env.jrnl.Stats(ctx); err != nil {
+		st.JournalError = err.Error()
+	} else {
+		st.Journal = &js
+	}
+	return st, nil
 }
 
 // shardNodes returns what tells, per shard, which Redis server holds the
@@ -199,7 +213,49 @@ func writeStatus(w io.Writer, st Status) error {
 		return err
 	}
 	writePoll(w, st.Poll)
-	return nil
+	fmt.Fprintln(w)
+	return writeJournalStatus(w, st)
+}
+
+// writeJournalStatus writes the journal's line: memory against budget,
+// the oldest chain kept (and the oldest failing one), what the budget
+// evicted and what could not be written.
+func writeJournalStatus(w io.Writer, st Status) error {
+	if st.Journal == nil {
+		_, err := fmt.Fprintf(w, "journal: unavailable (%s)\n", st.JournalError)
+		return err
+	}
+	j := st.Journal
+	pct := 0.0
+	if j.Budget > 0 {
+		pct = 100 * float64(j.Used) / float64(j.Budget)
+	}
+	age := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return time.Since(t).Truncate(time.Second).String() + " ago"
+	}
+	evicted := "none"
+	if j.Evicted > 0 {
+		evicted = fmt.Sprintf("%d segments; chains that went well are evicted after about %s", j.Evicted, j.KeptFor.Truncate(time.Second))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOURNAL MEMORY\tBUDGET\tOLDEST CHAIN\tOLDEST FAILING CHAIN\tEVICTED BY BUDGET\tNOT WRITTEN\tDEBUG USERS")
+	fmt.Fprintf(tw, "%s (%.0f%%)\t%s\t%s\t%s\t%s\t%d events\t%d\n", humanBytes(j.Used), pct, humanBytes(j.Budget), age(j.OldestChain),
+		age(j.OldestFailing), evicted, j.NotWritten, j.DebugUsers)
+	return tw.Flush()
+}
+
+// humanBytes writes a size in KiB, MiB or GiB, one decimal.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 }
 
 func dash(s string) string {

@@ -41,24 +41,29 @@ func runTrace(ctx context.Context, c *call, asJSON bool) error {
 	defer env.stop()
 	ctx, cancel := context.WithTimeout(ctx, opsTimeout)
 	defer cancel()
-	return writeChains(ctx, env, cid, asJSON, c.stdout)
+	return writeChains(ctx, env, cid, asJSON, c.stdout, c.stderr)
 }
 
 // writeChains writes the chain of cid and, when cid is a resend
 // (DUPLICATE_UPDATE naming the original's cid), the original's chain after
 // it: the resend's own chain is one line, the original's says what happened
 // to the update.
-func writeChains(ctx context.Context, env *opsEnv, cid string, asJSON bool, w io.Writer) error {
+func writeChains(ctx context.Context, env *opsEnv, cid string, asJSON bool, w, stderr io.Writer) error {
 	events, err := env.jrnl.Chain(ctx, cid)
 	if err != nil {
 		return err
 	}
+	note, err := env.jrnl.NotKept(ctx, cid, 0)
+	if err != nil {
+		return err
+	}
 	if len(events) == 0 {
-		return fmt.Errorf("trace: no events for cid %s (unknown, or older than JOURNAL_TTL=%s)", cid, env.cfg.JournalTTL)
+		return fmt.Errorf("trace: no events for cid %s: %s", cid, note)
 	}
 	if err := telemetry.WriteTrace(w, events, asJSON); err != nil {
 		return err
 	}
+	writeNote(w, stderr, note, asJSON)
 	orig := telemetry.DuplicateOf(events)
 	if orig == "" {
 		return nil
@@ -67,15 +72,35 @@ func writeChains(ctx context.Context, env *opsEnv, cid string, asJSON bool, w io
 	if err != nil {
 		return err
 	}
+	if note, err = env.jrnl.NotKept(ctx, orig, 0); err != nil {
+		return err
+	}
 	if !asJSON {
 		fmt.Fprintf(w, "\ncid %s is a resend of an update first ingested as cid %s; the original's chain:\n", cid, orig)
 		if len(original) == 0 {
-			fmt.Fprintf(w, "no events for cid %s (older than JOURNAL_TTL=%s)\n", orig, env.cfg.JournalTTL)
+			fmt.Fprintf(w, "no events for cid %s: %s\n", orig, note)
 			return nil
 		}
 	}
 	if len(original) == 0 {
 		return nil
 	}
-	return telemetry.WriteTrace(w, original, asJSON)
+	if err := telemetry.WriteTrace(w, original, asJSON); err != nil {
+		return err
+	}
+	writeNote(w, stderr, note, asJSON)
+	return nil
+}
+
+// writeNote says what the journal did not keep of a chain it shows: a
+// line under the table, or on stderr with --json (stdout stays one JSON
+// object a line).
+func writeNote(w, stderr io.Writer, note string, asJSON bool) {
+	switch {
+	case note == "":
+	case asJSON:
+		fmt.Fprintln(stderr, "trace: "+note)
+	default:
+		fmt.Fprintln(w, "note: "+note)
+	}
 }

@@ -256,14 +256,25 @@ func TestChartHasEverySetting(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
 	require.NoError(t, err)
 	var vals struct {
-		Config map[string]any `json:"config"`
+		Config  map[string]any `json:"config"`
+		Secrets struct {
+			OptionalKeys map[string]string `json:"optionalKeys"`
+		} `json:"secrets"`
 	}
 	require.NoError(t, yaml.Unmarshal(b, &vals))
+	// the three a deployment needs come from the Secret's keys, the pod's
+	// name is INSTANCE_ID, and every other secret setting is an optional key
+	// of the Secret
 	fromElsewhere := map[string]bool{"BOT_TOKEN": true, "WEBHOOK_SECRET": true, "REDIS_URL": true, "INSTANCE_ID": true}
 	known := map[string]bool{}
 	for _, v := range config.Vars() {
 		known[v.Env] = true
-		if !fromElsewhere[v.Env] {
+		switch {
+		case fromElsewhere[v.Env]:
+		case v.Secret:
+			require.Contains(t, vals.Secrets.OptionalKeys, v.Env, "values.yaml secrets.optionalKeys lacks %s", v.Env)
+			fromElsewhere[v.Env] = true
+		default:
 			require.Contains(t, vals.Config, v.Env, "values.yaml config lacks %s", v.Env)
 		}
 	}
