@@ -49,33 +49,28 @@ func runTrace(ctx context.Context, c *call, asJSON bool) error {
 // it: the resend's own chain is one line, the original's says what happened
 // to the update.
 func writeChains(ctx context.Context, env *opsEnv, cid string, asJSON bool, w io.Writer) error {
-	events, err := env.jrnl.Chain(ctx, cid)
+	ch, err := env.inspect.Trace(ctx, cid)
 	if err != nil {
 		return err
 	}
-	if len(events) == 0 {
+	if len(ch.Events) == 0 {
 		return fmt.Errorf("trace: no events for cid %s (unknown, or older than JOURNAL_TTL=%s)", cid, env.cfg.JournalTTL)
 	}
-	if err := telemetry.WriteTrace(w, events, asJSON); err != nil {
+	if err := telemetry.WriteTrace(w, ch.Events, asJSON); err != nil {
 		return err
 	}
-	orig := telemetry.DuplicateOf(events)
-	if orig == "" {
+	if ch.Original == "" {
 		return nil
 	}
-	original, err := env.jrnl.Chain(ctx, orig)
-	if err != nil {
-		return err
-	}
 	if !asJSON {
-		fmt.Fprintf(w, "\ncid %s is a resend of an update first ingested as cid %s; the original's chain:\n", cid, orig)
-		if len(original) == 0 {
-			fmt.Fprintf(w, "no events for cid %s (older than JOURNAL_TTL=%s)\n", orig, env.cfg.JournalTTL)
+		fmt.Fprintf(w, "\ncid %s is a resend of an update first ingested as cid %s; the original's chain:\n", cid, ch.Original)
+		if len(ch.OriginalEvents) == 0 {
+			fmt.Fprintf(w, "no events for cid %s (older than JOURNAL_TTL=%s)\n", ch.Original, env.cfg.JournalTTL)
 			return nil
 		}
 	}
-	if len(original) == 0 {
+	if len(ch.OriginalEvents) == 0 {
 		return nil
 	}
-	return telemetry.WriteTrace(w, original, asJSON)
+	return telemetry.WriteTrace(w, ch.OriginalEvents, asJSON)
 }
