@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func (r *rig) deadLetter(shard int, token int64, updateID int64, errText string)
 	id, err := r.q.DeadLetter(ctx, shard, token, res.ID, queue.Failure{Reason: "MAX_DELIVERIES",
 		ErrorType: "HANDLER_PANIC", Error: errText, Deliveries: 5, Instance: "node-b"})
 	require.NoError(r.t, err)
-	return strings.Join([]string{string(rune('0' + shard)), id}, "/")
+	return strconv.Itoa(shard) + "/" + id
 }
 
 // TestOverviewShowsTheDeployment: instances with the role their leases
@@ -65,7 +66,7 @@ func TestOverviewShowsTheDeployment(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.NotContains(t, live, "<html", "a fragment")
 	require.Contains(t, live, `data-id="node-b" data-role="ACTIVE"`)
-	require.Contains(t, live, `<td class="holder" data-holder="node-b">node-b</td><td>7</td>`)
+	require.Contains(t, live, `<td data-label="ACTIVE instance" class="holder" data-holder="node-b">node-b</td><td data-label="token">7</td>`)
 	require.Contains(t, live, `id="n-active">1/2<`)
 	require.Contains(t, live, `id="n-dead">2<`)
 	require.Contains(t, live, "v1.2.3")

@@ -314,7 +314,7 @@ func TestContentSecurityPolicy(t *testing.T) {
 		require.Equal(t, csp, resp.Header.Get("Content-Security-Policy"), what)
 		require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), what)
 		require.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"), what)
-		require.Equal(t, "no-referrer", resp.Header.Get("Referrer-Policy"), what)
+		require.Equal(t, "same-origin", resp.Header.Get("Referrer-Policy"), what)
 		for _, tag := range inlineScript.FindAllString(body, -1) {
 			require.Contains(t, tag, `src="/ops/assets/ops.js"`, "%s: only the page's own script", what)
 		}

@@ -238,7 +238,7 @@ func layout(cid string, evs []telemetry.JournalEvent) timeline {
 			lane[in] = len(t.Lanes)
 			t.Lanes = append(t.Lanes, laneOf(in, len(t.Lanes)))
 		}
-		r := row{Offset: "+" + short(e.Time().Sub(t0)), TS: e.TS(), Lane: laneOf(in, lane[in]).Class,
+		r := row{Offset: "+" + offset(e.Time().Sub(t0)), TS: e.TS(), Lane: laneOf(in, lane[in]).Class,
 			Instance: in, Role: e.Str(telemetry.FRole), Domain: e.Str(telemetry.FDomain), Name: e.Name(),
 			Level: e.Str(telemetry.FLevel), Reason: e.Str(telemetry.FReasonCode)}
 		if gap := e.Time().Sub(prev); gap >= GapAfter {
@@ -296,6 +296,14 @@ func short(d time.Duration) string {
 		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
 	}
 	return d.Truncate(time.Second).String()
+}
+
+// offset writes the time since a chain's first event: 0.4ms, 12ms, 2.3s.
+func offset(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + "ms"
+	}
+	return short(d)
 }
 
 // funcs are the templates' helpers.

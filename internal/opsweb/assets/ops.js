@@ -1,8 +1,10 @@
 // The ops page's live parts. An element with data-live-src is fetched
 // again from that URL (a fragment rendered by the same templates as the
 // page) every data-every milliseconds and replaced, without a page reload;
-// <details> that were open stay open. Elements with data-ms (a TTL in
-// milliseconds when the fragment was read) count down between fetches.
+// <details> that were open stay open, and nothing is replaced while the
+// operator is pressing or typing in it (a click must land on the button it
+// began on). Elements with data-ms (a TTL in milliseconds when the fragment
+// was read) count down between fetches.
 // The script runs under the page's Content-Security-Policy: no inline
 // code, no eval, fetches to the page's own origin only.
 (function () {
@@ -57,9 +59,16 @@
     var every = parseInt(el.getAttribute('data-every'), 10) || 1000;
     var since = performance.now();
     var okAt = new Date();
+    var touched = -1e9;
+    function touch() { touched = performance.now(); }
+    ['pointerdown', 'mousedown', 'touchstart', 'keydown', 'focusin'].forEach(function (type) {
+      el.addEventListener(type, touch, true);
+    });
+    function busy() { return performance.now() - touched < 1500; }
     setInterval(function () { countdown(el, since); }, 100);
 
     function poll() {
+      if (busy()) { setTimeout(poll, 250); return; }
       fetch(src, { credentials: 'same-origin', cache: 'no-store', headers: { 'Accept': 'text/html' } })
         .then(function (resp) {
           if (resp.status === 401) {
@@ -72,6 +81,7 @@
           });
         })
         .then(function (html) {
+          if (busy()) { setTimeout(poll, 250); return; }
           var keys = openKeys(el);
           el.innerHTML = html;
           restore(el, keys);
