@@ -1,6 +1,6 @@
 # dispatcher: see README.md. `make run` runs one instance with embedded Redis
 # in sandbox mode; `make test` runs every test against a real redis-server
-# (installed when missing).
+# and, for the ops page, a headless Chromium (both installed when missing).
 GO       ?= go
 BIN      := bin/dispatcher
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -21,10 +21,11 @@ build:
 run: build
 	./$(BIN) serve
 
-## test: vet, then every test under -race against a real redis-server, then
-## the smoke check and a short run of each fuzz target.
+## test: vet, then every test under -race against a real redis-server (and
+## the ops page's in a headless Chromium), then the smoke check and a short
+## run of each fuzz target.
 test:
-	scripts/with-redis.sh $(MAKE) --no-print-directory test-inner
+	scripts/with-chromium.sh scripts/with-redis.sh $(MAKE) --no-print-directory test-inner
 
 test-inner:
 	$(GO) vet $(PKGS)
