@@ -11,7 +11,7 @@ VERPKG   := github.com/dispatcher-bot/dispatcher/internal/version
 LDFLAGS  := -s -w -X $(VERPKG).version=$(VERSION) -X $(VERPKG).commit=$(COMMIT)
 PKGS     := ./...
 
-.PHONY: all build run test test-short lint smoke fuzz bench chaos clean
+.PHONY: all build run test test-inner test-kube test-image test-short lint smoke fuzz bench chaos clean
 
 all: build
 
@@ -21,17 +21,33 @@ build:
 run: build
 	./$(BIN) serve
 
-## test: vet, then every test under -race against a real redis-server (and
-## the ops page's in a headless Chromium), then the smoke check and a short
-## run of each fuzz target.
+## test: vet, then every test under -race against a real redis-server (with
+## nginx and promtool installed for the deploy tests, and a headless Chromium
+## for the ops page's), the Helm chart and Kubernetes manifests against the
+## real types (deploy/kubetest, a module of its own), the image when a
+## container runtime exists, then the smoke check and a short run of each
+## fuzz target.
 test:
+	scripts/test-tools.sh
 	scripts/with-chromium.sh scripts/with-redis.sh $(MAKE) --no-print-directory test-inner
 
 test-inner:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(MAKE) --no-print-directory test-kube test-image
 	$(GO) run ./cmd/dispatcher smoke
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+## test-kube: deploy/kubetest renders and lints the Helm chart with Helm's
+## packages and decodes every object strictly (k8s.io/api, Prometheus
+## Operator types); its dependencies stay out of the main go.mod.
+test-kube:
+	cd deploy/kubetest && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## test-image: builds deploy/Dockerfile and runs its healthcheck, or says
+## plainly why not (no container runtime).
+test-image:
+	DISPATCHER_IMAGE_TEST=1 $(GO) test -count=1 -v -run '^TestImage$$' ./deploy/
 
 ## test-short: fast unit tests only (no real Redis needed).
 test-short:
@@ -39,10 +55,11 @@ test-short:
 
 ## fuzz: each fuzz target for FUZZTIME, one after another, from its seed
 ## corpus (the webhook decoder, callback data, the log encoders, config,
-## stream entries).
+## stream entries, the update scanner).
 FUZZTIME ?= 10s
 FUZZ := ./internal/ingest:FuzzWebhook ./internal/router:FuzzParseData \
-	./internal/telemetry:FuzzNoForgery ./internal/config:FuzzFromEnv ./internal/queue:FuzzDecodeEntry
+	./internal/telemetry:FuzzNoForgery ./internal/config:FuzzFromEnv ./internal/queue:FuzzDecodeEntry \
+	./internal/update:FuzzScan
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zapcore"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 	"github.com/dispatcher-bot/dispatcher/internal/worker"
 )
 
@@ -176,7 +176,7 @@ func newNoop(target int64) *noopHandler {
 	return &noopHandler{done: make(chan struct{}), target: target}
 }
 
-func (h *noopHandler) Handle(ctx context.Context, u *telego.Update) error {
+func (h *noopHandler) Handle(ctx context.Context, u *update.Update) error {
 	h.mu.Lock()
 	h.n++
 	if h.n == h.target {

@@ -57,6 +57,7 @@ func TestCompose(t *testing.T) {
 		require.Contains(t, env, "BOT_TOKEN", "service %s", name)
 		require.Contains(t, env, "WEBHOOK_SECRET", "service %s", name)
 		cfg = checkEnv(t, "docker-compose.yml service "+name, env)
+		checkMemLimit(t, "docker-compose.yml service "+name, env, composeMemLimit(t, svc, name))
 
 		n := 1
 		if d, ok := svc["deploy"].(map[string]any); ok && d["replicas"] != nil {
@@ -81,9 +82,18 @@ func TestCompose(t *testing.T) {
 	require.Contains(t, cmd, "--appendfsync everysec")
 	require.NotEmpty(t, redis["volumes"], "redis: AOF needs a volume")
 	require.NotNil(t, redis["healthcheck"])
+	// A full Redis must answer errors (503), not grow until it is killed:
+	// maxmemory with noeviction, and room above it in the container for the
+	// AOF rewrite's fork and fragmentation.
+	require.Contains(t, cmd, "--maxmemory-policy noeviction")
+	maxmem := regexp.MustCompile(`--maxmemory (\S+)`).FindStringSubmatch(cmd)
+	require.NotNil(t, maxmem, "redis: no --maxmemory: noeviction never refuses anything")
+	redisLimit := composeMemLimit(t, redis, "redis")
+	require.LessOrEqual(t, memQuantity(t, maxmem[1])*3/2, redisLimit, "redis: the container limit must leave half of maxmemory above it")
 
 	nginx := mapOf(t, services["nginx"], "nginx")
 	require.NotNil(t, nginx["healthcheck"])
+	composeMemLimit(t, nginx, "nginx")
 	require.Contains(t, strings.Join(strSlice(nginx["volumes"]), " "), "./nginx.conf:")
 	checkNginx(t, cfg)
 }
@@ -114,9 +124,19 @@ func checkNginx(t *testing.T, cfg config.Config) {
 	conf := string(data)
 	require.Contains(t, conf, "location = "+cfg.WebhookPath+" {", "nginx must route WEBHOOK_PATH")
 	_, port, _ := strings.Cut(cfg.ListenAddr, ":")
-	require.Regexp(t, `server dispatcher:`+regexp.QuoteMeta(port)+`\b`, conf, "nginx upstream must use the LISTEN_ADDR port")
+	require.Regexp(t, `\bdispatcher:`+regexp.QuoteMeta(port)+`\b`, conf, "nginx upstream must use the LISTEN_ADDR port")
 	require.Contains(t, strings.ToLower(conf), "x-telegram-bot-api-secret-token")
 	for _, ops := range []string{"/metrics", "/readyz", "/healthz"} {
 		require.NotContains(t, conf, "location = "+ops, "nginx must not publish %s", ops)
 	}
+}
+
+// composeMemLimit returns a service's deploy.resources.limits.memory in bytes.
+func composeMemLimit(t *testing.T, svc map[string]any, name string) int64 {
+	t.Helper()
+	d, _ := svc["deploy"].(map[string]any)
+	r, _ := d["resources"].(map[string]any)
+	l, _ := r["limits"].(map[string]any)
+	require.NotEmpty(t, str(l["memory"]), "service %s: no deploy.resources.limits.memory", name)
+	return memQuantity(t, str(l["memory"]))
 }

@@ -114,6 +114,7 @@ func TestKubernetes(t *testing.T) {
 	res := mapOf(t, c["resources"], "resources")
 	require.NotNil(t, res["requests"])
 	require.NotNil(t, res["limits"])
+	checkMemLimit(t, "kubernetes Deployment", env, memQuantity(t, str(mapOf(t, res["limits"], "limits")["memory"])))
 
 	// Service, PDB and their selectors.
 	labels := mapOf(t, mapOf(t, mapOf(t, spec["template"], "template")["metadata"], "metadata")["labels"], "labels")

@@ -3,13 +3,16 @@ package deploy_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
@@ -20,9 +23,12 @@ import (
 // it, and histograms and summaries expand to their _bucket, _sum and _count.
 func registeredMetrics(t *testing.T) map[string]map[string]bool {
 	t.Helper()
-	m := metrics.NewTest()
+	m := metrics.NewWith(prometheus.NewRegistry(), metrics.Options{Namespace: "tgd", Shards: 2, ShardLabels: true})
 	v := reflect.ValueOf(m).Elem()
 	for i := 0; i < v.NumField(); i++ {
+		if !v.Type().Field(i).IsExported() {
+			continue // buildInfo: set by NewWith already
+		}
 		f := v.Field(i)
 		get := f.MethodByName("GetMetricWithLabelValues")
 		if !get.IsValid() {
@@ -83,8 +89,9 @@ var (
 	matcherRef  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)`)
 )
 
-// targetLabels are added by Prometheus at scrape time (prometheus.yml).
-var targetLabels = []string{"instance", "job", "namespace"}
+// targetLabels are added by Prometheus at scrape time: prometheus.yml's
+// relabelling, or a ServiceMonitor's (namespace, pod, service...).
+var targetLabels = []string{"instance", "job", "namespace", "pod"}
 
 // checkExpr asserts that a PromQL expression names only registered metrics
 // and only labels that those metrics (or the scrape) carry. It returns the
@@ -122,53 +129,111 @@ func checkExpr(t *testing.T, where, expr string, reg map[string]map[string]bool)
 	return names
 }
 
-func TestAlertRules(t *testing.T) {
-	reg := registeredMetrics(t)
-	doc := yamlDoc(t, "prometheus/alerts.yml")
-	var all []string
-	rules := 0
-	for _, g := range listOf(t, doc["groups"], "groups") {
-		group := mapOf(t, g, "group")
-		for _, r := range listOf(t, group["rules"], "rules") {
-			rule := mapOf(t, r, "rule")
-			name := str(rule["alert"])
-			require.NotEmpty(t, name, "a rule without alert name")
-			expr := str(rule["expr"])
-			require.NotEmpty(t, expr, "%s: no expr", name)
-			checkExpr(t, "alert "+name, expr, reg)
-			require.NotEmpty(t, str(mapOf(t, rule["labels"], name+" labels")["severity"]), "%s: severity", name)
-			require.NotEmpty(t, str(mapOf(t, rule["annotations"], name+" annotations")["summary"]), "%s: summary", name)
-			all = append(all, expr)
-			rules++
+// alertRules returns every rule of alerts.yml.
+func alertRules(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, g := range listOf(t, yamlDoc(t, "prometheus/alerts.yml")["groups"], "groups") {
+		for _, r := range listOf(t, mapOf(t, g, "group")["rules"], "rules") {
+			out = append(out, mapOf(t, r, "rule"))
 		}
 	}
+	return out
+}
+
+func TestAlertRules(t *testing.T) {
+	reg := registeredMetrics(t)
+	var all []string
+	for _, rule := range alertRules(t) {
+		name := str(rule["alert"])
+		require.NotEmpty(t, name, "a rule without alert name")
+		expr := str(rule["expr"])
+		require.NotEmpty(t, expr, "%s: no expr", name)
+		checkExpr(t, "alert "+name, expr, reg)
+		require.NotEmpty(t, str(mapOf(t, rule["labels"], name+" labels")["severity"]), "%s: severity", name)
+		ann := mapOf(t, rule["annotations"], name+" annotations")
+		require.NotEmpty(t, str(ann["summary"]), "%s: summary", name)
+		// No rule depends on the scrape job's name: under a ServiceMonitor
+		// it is not the one prometheus.yml sets.
+		require.NotRegexp(t, `\bjob\s*(=|!=|=~|!~)`, expr, "%s matches a job name", name)
+		// Rules that aggregate keep the bots apart.
+		if regexp.MustCompile(`\b(sum|max|count|min|avg)\s+by\b`).MatchString(expr) {
+			require.Contains(t, expr, "redis_namespace", "%s aggregates without redis_namespace", name)
+		}
+		all = append(all, expr)
+	}
 	joined := strings.Join(all, "\n")
-	// The three alerts of the issue, and the case where nothing reports.
-	require.Regexp(t, `dispatcher_lease_active\)\s*<\s*1`, joined, "a shard with no ACTIVE instance")
-	require.Contains(t, joined, "absent(dispatcher_lease_active)", "no instance reporting at all")
+	// The three alerts of the first monitoring issue, and the case where
+	// nothing reports.
+	require.Contains(t, joined, "dispatcher_lease_active == 1", "a shard with no ACTIVE instance")
+	require.Contains(t, joined, "absent(dispatcher_build_info)", "no instance reporting at all")
 	require.Contains(t, joined, "dispatcher_dead_letters_total", "dead letters growing")
 	require.Regexp(t, `dispatcher_queue_oldest_pending_age_seconds\)\s*>\s*60`, joined, "oldest pending older than a minute")
 
-	// up{job="..."} must name a scrape job of prometheus.yml.
 	prom := yamlDoc(t, "prometheus/prometheus.yml")
-	jobs := map[string]bool{}
-	for _, sc := range listOf(t, prom["scrape_configs"], "scrape_configs") {
-		jobs[str(mapOf(t, sc, "scrape_config")["job_name"])] = true
-	}
-	for _, m := range regexp.MustCompile(`job="([^"]+)"`).FindAllStringSubmatch(joined, -1) {
-		require.True(t, jobs[m[1]], "alerts use job %q, not a job of prometheus.yml", m[1])
-	}
 	for _, f := range listOf(t, prom["rule_files"], "rule_files") {
 		_, err := os.Stat(filepath.Join("prometheus", str(f)))
 		require.NoError(t, err, "prometheus.yml loads %v", f)
 	}
+}
 
-	// The promtool unit tests feed only registered series.
+// TestAlertRunbooks: every alert links a section of docs/operations.md that
+// exists: the heading "### AlertName", whose anchor GitHub writes in lower
+// case (the names are letters only).
+func TestAlertRunbooks(t *testing.T) {
+	doc, err := os.ReadFile("../docs/operations.md")
+	require.NoError(t, err)
+	const base = "https://github.com/dispatcher-bot/dispatcher/blob/main/docs/operations.md#"
+	for _, rule := range alertRules(t) {
+		name := str(rule["alert"])
+		require.Regexp(t, `^[A-Za-z]+$`, name)
+		url := str(mapOf(t, rule["annotations"], name)["runbook_url"])
+		require.Equal(t, base+strings.ToLower(name), url, "%s: runbook_url", name)
+		require.Regexp(t, `(?m)^### `+name+`$`, string(doc), "docs/operations.md has no section %q for %s", "### "+name, name)
+	}
+}
+
+// TestAlertRuleTests: every alert has a promtool test that expects it to
+// fire, and every input series starts absent, as a real scrape does
+// (counters then start at 0).
+func TestAlertRuleTests(t *testing.T) {
+	reg := registeredMetrics(t)
+	tested := map[string]bool{}
 	tests := yamlDoc(t, "prometheus/alerts_test.yml")
 	for _, tc := range listOf(t, tests["tests"], "tests") {
-		for _, s := range listOf(t, mapOf(t, tc, "test")["input_series"], "input_series") {
-			checkExpr(t, "alerts_test.yml", str(mapOf(t, s, "series")["series"]), reg)
+		tcm := mapOf(t, tc, "test")
+		for _, s := range listOf(t, tcm["input_series"], "input_series") {
+			sm := mapOf(t, s, "series")
+			checkExpr(t, "alerts_test.yml", str(sm["series"]), reg)
+			if strings.HasPrefix(str(sm["series"]), "dispatcher_") {
+				require.True(t, strings.HasPrefix(str(sm["values"]), "_ "), "alerts_test.yml: %s starts present; a real scrape starts absent", sm["series"])
+			}
 		}
+		for _, at := range listOf(t, tcm["alert_rule_test"], "alert_rule_test") {
+			atm := mapOf(t, at, "alert_rule_test")
+			if exp, _ := atm["exp_alerts"].([]any); len(exp) > 0 {
+				tested[str(atm["alertname"])] = true
+			}
+		}
+	}
+	for _, rule := range alertRules(t) {
+		require.True(t, tested[str(rule["alert"])], "alerts_test.yml never sees %s fire", rule["alert"])
+	}
+}
+
+// TestPromtool checks the rules and runs their unit tests with a real
+// promtool (make test installs Debian's prometheus package, which has it).
+func TestPromtool(t *testing.T) {
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not found: the alert rules and their tests are NOT checked (make test installs it: apt-get install prometheus)")
+	}
+	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts_test.yml"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = "prometheus"
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "promtool %s:\n%s", strings.Join(args, " "), out)
+		t.Logf("promtool %s: %s", strings.Join(args, " "), strings.TrimSpace(string(out)))
 	}
 }
 
@@ -185,8 +250,17 @@ var dashboardMetrics = []string{
 	"dispatcher_lease_active",
 	"dispatcher_lease_transitions_total",
 	"dispatcher_telegram_api_errors_total",
-	"dispatcher_journal_write_failures_total",
+	"dispatcher_journal_dropped_total",
 	"dispatcher_dead_letters_total",
+	"dispatcher_webhook_request_duration_seconds_count",
+	"dispatcher_webhook_request_duration_seconds_bucket",
+	"dispatcher_dispatch_wait_seconds_bucket",
+	"dispatcher_handler_duration_seconds_bucket",
+	"dispatcher_build_info",
+	"dispatcher_shards",
+	"dispatcher_telegram_api_failures_total",
+	"dispatcher_redis_memory_used_bytes",
+	"dispatcher_redis_memory_max_bytes",
 }
 
 type dashboard struct {
@@ -250,15 +324,19 @@ func TestGrafanaDashboard(t *testing.T) {
 		}
 	}
 	walk(d.Panels)
-	labelValues := regexp.MustCompile(`^label_values\((\w+),\s*(\w+)\)$`)
+	labelValues := regexp.MustCompile(`^label_values\((\w+)(\{[^}]*\})?,\s*(\w+)\)$`)
+	vars := map[string]bool{}
 	for _, v := range d.Templating.List {
 		if v.Type != "query" {
 			continue
 		}
 		m := labelValues.FindStringSubmatch(v.Definition)
 		require.NotNil(t, m, "variable %s: want label_values(metric, label), got %q", v.Name, v.Definition)
-		require.True(t, reg[m[1]][m[2]], "variable %s: %s has no label %s", v.Name, m[1], m[2])
+		require.True(t, reg[m[1]][m[3]] || slices.Contains(targetLabels, m[3]), "variable %s: %s has no label %s", v.Name, m[1], m[3])
+		vars[v.Name] = true
 	}
+	// A bot (redis_namespace) and its instances can be picked.
+	require.True(t, vars["redis_namespace"] && vars["instance"], "the dashboard needs the variables redis_namespace and instance")
 	var missing []string
 	for _, n := range dashboardMetrics {
 		if !seen[n] {
@@ -267,4 +345,16 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	sort.Strings(missing)
 	require.Empty(t, missing, "the dashboard shows none of these series")
+}
+
+// TestHelmChartRulesAreAlertsYml: the Helm chart's PrometheusRule is made
+// from a copy of alerts.yml (Helm reads only files inside the chart); it
+// must be the same file.
+func TestHelmChartRulesAreAlertsYml(t *testing.T) {
+	want, err := os.ReadFile("prometheus/alerts.yml")
+	require.NoError(t, err)
+	got, err := os.ReadFile("helm/dispatcher/files/alerts.yml")
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got),
+		"deploy/helm/dispatcher/files/alerts.yml differs: cp deploy/prometheus/alerts.yml deploy/helm/dispatcher/files/alerts.yml")
 }

@@ -48,6 +48,9 @@ func TestRender(t *testing.T) {
 			require.Contains(t, env, secretKey)
 		}
 		cfg := checkEnv(t, "render.yaml service "+name, env)
+		// Render's plans (render.com/pricing): the memory of an instance.
+		planMemory := map[string]int64{"starter": 512 << 20, "standard": 2 << 30, "pro": 4 << 30}[str(svc["plan"])]
+		checkMemLimit(t, "render.yaml service "+name, env, planMemory)
 		delay := time.Duration(intOf(t, svc["maxShutdownDelaySeconds"], "maxShutdownDelaySeconds")) * time.Second
 		require.Greater(t, delay, cfg.ShutdownTimeout, "maxShutdownDelaySeconds must exceed SHUTDOWN_TIMEOUT")
 	}

@@ -156,7 +156,7 @@ func TestWebhookCommands(t *testing.T) {
 	require.Equal(t, world.WebhookSecret, p["secret_token"])
 	require.Equal(t, true, p["drop_pending_updates"])
 	require.EqualValues(t, "10", fmt.Sprint(p["max_connections"]))
-	require.ElementsMatch(t, []any{"message", "callback_query"}, p["allowed_updates"])
+	require.ElementsMatch(t, []any{"message", "callback_query", "business_message"}, p["allowed_updates"])
 
 	out, stderr, code = e.CLI("webhook", "info")
 	require.Equal(t, 0, code, stderr)
@@ -212,7 +212,25 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	in := ins[0]
 	require.NotNil(t, e.Active(5*time.Second, ins))
 	before := scrape(t, in)
-	require.Equal(t, 1.0, metricValue(before, `dispatcher_lease_active{shard="0"}`))
+	ns := `redis_namespace="` + e.NS + `"`
+	require.Equal(t, 1.0, metricValue(before, `dispatcher_lease_active{`+ns+`,shard="0"}`))
+	// Counters an alert or a panel reads exist at 0 before their first
+	// event (a counter born at 1 has no increase() to see).
+	for _, series := range []string{
+		`dispatcher_dead_letters_total{` + ns + `} 0`,
+		`dispatcher_passive_rejects_total{` + ns + `} 0`,
+		`dispatcher_dispatch_failures_total{error_type="HANDLER_PANIC",` + ns + `} 0`,
+		`dispatcher_telegram_api_failures_total{error_type="TELEGRAM_401",` + ns + `} 0`,
+		`dispatcher_webhook_rejections_total{reason="REDIS_UNAVAILABLE",` + ns + `} 0`,
+		`dispatcher_lease_transitions_total{` + ns + `,role="PASSIVE"} 0`,
+		`dispatcher_updates_enqueued_total{` + ns + `,update_type="callback_query"} 0`,
+		`dispatcher_journal_dropped_total{` + ns + `} 0`,
+		`dispatcher_webhook_request_duration_seconds_count{code="503",` + ns + `} 0`,
+		`dispatcher_shards{` + ns + `} 1`,
+	} {
+		require.Contains(t, before, "\n"+series+"\n", "a fresh instance exports %s", series)
+	}
+	require.Regexp(t, `\ndispatcher_build_info\{bot="dispatcher_bot",commit="[^"]*",goversion="go[^"]+",instance_id="metrics-0",`+ns+`,version="[^"]+"\} 1\n`, before)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -232,9 +250,16 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	}), "dispatches counted")
 	require.Equal(t, 20.0, metricValue(after, "dispatcher_updates_enqueued_total"))
 	require.Equal(t, 1.0, metricValue(after, "dispatcher_updates_duplicate_total"))
-	require.Equal(t, 1.0, metricValue(after, `dispatcher_webhook_rejections_total{reason="BAD_PAYLOAD"}`))
+	require.Equal(t, 1.0, metricValue(after, `dispatcher_webhook_rejections_total{reason="BAD_PAYLOAD"`))
+	require.Equal(t, 21.0, metricValue(after, `dispatcher_webhook_request_duration_seconds_count{code="200"`))
+	require.Equal(t, 1.0, metricValue(after, `dispatcher_webhook_request_duration_seconds_count{code="400"`))
+	require.GreaterOrEqual(t, metricValue(after, "dispatcher_dispatch_wait_seconds_count"), 20.0)
 	require.GreaterOrEqual(t, metricValue(after, "dispatcher_lease_transitions_total"), 1.0)
-	require.Contains(t, after, "dispatcher_queue_length")
+	// the queue gauges of the shard held, refreshed at most a second after
+	// the lease was won, then every 5s
+	require.True(t, proctest.Eventually(10*time.Second, 100*time.Millisecond, func() bool {
+		return strings.Contains(scrape(t, in), "dispatcher_queue_length{")
+	}), "the holder exports its shard's queue gauges")
 	require.Contains(t, after, "go_goroutines")
 }
 

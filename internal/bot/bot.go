@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dispatcher-bot/dispatcher/internal/fsm"
@@ -14,6 +13,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // Config configures a Bot.
@@ -38,8 +38,10 @@ type Config struct {
 	Debug telemetry.DebugSetter
 	// FSMTTL is how long a user's state lives (default 24 h).
 	FSMTTL time.Duration
-	// Username is the bot's username, to ignore commands addressed to
-	// other bots in groups; empty: take every command.
+	// Username is the bot's username (from getMe): in groups the bot takes
+	// only commands addressed to it (/start@username) and replies to its
+	// messages, and ignores other bots' commands everywhere; empty: it
+	// cannot tell, and takes every command.
 	Username string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -106,7 +108,7 @@ func (b *Bot) routes() {
 }
 
 // Handle dispatches one update (see router.Router.Handle).
-func (b *Bot) Handle(ctx context.Context, u *telego.Update) error { return b.r.Handle(ctx, u) }
+func (b *Bot) Handle(ctx context.Context, u *update.Update) error { return b.r.Handle(ctx, u) }
 
 // Router returns the bot's router (to add routes in tests, before the
 // first Handle).

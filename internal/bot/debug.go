@@ -117,8 +117,8 @@ func (b *Bot) onDebugLastCID(c *router.Ctx) error {
 func (b *Bot) onDebugClose(c *router.Ctx) error {
 	c.Accept(ui.Closed)
 	_ = c.Answer("")
-	if chat, msg, ok := c.SourceMessage(); ok {
-		return telegramFailed(c, b.tg.Edit(c, chat, msg, textDebugClosed, nil))
+	if _, msg, ok := c.SourceMessage(); ok {
+		return telegramFailed(c, c.Edit(msg, textDebugClosed, nil))
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // event is one decoded log line.
@@ -93,7 +94,9 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 		RetryBackoff: 10 * time.Millisecond})
 	require.NoError(t, err)
 	h.tg = tg
-	cfg := bot.Config{Client: rc, Telegram: tg, Log: log, SilenceGuard: true,
+	me, err := tg.Bot().GetMe(context.Background()) // the bot learns its username as the server does
+	require.NoError(t, err)
+	cfg := bot.Config{Client: rc, Telegram: tg, Log: log, SilenceGuard: true, Username: me.Username,
 		Admins: func(id int64) bool { return id == adminID }, Journal: h.journal, Debug: h.debug}
 	for _, o := range opts {
 		o(&cfg, h)
@@ -183,9 +186,9 @@ func (h *harness) lastText(chat int64) string {
 }
 
 // dispatch runs one update through Handle with the worker's context.
-func (h *harness) dispatch(u *telego.Update, typ string, user, chat int64) (string, error) {
+func (h *harness) dispatch(u *update.Update, typ string, user, chat int64) (string, error) {
 	cid := telemetry.NewCID()
-	ctx := telemetry.WithUpdate(context.Background(), telemetry.Update{CID: cid, UpdateID: int64(u.UpdateID),
+	ctx := telemetry.WithUpdate(context.Background(), telemetry.Update{CID: cid, UpdateID: u.UpdateID,
 		Type: typ, UserID: user, ChatID: chat, Shard: 0})
 	ctx = lease.WithFence(ctx, lease.Fence{Shard: h.shard, Token: testToken})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -194,7 +197,7 @@ func (h *harness) dispatch(u *telego.Update, typ string, user, chat int64) (stri
 }
 
 // messageUpdate builds a text message update from user in a private chat.
-func (h *harness) messageUpdate(user int64, text string) *telego.Update {
+func (h *harness) messageUpdate(user int64, text string) *update.Update {
 	id := h.nextUpdate.Add(1)
 	raw := fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"from":{"id":%d,"is_bot":false,"first_name":"U"},
 		"chat":{"id":%d,"type":"private","first_name":"U"},"date":1764300000,"text":%q}}`, id, id, user, user, text)
@@ -202,9 +205,16 @@ func (h *harness) messageUpdate(user int64, text string) *telego.Update {
 		n := len(strings.SplitN(text, " ", 2)[0])
 		raw = strings.Replace(raw, `"text":`, fmt.Sprintf(`"entities":[{"offset":0,"length":%d,"type":"bot_command"}],"text":`, n), 1)
 	}
-	var u telego.Update
-	require.NoError(h.t, json.Unmarshal([]byte(raw), &u))
-	return &u
+	return h.parse(raw)
+}
+
+// parse decodes an update as the worker does.
+func (h *harness) parse(raw string) *update.Update {
+	h.t.Helper()
+	u, err := update.Parse([]byte(raw))
+	require.NoError(h.t, err)
+	require.NoError(h.t, u.Incomplete)
+	return u
 }
 
 // send dispatches a text message from user.
@@ -214,7 +224,7 @@ func (h *harness) send(user int64, text string) (string, error) {
 
 // callbackUpdate builds a callback query on message msgID (date 0 makes it
 // inaccessible, as Telegram sends for old messages).
-func (h *harness) callbackUpdate(user int64, data string, msgID int, date int64) (*telego.Update, string) {
+func (h *harness) callbackUpdate(user int64, data string, msgID int, date int64) (*update.Update, string) {
 	id := h.nextUpdate.Add(1)
 	qid := fmt.Sprintf("q%d", h.nextQuery.Add(1))
 	msg := fmt.Sprintf(`{"message_id":%d,"from":{"id":123456789,"is_bot":true,"first_name":"Dispatcher"},
@@ -224,9 +234,7 @@ func (h *harness) callbackUpdate(user int64, data string, msgID int, date int64)
 	}
 	raw := fmt.Sprintf(`{"update_id":%d,"callback_query":{"id":%q,"from":{"id":%d,"is_bot":false,"first_name":"U"},
 		"chat_instance":"-1","data":%q,"message":%s}}`, id, qid, user, data, msg)
-	var u telego.Update
-	require.NoError(h.t, json.Unmarshal([]byte(raw), &u))
-	return &u, qid
+	return h.parse(raw), qid
 }
 
 // click dispatches a callback with data on message msgID.
@@ -400,9 +408,9 @@ func (f *fakeJournal) LastCIDs(_ context.Context, user int64, n int) ([]string, 
 }
 
 // dispatchWithin is dispatch with a deadline of d.
-func (h *harness) dispatchWithin(u *telego.Update, typ string, user int64, d time.Duration) (string, error) {
+func (h *harness) dispatchWithin(u *update.Update, typ string, user int64, d time.Duration) (string, error) {
 	cid := telemetry.NewCID()
-	ctx := telemetry.WithUpdate(context.Background(), telemetry.Update{CID: cid, UpdateID: int64(u.UpdateID),
+	ctx := telemetry.WithUpdate(context.Background(), telemetry.Update{CID: cid, UpdateID: u.UpdateID,
 		Type: typ, UserID: user, ChatID: user, Shard: 0})
 	ctx = lease.WithFence(ctx, lease.Fence{Shard: h.shard, Token: testToken})
 	ctx, cancel := context.WithTimeout(ctx, d)

@@ -128,8 +128,8 @@ func (b *Bot) deliver(c *router.Ctx, st fsm.State, v view) error {
 // present edits the callback's message, or sends a new one, with text and
 // kb, and logs UI_RENDER for screen.
 func (b *Bot) present(c *router.Ctx, screen telemetry.ScreenID, text string, kb *telego.InlineKeyboardMarkup, ids []telemetry.ButtonID) error {
-	if chat, msg, ok := c.SourceMessage(); ok {
-		err := b.tg.Edit(c, chat, msg, text, kb)
+	if _, msg, ok := c.SourceMessage(); ok {
+		err := c.Edit(msg, text, kb)
 		if err == nil {
 			b.log.UIRender(c, screen, ids)
 			return nil

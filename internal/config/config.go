@@ -93,6 +93,10 @@ type Config struct {
 	// JournalTTL (JOURNAL_TTL, default 24h) is how long the event journal
 	// keeps one cid's events.
 	JournalTTL time.Duration
+	// MetricsShardLabels (METRICS_SHARD_LABELS, default false) adds the shard
+	// label to the dispatch histograms of /metrics: a series set per shard,
+	// so keep it off with many shards.
+	MetricsShardLabels bool
 	// OpsToken (OPS_TOKEN, default none) opens the ops page (GET /ops) to
 	// whoever presents it as a bearer token or the login form's password.
 	// Without it the page answers 404, except in sandbox mode where it is

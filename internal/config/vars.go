@@ -81,6 +81,7 @@ var vars = []Var{
 		}},
 	strVar("CATALOG_FILE", "JSON catalog of categories and models (default: embedded)", false, func(c *Config) *string { return &c.CatalogFile }),
 	durVar("JOURNAL_TTL", "how long the event journal keeps a cid's events", func(c *Config) *time.Duration { return &c.JournalTTL }),
+	boolVar("METRICS_SHARD_LABELS", "add the shard label to the dispatch histograms of /metrics", func(c *Config) *bool { return &c.MetricsShardLabels }),
 	strVar("OPS_TOKEN", "password of the ops page GET /ops (bearer token or login form); unset: 404, except in sandbox mode (open)", true, func(c *Config) *string { return &c.OpsToken }),
 }
 

@@ -4,10 +4,12 @@
 // through telego exactly as it talks to Telegram.
 //
 // It answers the methods the bot uses (sendMessage, editMessageText,
-// answerCallbackQuery, getMe, setWebhook, getWebhookInfo, deleteWebhook;
-// anything else gets ok:true), remembers the messages it "sent" so that an
-// edit of an unknown message fails as Telegram's does, and can be told to
-// fail calls (429 with retry_after, 5xx, 400) to test the client.
+// answerCallbackQuery, getMe with the bot's Username, setWebhook,
+// getWebhookInfo, deleteWebhook; anything else gets ok:true), remembers the
+// messages it "sent" so that an edit of an unknown message fails as
+// Telegram's does, answers a message sent into a forum topic or through a
+// business connection as being there, and can be told to fail calls (429
+// with retry_after, 5xx, 400) to test the client.
 package fakebot
 
 import (
@@ -18,6 +20,9 @@ import (
 	"sync"
 	"time"
 )
+
+// Username is the fake bot's username, as getMe answers it.
+const Username = "dispatcher_bot"
 
 // Call is one recorded Bot API request.
 type Call struct {
@@ -49,15 +54,22 @@ type Server struct {
 	calls    []Call
 	perMeth  map[string]int
 	nextMsg  int64
-	messages map[int64]map[int64]bool // chat -> message ids sent
+	messages map[int64]map[int64]place // chat -> message id -> where the fake sent it
 	fault    FaultFunc
 	webhook  map[string]any
 	changed  chan struct{} // closed and replaced on every call
 }
 
+// place is where a sent message lives: its forum topic, its business
+// connection.
+type place struct {
+	thread   int64
+	business string
+}
+
 // New returns an empty fake.
 func New() *Server {
-	return &Server{perMeth: map[string]int{}, nextMsg: 100, messages: map[int64]map[int64]bool{},
+	return &Server{perMeth: map[string]int{}, nextMsg: 100, messages: map[int64]map[int64]place{},
 		changed: make(chan struct{})}
 }
 
@@ -117,6 +129,14 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	s.calls = nil
 	s.perMeth = map[string]int{}
+	s.mu.Unlock()
+}
+
+// Forget drops the messages the fake sent in chat, as if they were
+// deleted: later edits of them fail as Telegram's do.
+func (s *Server) Forget(chat int64) {
+	s.mu.Lock()
+	delete(s.messages, chat)
 	s.mu.Unlock()
 }
 
@@ -209,25 +229,28 @@ func (s *Server) result(method string, p map[string]any) (int, map[string]any) {
 	ok := func(v any) (int, map[string]any) { return http.StatusOK, map[string]any{"result": v} }
 	switch method {
 	case "getMe":
-		return ok(map[string]any{"id": 123456789, "is_bot": true, "first_name": "Dispatcher", "username": "dispatcher_bot"})
+		return ok(s.Me())
 	case "sendMessage":
 		chat := toInt(p["chat_id"])
 		s.nextMsg++
 		if s.messages[chat] == nil {
-			s.messages[chat] = map[int64]bool{}
+			s.messages[chat] = map[int64]place{}
 		}
-		s.messages[chat][s.nextMsg] = true
-		return ok(s.message(chat, s.nextMsg, p))
+		at := place{thread: toInt(p["message_thread_id"])}
+		at.business, _ = p["business_connection_id"].(string)
+		s.messages[chat][s.nextMsg] = at
+		return ok(s.message(chat, s.nextMsg, at, p))
 	case "editMessageText", "editMessageReplyMarkup":
 		if _, inline := p["inline_message_id"]; inline {
 			return ok(true)
 		}
 		chat, id := toInt(p["chat_id"]), toInt(p["message_id"])
-		if !s.messages[chat][id] {
+		at, sent := s.messages[chat][id]
+		if !sent {
 			return http.StatusBadRequest, map[string]any{"ok": false, "error_code": 400,
 				"description": "Bad Request: message to edit not found"}
 		}
-		return ok(s.message(chat, id, p))
+		return ok(s.message(chat, id, at, p))
 	case "setWebhook":
 		s.webhook = map[string]any{"url": p["url"], "has_custom_certificate": false, "pending_update_count": 0}
 		if v, ok := p["max_connections"]; ok {
@@ -249,11 +272,28 @@ func (s *Server) result(method string, p map[string]any) (int, map[string]any) {
 	return ok(true)
 }
 
-func (s *Server) message(chat, id int64, p map[string]any) map[string]any {
-	m := map[string]any{"message_id": id, "date": time.Now().Unix(),
-		"chat": map[string]any{"id": chat, "type": "private"}, "text": p["text"]}
+// Me is the bot getMe describes.
+func (s *Server) Me() map[string]any {
+	return map[string]any{"id": 123456789, "is_bot": true, "first_name": "Dispatcher", "username": Username}
+}
+
+// message is a message the fake "sent", at its place (its topic and
+// business connection), as Telegram answers.
+func (s *Server) message(chat, id int64, at place, p map[string]any) map[string]any {
+	typ := "private"
+	if chat < 0 {
+		typ = "supergroup"
+	}
+	m := map[string]any{"message_id": id, "date": time.Now().Unix(), "from": s.Me(),
+		"chat": map[string]any{"id": chat, "type": typ}, "text": p["text"]}
 	if rm, ok := p["reply_markup"]; ok {
 		m["reply_markup"] = rm
+	}
+	if at.thread != 0 {
+		m["message_thread_id"], m["is_topic_message"] = at.thread, true
+	}
+	if at.business != "" {
+		m["business_connection_id"] = at.business
 	}
 	return m
 }

@@ -3,18 +3,13 @@ package ingest_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/mymmrac/telego"
 
 	"github.com/dispatcher-bot/dispatcher/internal/ingest"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
@@ -22,15 +17,17 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/updatetest"
+	upd "github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 var okBody = regexp.MustCompile(`^\{"ok":true,"cid":"[0-9a-f]{8}"\}$`)
 
 // FuzzWebhook posts any body to the webhook, with the right secret or
 // not: the handler never panics; without the secret the answer is 401;
-// with it, the answer is 200 exactly when the body is at most 1 MiB and
-// decodes to an Update with a positive update_id, 413 above 1 MiB and 400
-// otherwise; a 200 puts the update on a stream once (a repeat is not
+// with it, the answer is 200 exactly when the body is at most 1 MiB and a
+// JSON object whose update_id decodes into an int64 ≥ 0 (encoding/json is
+// the judge), 413 above 1 MiB and 400 otherwise; a 200 puts the update on a stream once (a repeat is not
 // enqueued again) and every other answer enqueues nothing.
 //
 // A repeat is the same update_id on the same shard: the dedupe marker lives
@@ -50,13 +47,8 @@ func FuzzWebhook(f *testing.F) {
 	f.Add([]byte(`{"update_id":8,"x":`+strings.Repeat("[", 12000)+strings.Repeat("]", 12000)+`}`), true)
 	f.Add([]byte("\xff\xfe{}"), true)
 	f.Add([]byte(`null`), true)
-	if entries, err := os.ReadDir(filepath.Join("..", "..", "..", "shared", "fixtures", "updates")); err == nil {
-		for _, e := range entries {
-			if strings.HasSuffix(e.Name(), ".json") {
-				b, _ := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "updates", e.Name()))
-				f.Add(b, true)
-			}
-		}
+	for _, b := range updatetest.Bodies(f, updatetest.Fixtures, updatetest.Kinds, updatetest.TelegoRefuses) {
+		f.Add(b.JSON, true)
 	}
 
 	_, c := redistest.Mini(f)
@@ -94,8 +86,8 @@ func FuzzWebhook(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		after := length(t)
 
-		var u telego.Update
-		update := len(body) <= ingest.MaxBody && json.Unmarshal(body, &u) == nil && u.UpdateID > 0
+		id, update := updatetest.IsUpdate(body)
+		update = update && len(body) <= ingest.MaxBody
 		want := http.StatusBadRequest
 		switch {
 		case !withSecret:
@@ -110,8 +102,11 @@ func FuzzWebhook(f *testing.F) {
 		}
 		var k key
 		if update {
-			typ, chat, user := queue.Describe(&u)
-			k = key{int64(u.UpdateID), q.ShardOf(typ, chat, user, int64(u.UpdateID))}
+			info, err := upd.Scan(body)
+			if err != nil {
+				t.Fatalf("accepted but Scan refuses it: %v", err)
+			}
+			k = key{id, q.ShardOf(info.Type, info.ChatID, info.UserID, id)}
 		}
 		switch {
 		case rec.Code != http.StatusOK && after != before:
@@ -119,9 +114,9 @@ func FuzzWebhook(f *testing.F) {
 		case rec.Code == http.StatusOK && !okBody.MatchString(rec.Body.String()):
 			t.Fatalf("200 with body %q", rec.Body)
 		case rec.Code == http.StatusOK && seen[k] && after != before:
-			t.Fatalf("update %d enqueued again", u.UpdateID)
+			t.Fatalf("update %d enqueued again", id)
 		case rec.Code == http.StatusOK && !seen[k] && after != before+1:
-			t.Fatalf("update %d answered 200, stream %d -> %d", u.UpdateID, before, after)
+			t.Fatalf("update %d answered 200, stream %d -> %d", id, before, after)
 		}
 		if rec.Code == http.StatusOK {
 			seen[k] = true

@@ -73,7 +73,7 @@ func hostileRequests() []hostile {
 			status: http.StatusBadRequest, reason: "BAD_PAYLOAD"},
 		hostile{name: "update_id 1e400", method: http.MethodPost, body: []byte(`{"update_id":1e400}`),
 			status: http.StatusBadRequest, reason: "BAD_PAYLOAD"},
-		hostile{name: "message of the wrong type", method: http.MethodPost, body: []byte(`{"update_id":505,"message":"hi"}`),
+		hostile{name: "update_id -1", method: http.MethodPost, body: []byte(`{"update_id":-1,"message":{}}`),
 			status: http.StatusBadRequest, reason: "BAD_PAYLOAD"},
 		hostile{name: "two documents", method: http.MethodPost, body: append(startUpdate(506), startUpdate(507)...),
 			status: http.StatusBadRequest, reason: "BAD_PAYLOAD"},

@@ -5,12 +5,16 @@
 //   - 200 only after the update is in Redis (the Lua append returned), or
 //     when it repeats an update_id seen within DEDUPE_WINDOW;
 //   - 401 for a missing or wrong secret (compared in constant time), 405 for
-//     other methods, 413 for a body over 1 MiB, 400 for a body that is not an
-//     Update (no positive integer update_id), 503 when Redis is unavailable,
-//     the shard's backlog is full, the instance is shutting down, or
-//     REDIS_WAIT_REPLICAS replicas did not acknowledge the append in time
-//     (REPLICAS_UNAVAILABLE: the entry is appended and logged QUEUE_ENQUEUE
-//     first, and will be dispatched; the 503 only asks Telegram to resend);
+//     other methods, 413 for a body over 1 MiB, 400 only for a body that is
+//     not an Update: not a JSON object with an integer update_id ≥ 0 (0
+//     included); 503 when Redis is unavailable, the shard's backlog is full,
+//     the instance is shutting down, or REDIS_WAIT_REPLICAS replicas did not
+//     acknowledge the append in time (REPLICAS_UNAVAILABLE: the entry is
+//     appended and logged QUEUE_ENQUEUE first, and will be dispatched; the
+//     503 only asks Telegram to resend);
+//   - any other body is taken, whatever else it holds, known to telego or
+//     not: ingest reads only the update's id, type, chat and user
+//     (update.Scan, no decoding) and queues the body byte for byte;
 //   - every refusal logs WEBHOOK_REJECTED with its reason code, and nothing
 //     refused is enqueued.
 //
@@ -20,20 +24,19 @@ package ingest
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/mymmrac/telego"
 
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // MaxBody is the largest webhook body accepted (1 MiB).
@@ -43,8 +46,12 @@ const MaxBody = 1 << 20
 const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 
 // EnqueueTimeout bounds the Redis call of one request; Telegram resends what
-// is not answered 200.
-const EnqueueTimeout = 5 * time.Second
+// is not answered 200. A healthy append takes about a millisecond (with
+// REDIS_WAIT_REPLICAS at most REDIS_WAIT_TIMEOUT, 1s, more), so after 2s
+// Redis counts as unavailable and the request is answered 503 rather than
+// held: a load balancer in front (deploy/nginx.conf, 3s) then still gets
+// this instance's own 503, not its timeout.
+const EnqueueTimeout = 2 * time.Second
 
 // Config of the webhook handler.
 type Config struct {
@@ -82,17 +89,16 @@ func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, status int,
 // logged logs what Enqueue did (DUPLICATE_UPDATE or QUEUE_ENQUEUE) and
 // returns it in a few words (reason texts are kept short).
 func (h *Handler) logged(ctx context.Context, env queue.Envelope, res queue.EnqueueResult, typ string, sent time.Time) string {
-	shard := strconv.Itoa(env.Shard)
 	if res.Duplicate {
 		h.cfg.Log.DuplicateUpdate(ctx, env.Shard, res.OriginalCID)
-		h.cfg.Metrics.Duplicates.WithLabelValues(shard).Inc()
+		h.cfg.Metrics.Duplicates.Inc()
 		if res.OriginalCID == "" {
 			return "duplicate"
 		}
 		return "duplicate of " + res.OriginalCID
 	}
 	h.cfg.Log.QueueEnqueueAt(ctx, sent, typ, env.Shard, res.Depth, res.ID)
-	h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(shard, typ).Inc()
+	h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(typ).Inc()
 	return "appended, will be dispatched"
 }
 
@@ -125,18 +131,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(ctx, w, http.StatusBadRequest, telemetry.ReasonBadPayload, "body could not be read")
 		return
 	}
-	var u telego.Update
-	if err := json.Unmarshal(body, &u); err != nil {
-		h.reject(ctx, w, http.StatusBadRequest, telemetry.ReasonBadPayload, "body is not an Update: "+err.Error())
+	info, err := update.Scan(body)
+	if err != nil {
+		why := strings.TrimPrefix(err.Error(), update.ErrNotUpdate.Error()+": ")
+		h.reject(ctx, w, http.StatusBadRequest, telemetry.ReasonBadPayload, "body is not an Update: "+why)
 		return
 	}
-	if u.UpdateID <= 0 {
-		h.reject(ctx, w, http.StatusBadRequest, telemetry.ReasonBadPayload, "body is not an Update: no positive integer update_id")
-		return
-	}
-	typ, chat, user := queue.Describe(&u)
+	typ, chat, user := info.Type, info.ChatID, info.UserID
 	env := queue.Envelope{
-		CID: telemetry.NewCID(), UpdateID: int64(u.UpdateID), Type: typ, ChatID: chat, UserID: user,
+		CID: telemetry.NewCID(), UpdateID: info.UpdateID, Type: typ, ChatID: chat, UserID: user,
 		Payload: body, Ingest: h.cfg.Instance,
 	}
 	env.Shard = h.cfg.Queue.ShardOf(typ, chat, user, env.UpdateID)

@@ -23,6 +23,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/updatetest"
 )
 
 const secret = "s3cret-token_ok"
@@ -86,10 +87,8 @@ func (f *fixture) streamLen(t *testing.T) int64 {
 func (f *fixture) events(t *testing.T) []map[string]any { return f.logs.Events() }
 
 func fixtureUpdate(t *testing.T, name string) []byte {
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "updates", name))
-	if err != nil {
-		t.Skipf("shared fixtures not found: %v", err)
-	}
+	b, err := os.ReadFile(filepath.Join(updatetest.Dir(updatetest.Fixtures), name))
+	require.NoError(t, err)
 	return b
 }
 
@@ -132,7 +131,7 @@ func TestEveryAnswerOfTheWebhook(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, code, "wrong secret")
 
 		for _, bad := range []string{``, `[]`, `{"message":{}}`, `{"update_id":"7"}`, `{"update_id":1.5}`,
-			`{"update_id":0}`, `{"update_id":-3}`, `{"update_id":7`, strings.Repeat("[", 20000)} {
+			`{"update_id":-3}`, `{"update_id":7`, strings.Repeat("[", 20000), `{"update_id":7} {}`} {
 			code, _ = f.post(t, []byte(bad), nil)
 			require.Equal(t, http.StatusBadRequest, code, "body %.40q", bad)
 		}
@@ -215,19 +214,56 @@ func TestRedisDownAnswers503AndShutdownToo(t *testing.T) {
 func TestEveryFixtureIsAccepted(t *testing.T) {
 	_, c := redistest.Mini(t)
 	f := newFixture(t, c, "tgd", 1000)
-	entries, err := os.ReadDir(filepath.Join("..", "..", "..", "shared", "fixtures", "updates"))
-	if err != nil {
-		t.Skipf("shared fixtures not found: %v", err)
-	}
 	n := 0
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		code, body := f.post(t, fixtureUpdate(t, e.Name()), nil)
-		require.Equal(t, http.StatusOK, code, "%s: %s", e.Name(), body)
+	for _, b := range updatetest.Bodies(t, updatetest.Fixtures, updatetest.Kinds, updatetest.TelegoRefuses) {
+		code, resp := f.post(t, b.JSON, nil)
+		require.Equal(t, http.StatusOK, code, "%s/%s: %s", b.Set, b.Name, resp)
 		n++
 	}
-	require.Greater(t, n, 10)
-	require.EqualValues(t, n, f.streamLen(t))
+	require.Greater(t, n, 60)
+	require.EqualValues(t, n, f.streamLen(t), "each one enqueued")
+	require.NotContains(t, f.logs.String(), "WEBHOOK_REJECTED")
+}
+
+// TestWhatIsAnUpdate: 400 only for a body that is not a JSON object with
+// an integer update_id ≥ 0 (CONTRACT §3); everything else is taken as it
+// is, known or not, and read only for its type, chat and user.
+func TestWhatIsAnUpdate(t *testing.T) {
+	_, c := redistest.Mini(t)
+	f := newFixture(t, c, "tgd", 1000)
+	for _, body := range []string{
+		`{"update_id":0}`, // Telegram's ids are positive, but 0 is an integer
+		`{"update_id":1,"message_story":{"chat":{"id":5}}}`,
+		`{"update_id":2,"message":{"chat":{"id":"not a number"}},"x":[1,{"y":null}]}`,
+		`{"update_id":3,"message_reaction":{"chat":{"id":7,"type":"private"},"message_id":1,"date":1,` +
+			`"old_reaction":[],"new_reaction":[{"type":"paid_v2"}]}}`,
+		` {"update_id":9223372036854775807} `,
+	} {
+		code, resp := f.post(t, []byte(body), nil)
+		require.Equal(t, http.StatusOK, code, "%s: %s", body, resp)
+	}
+	code, resp := f.post(t, []byte(`{"update_id":0}`), nil)
+	require.Equal(t, http.StatusOK, code, "a repeat of 0 is a duplicate: %s", resp)
+	require.EqualValues(t, 5, f.streamLen(t))
+
+	for body, why := range map[string]string{
+		`{"update_id":-1}`:            "body is not an Update: update_id is negative",
+		`{"update_id":1.5}`:           "body is not an Update: update_id is not an integer: 1.5",
+		`{"message":{}}`:              "body is not an Update: no update_id",
+		`[{"update_id":1}]`:           "body is not an Update: the body is not a JSON object",
+		`{"update_id":1,"message":{}`: "body is not an Update: invalid JSON: unexpected end of input",
+	} {
+		code, resp := f.post(t, []byte(body), nil)
+		require.Equal(t, http.StatusBadRequest, code, body)
+		require.Contains(t, resp, why, body)
+	}
+	require.EqualValues(t, 5, f.streamLen(t), "nothing refused was enqueued")
+	e := f.logs.Events()
+	var types []string
+	for _, ev := range e {
+		if ev["name"] == "QUEUE_ENQUEUE" {
+			types = append(types, ev["update_type"].(string))
+		}
+	}
+	require.Equal(t, []string{"unknown", "unknown", "message", "message_reaction", "unknown"}, types)
 }

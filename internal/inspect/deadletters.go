@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
 // Errors of Replay and Drop, inside an *IDError.
@@ -59,13 +60,25 @@ func (in *Inspector) DeadLetters(ctx context.Context, limit int64) ([]DeadLetter
 			return out, err
 		}
 		for _, d := range dls {
+			errType, errText := errorTypeOf(d.ErrorType, d.Error)
 			out = append(out, DeadLetter{ID: strconv.Itoa(n) + "/" + d.ID, Shard: n, CID: d.Envelope.CID,
 				UpdateID: d.Envelope.UpdateID, UpdateType: d.Envelope.Type, ChatID: d.Envelope.ChatID,
-				UserID: d.Envelope.UserID, At: d.At, Reason: d.Reason, ErrorType: d.ErrorType,
-				Error: d.Error, Deliveries: d.Deliveries, By: d.By})
+				UserID: d.Envelope.UserID, At: d.At, Reason: d.Reason, ErrorType: errType,
+				Error: errText, Deliveries: d.Deliveries, By: d.By})
 		}
 	}
 	return out, nil
+}
+
+// errorTypeOf returns a dead letter's error type from the closed set of
+// docs/telemetry.md. A dead letter written by an older release may hold a
+// Go type name (*fmt.wrapError): it is shown as HANDLER_ERROR with that name
+// kept in front of the text.
+func errorTypeOf(typ, text string) (string, string) {
+	if typ == "" || telemetry.ErrorType(typ).Known() {
+		return typ, text
+	}
+	return string(telemetry.ErrTypeHandler), "(" + typ + ") " + text
 }
 
 // Replay puts the named dead letters back on their streams (a replayed

@@ -69,8 +69,6 @@ func NewManager(cfg Config) (*Manager, error) {
 	for n := 0; n < cfg.Shards; n++ {
 		s := &shardState{n: n, key: cfg.Keys.Shard(n), label: strconv.Itoa(n), wake: make(chan struct{}, 1)}
 		m.shards = append(m.shards, s)
-		cfg.Metrics.LeaseRole.WithLabelValues(s.label).Set(0)
-		cfg.Metrics.LeaseToken.WithLabelValues(s.label).Set(0)
 	}
 	cfg.Log.SetRole(m.Role)
 	return m, nil
@@ -189,9 +187,7 @@ func (m *Manager) setHeld(s *shardState, token int64, sent time.Time) {
 	s.held, s.token, s.lastSend = true, token, sent
 	m.notifyLocked()
 	m.mu.Unlock()
-	m.cfg.Metrics.LeaseRole.WithLabelValues(s.label).Set(1)
-	m.cfg.Metrics.LeaseToken.WithLabelValues(s.label).Set(float64(token))
-	m.cfg.Metrics.LeaseTransitions.WithLabelValues(s.label, telemetry.RoleActive).Inc()
+	m.cfg.Metrics.LeaseHeld(s.label, token)
 }
 
 // renewed records the send time of a successful renewal.
@@ -209,9 +205,7 @@ func (m *Manager) setPassive(s *shardState) {
 	s.held, s.token = false, 0
 	m.notifyLocked()
 	m.mu.Unlock()
-	m.cfg.Metrics.LeaseRole.WithLabelValues(s.label).Set(0)
-	m.cfg.Metrics.LeaseToken.WithLabelValues(s.label).Set(0)
-	m.cfg.Metrics.LeaseTransitions.WithLabelValues(s.label, telemetry.RolePassive).Inc()
+	m.cfg.Metrics.LeaseLost(s.label)
 }
 
 func (m *Manager) notifyLocked() {

@@ -12,7 +12,7 @@ import (
 type Envelope struct {
 	CID      string // correlation id made at ingest
 	UpdateID int64
-	Type     string // update type (see Describe)
+	Type     string // update type (update.Info.Type)
 	ChatID   int64  // 0 when the update names no chat
 	UserID   int64  // 0 when the update names no user
 	Shard    int    // set by the ingest from ShardOf; filled in on reads

@@ -74,39 +74,28 @@ func onlyNoGroup(err error, others ...redis.Cmder) bool {
 }
 
 // RefreshGauges sets the queue gauges of m (length, pending, oldest pending
-// age, dead-letter length) for every shard. It returns the first error and
-// leaves the gauges of a shard it could not read unchanged.
-func (q *Queue) RefreshGauges(ctx context.Context, m *metrics.Metrics) error {
+// age, dead-letter length) for every shard held reports true, and removes
+// them for the others: a shard's gauges come from its ACTIVE instance only,
+// so that at SHARDS=1024 no instance exports a thousand shards' gauges. It
+// returns the first error and leaves the gauges of a shard it could not read
+// unchanged.
+func (q *Queue) RefreshGauges(ctx context.Context, m *metrics.Metrics, held func(shard int) bool) error {
 	var errs []error
 	for n := 0; n < q.opts.Shards; n++ {
+		l := strconv.Itoa(n)
+		if !held(n) {
+			m.ForgetShard(l)
+			continue
+		}
 		st, err := q.Stats(ctx, n)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		l := strconv.Itoa(n)
 		m.QueueLength.WithLabelValues(l).Set(float64(st.Length))
 		m.QueuePending.WithLabelValues(l).Set(float64(st.Pending))
 		m.OldestPending.WithLabelValues(l).Set(st.OldestPendingAge.Seconds())
 		m.DLQLength.WithLabelValues(l).Set(float64(st.DeadLetters))
 	}
 	return errors.Join(errs...)
-}
-
-// RunGauges refreshes the queue gauges every interval until ctx is done;
-// it returns nil then. Failures leave the gauges as they were.
-func (q *Queue) RunGauges(ctx context.Context, m *metrics.Metrics, every time.Duration) error {
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		_ = q.RefreshGauges(ctx, m)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
 }

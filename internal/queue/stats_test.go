@@ -32,12 +32,15 @@ func TestStats(t *testing.T) {
 	require.Equal(t, ShardStats{Shard: 0, Length: 3, Pending: 1, OldestPendingAge: 90 * time.Second, DeadLetters: 1}, st)
 
 	m := metrics.NewTest()
-	require.NoError(t, q.RefreshGauges(ctx, m))
+	require.NoError(t, q.RefreshGauges(ctx, m, func(n int) bool { return n == 0 }))
 	require.EqualValues(t, 3, value(m.QueueLength.WithLabelValues("0")))
 	require.EqualValues(t, 1, value(m.QueuePending.WithLabelValues("0")))
 	require.EqualValues(t, 90, value(m.OldestPending.WithLabelValues("0")))
 	require.EqualValues(t, 1, value(m.DLQLength.WithLabelValues("0")))
-	require.EqualValues(t, 0, value(m.QueueLength.WithLabelValues("1")))
+	// shard 1 is not held here: its ACTIVE instance exports its gauges
+	require.Equal(t, 1, children(m.QueueLength), "only the held shard")
+	require.NoError(t, q.RefreshGauges(ctx, m, func(int) bool { return false }))
+	require.Zero(t, children(m.QueueLength), "a shard no longer held has no gauges")
 
 	_, err = q.Stats(ctx, 2)
 	require.Error(t, err)
@@ -53,4 +56,15 @@ func value(c prometheus.Metric) float64 {
 		return g.GetValue()
 	}
 	return m.GetCounter().GetValue()
+}
+
+// children counts the series of a vector.
+func children(c prometheus.Collector) int {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { c.Collect(ch); close(ch) }()
+	n := 0
+	for range ch {
+		n++
+	}
+	return n
 }

@@ -7,22 +7,21 @@ import (
 )
 
 // parseCommand splits "/name@bot args" at the start of a message. isCmd is
-// false for plain text; ours is false for a command addressed to another
-// bot (only decided when username is known).
-func parseCommand(m *telego.Message, username string) (name, args string, isCmd, ours bool) {
+// false for plain text; to is the bot a command is addressed to ("" for a
+// bare command).
+func parseCommand(m *telego.Message) (name, args string, isCmd bool, to string) {
 	text := m.Text
 	if !strings.HasPrefix(text, "/") || len(text) < 2 {
-		return "", "", false, false
+		return "", "", false, ""
 	}
 	head, rest, _ := strings.Cut(text[1:], " ")
 	if i := strings.IndexAny(head, "\n\t"); i >= 0 {
 		rest = head[i+1:] + " " + rest
 		head = head[:i]
 	}
-	name, bot, addressed := strings.Cut(head, "@")
+	name, to, _ = strings.Cut(head, "@")
 	if name == "" {
-		return "", "", false, false
+		return "", "", false, ""
 	}
-	ours = !addressed || username == "" || strings.EqualFold(bot, username)
-	return strings.ToLower(name), strings.TrimSpace(rest), true, ours
+	return strings.ToLower(name), strings.TrimSpace(rest), true, to
 }

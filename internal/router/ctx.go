@@ -8,6 +8,7 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // outcome is the result event a dispatch logged.
@@ -26,10 +27,11 @@ const (
 // tracker. Its methods are safe for concurrent use.
 type Ctx struct {
 	context.Context
-	Update *telego.Update
+	// Update is the update: its identity, raw JSON and what telego decoded.
+	Update *update.Update
 	ID     telemetry.Update
 
-	// Message is set for message updates.
+	// Message is set for message updates (message, business_message).
 	Message *telego.Message
 	// Command and Args are set for commands: "start" and the text after
 	// the command, for "/start@bot hello".
@@ -184,13 +186,44 @@ func (c *Ctx) Answer(text string) error {
 	return err
 }
 
-// Reply sends a new message with an optional keyboard to the update's chat.
+// Target is where the update came from, for replies and edits: the chat,
+// the forum topic of a topic message (message_thread_id) and the business
+// connection of a business chat. For a callback, that of the button's
+// message.
+func (c *Ctx) Target() telegram.Target {
+	m := c.Message
+	if m == nil && c.Query != nil && c.Query.Message != nil && c.Query.Message.IsAccessible() {
+		m = c.Query.Message.Message()
+	}
+	if m == nil {
+		return telegram.Target{ChatID: c.ChatID()}
+	}
+	t := telegram.Target{ChatID: m.Chat.ID, BusinessConnectionID: m.BusinessConnectionID}
+	if m.IsTopicMessage {
+		t.ThreadID = m.MessageThreadID
+	}
+	return t
+}
+
+// Reply sends a new message with an optional keyboard to the update's chat,
+// in its topic and business connection (Target).
 func (c *Ctx) Reply(text string, kb *telego.InlineKeyboardMarkup) (*telego.Message, error) {
-	chat := c.ChatID()
-	if chat == 0 {
+	return c.replyIn(c, text, kb)
+}
+
+// replyIn is Reply under another context (the guard's, past the deadline).
+func (c *Ctx) replyIn(ctx context.Context, text string, kb *telego.InlineKeyboardMarkup) (*telego.Message, error) {
+	to := c.Target()
+	if to.ChatID == 0 {
 		return nil, ErrNoChat
 	}
-	return c.r.tg.Send(c, chat, text, kb)
+	return c.r.tg.SendTo(ctx, to, text, kb)
+}
+
+// Edit replaces the text and keyboard of message messageID of the update's
+// chat (in its business connection).
+func (c *Ctx) Edit(messageID int, text string, kb *telego.InlineKeyboardMarkup) error {
+	return c.r.tg.EditIn(c, c.Target(), messageID, text, kb)
 }
 
 // passive logs the update's PASSIVE_REJECT (once) for a fenced refusal.

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mymmrac/telego"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
@@ -77,30 +78,69 @@ func FuzzParseData(f *testing.F) {
 
 func TestParseCommand(t *testing.T) {
 	cases := []struct {
-		text, username, name, args string
-		isCmd, ours                bool
+		text, name, args, to string
+		isCmd                bool
 	}{
-		{"/start", "", "start", "", true, true},
-		{"/Start hello world", "", "start", "hello world", true, true},
-		{"/start@dispatcher_bot", "dispatcher_bot", "start", "", true, true},
-		{"/start@Dispatcher_Bot", "dispatcher_bot", "start", "", true, true},
-		{"/start@other_bot", "dispatcher_bot", "start", "", true, false},
-		{"/start@other_bot", "", "start", "", true, true},
-		{"/debug 100200300", "", "debug", "100200300", true, true},
-		{"/debug\n42", "", "debug", "42", true, true},
-		{"hello", "", "", "", false, false},
-		{"/", "", "", "", false, false},
-		{"/@bot", "", "", "", false, false},
+		{"/start", "start", "", "", true},
+		{"/Start hello world", "start", "hello world", "", true},
+		{"/start@dispatcher_bot", "start", "", "dispatcher_bot", true},
+		{"/start@Dispatcher_Bot", "start", "", "Dispatcher_Bot", true},
+		{"/start@other_bot x", "start", "x", "other_bot", true},
+		{"/debug 100200300", "debug", "100200300", "", true},
+		{"/debug\n42", "debug", "42", "", true},
+		{"hello", "", "", "", false},
+		{"/", "", "", "", false},
+		{"/@bot", "", "", "", false},
 	}
 	for _, c := range cases {
 		m := &messageStub{text: c.text}
-		name, args, isCmd, ours := parseCommand(m.msg(), c.username)
+		name, args, isCmd, to := parseCommand(m.msg())
 		require.Equal(t, c.isCmd, isCmd, c.text)
 		if !isCmd {
 			continue
 		}
 		require.Equal(t, c.name, name, c.text)
 		require.Equal(t, c.args, args, c.text)
-		require.Equal(t, c.ours, ours, c.text)
+		require.Equal(t, c.to, to, c.text)
+	}
+}
+
+// TestAddressed: in a group only commands addressed to the bot and replies
+// to its messages are its own; in a private chat bare commands and text
+// too; another bot's command never; without a username every command.
+func TestAddressed(t *testing.T) {
+	ours := &telego.Message{From: &telego.User{IsBot: true, Username: "dispatcher_bot"}}
+	theirs := &telego.Message{From: &telego.User{IsBot: true, Username: "other_bot"}}
+	person := &telego.Message{From: &telego.User{Username: "dispatcher_bot"}} // not a bot: a namesake
+	cases := []struct {
+		chat     string
+		text     string
+		reply    *telego.Message
+		username string
+		want     bool
+	}{
+		{"private", "/start", nil, "dispatcher_bot", true},
+		{"private", "/start@dispatcher_bot", nil, "dispatcher_bot", true},
+		{"private", "/start@other_bot", nil, "dispatcher_bot", false},
+		{"private", "hello", nil, "dispatcher_bot", true},
+		{"supergroup", "/start@Dispatcher_Bot", nil, "dispatcher_bot", true},
+		{"supergroup", "/start", nil, "dispatcher_bot", false},
+		{"supergroup", "/start@other_bot", nil, "dispatcher_bot", false},
+		{"supergroup", "hello", nil, "dispatcher_bot", false},
+		{"group", "hello", ours, "dispatcher_bot", true},
+		{"group", "hello", theirs, "dispatcher_bot", false},
+		{"group", "hello", person, "dispatcher_bot", false},
+		{"group", "/start", ours, "dispatcher_bot", false},
+		{"group", "/start@dispatcher_bot", theirs, "dispatcher_bot", true},
+		{"group", "/start", nil, "", true},
+		{"group", "/start@other_bot", nil, "", true},
+		{"group", "hello", ours, "", false},
+		{"private", "hello", nil, "", true},
+	}
+	for _, c := range cases {
+		m := &telego.Message{Text: c.text, Chat: telego.Chat{Type: c.chat}, ReplyToMessage: c.reply}
+		_, _, isCmd, to := parseCommand(m)
+		r := &Router{username: c.username}
+		require.Equal(t, c.want, r.addressed(m, isCmd, to), "%s %q reply %v, username %q", c.chat, c.text, c.reply != nil, c.username)
 	}
 }

@@ -7,7 +7,15 @@
 // Matching: commands by name ("/start", "/start@bot" when the bot's
 // username matches or is unknown), callback queries by the action of their
 // data, plain text by the user's current screen (read through
-// ScreenReader), and text nobody expects by the fallback.
+// ScreenReader), and text nobody expects by the fallback. Messages are
+// those of message and business_message updates. In groups only what is
+// addressed to the bot is matched ("/start@bot", a reply to its message);
+// the rest of a group's talk is not the bot's business (see Handle).
+//
+// Updates arrive decoded once (update.Update): what telego could not
+// decode of them (u.Incomplete) is missing, the rest is routed as usual.
+// Replies (Ctx.Reply) and edits (Ctx.Edit) go where the update came from:
+// its chat, its forum topic, its business connection (Ctx.Target).
 //
 // Guarantees, for callback queries:
 //   - every callback is answered exactly once per dispatch: a handler

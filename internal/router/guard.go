@@ -76,7 +76,7 @@ func (r *Router) finish(c *Ctx, err error) error {
 		// a reply to a message is made with the guard's fresh context
 		c.refuse(telemetry.ReasonHandlerTimeout, "handler passed its deadline", TextServerError, "", "", false, true)
 		if !c.IsCallback() {
-			r.afterDeadline(c, func(ctx context.Context) { _, _ = r.tg.Send(ctx, c.ChatID(), TextServerError, nil) })
+			r.afterDeadline(c, func(ctx context.Context) { _, _ = c.replyIn(ctx, TextServerError, nil) })
 		}
 		return errors.Join(ErrHandlerTimeout, err)
 	case errors.Is(c.Err(), context.Canceled):

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/mymmrac/telego"
@@ -10,6 +11,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // HandlerFunc handles one routed update. It logs its result through
@@ -40,8 +42,10 @@ type Options struct {
 	// Screens routes plain text by the user's screen; nil sends every
 	// text to the fallback.
 	Screens ScreenReader
-	// Username is the bot's username without "@"; when set, commands
-	// addressed to another bot ("/start@other_bot") are ignored.
+	// Username is the bot's username without "@" (from getMe); when set,
+	// commands addressed to another bot ("/start@other_bot") are ignored,
+	// and in groups only messages addressed to this bot are taken (see
+	// Handle).
 	Username string
 	// GuardTimeout bounds the guard's answer, made after the dispatch's
 	// own context may have expired (default 5 s).
@@ -134,35 +138,49 @@ func (r *Router) Fallback(handler string, h HandlerFunc) { r.fallback = newRoute
 // HasCallback reports whether callback data with action has a route.
 func (r *Router) HasCallback(action telemetry.ButtonID) bool { return r.callbacks[action] != nil }
 
-// Handle dispatches one update: callback queries and text messages are
-// routed; any other update returns nil with no Telegram call. ctx should
+// Handle dispatches one update: callback queries and text messages
+// (message, business_message) are routed; any other update, and any update
+// telego could not decode the routed part of, returns nil with no Telegram
+// call (the raw JSON is in u.Raw for handlers of other kinds). ctx should
 // carry telemetry.WithUpdate and lease.WithFence (the worker's dispatch
-// context); an update without an identity gets one made here.
-func (r *Router) Handle(ctx context.Context, u *telego.Update) error {
-	if u == nil {
+// context); an update without an identity gets one made here from u.Info.
+//
+// In groups and supergroups a message is taken only when it is addressed
+// to the bot: a command with its username (/start@bot), or a reply to one
+// of its messages; plain chatter, bare commands and other bots' commands
+// are ignored (no event, no call). In private chats and business chats
+// bare commands and text are taken. Without a username (getMe failed) the
+// bot cannot tell, and takes every command.
+func (r *Router) Handle(ctx context.Context, u *update.Update) error {
+	if u == nil || u.Telego == nil {
 		return nil
 	}
 	if _, ok := telemetry.UpdateFrom(ctx); !ok {
-		ctx = telemetry.WithUpdate(ctx, Identify(u))
+		ctx = telemetry.WithUpdate(ctx, telemetry.Update{CID: telemetry.NewCID(), UpdateID: u.UpdateID,
+			Type: u.Type, UserID: u.UserID, ChatID: u.ChatID})
 	}
-	switch {
-	case u.CallbackQuery != nil:
-		return r.handleCallback(ctx, u)
-	case u.Message != nil && u.Message.Text != "":
-		return r.handleMessage(ctx, u)
+	switch u.Type {
+	case "callback_query":
+		if u.Telego.CallbackQuery != nil {
+			return r.handleCallback(ctx, u)
+		}
+	case "message", "business_message":
+		if m := u.Message(); m != nil && m.Text != "" {
+			return r.handleMessage(ctx, u, m)
+		}
 	}
 	return nil
 }
 
-func (r *Router) newCtx(ctx context.Context, u *telego.Update) *Ctx {
+func (r *Router) newCtx(ctx context.Context, u *update.Update) *Ctx {
 	id, _ := telemetry.UpdateFrom(ctx)
 	return &Ctx{Context: ctx, Update: u, ID: id, r: r}
 }
 
-func (r *Router) handleCallback(ctx context.Context, u *telego.Update) error {
+func (r *Router) handleCallback(ctx context.Context, u *update.Update) error {
 	ctx = telegram.TrackAnswers(ctx)
 	c := r.newCtx(ctx, u)
-	c.Query = u.CallbackQuery
+	c.Query = u.Telego.CallbackQuery
 	r.log.CallbackReceived(c, c.Query.Data)
 	var err error
 	d, perr := ParseData(c.Query.Data)
@@ -177,18 +195,18 @@ func (r *Router) handleCallback(ctx context.Context, u *telego.Update) error {
 		c.Data = d
 		rt := r.callbacks[d.Action]
 		r.log.CallbackRouted(c, rt.name, d.Button())
-		err = r.run(c, rt)
+		err = r.runTimed(c, rt)
 	}
 	r.guard(c)
 	return err
 }
 
-func (r *Router) handleMessage(ctx context.Context, u *telego.Update) error {
+func (r *Router) handleMessage(ctx context.Context, u *update.Update, m *telego.Message) error {
 	c := r.newCtx(ctx, u)
-	c.Message = u.Message
-	cmd, args, isCmd, ours := parseCommand(c.Message, r.username)
-	if isCmd && !ours {
-		return nil // addressed to another bot in a group
+	c.Message = m
+	cmd, args, isCmd, to := parseCommand(m)
+	if !r.addressed(m, isCmd, to) {
+		return nil
 	}
 	var rt *route
 	if isCmd {
@@ -215,7 +233,7 @@ func (r *Router) handleMessage(ctx context.Context, u *telego.Update) error {
 		return nil
 	}
 	r.log.MessageRouted(c, rt.name)
-	return r.run(c, rt)
+	return r.runTimed(c, rt)
 }
 
 func runeCount(s string) int {
@@ -226,21 +244,19 @@ func runeCount(s string) int {
 	return n
 }
 
-// Identify builds an update's identity from the update alone, with a new
-// cid: for callers that have no identity from ingest.
-func Identify(u *telego.Update) telemetry.Update {
-	id := telemetry.Update{CID: telemetry.NewCID(), UpdateID: int64(u.UpdateID)}
+// addressed reports whether a message is for this bot (see Handle).
+func (r *Router) addressed(m *telego.Message, isCmd bool, to string) bool {
+	group := m.Chat.Type == telego.ChatTypeGroup || m.Chat.Type == telego.ChatTypeSupergroup
 	switch {
-	case u.CallbackQuery != nil:
-		id.Type, id.UserID = "callback_query", u.CallbackQuery.From.ID
-		if u.CallbackQuery.Message != nil {
-			id.ChatID = u.CallbackQuery.Message.GetChat().ID
-		}
-	case u.Message != nil:
-		id.Type, id.ChatID = "message", u.Message.Chat.ID
-		if u.Message.From != nil {
-			id.UserID = u.Message.From.ID
-		}
+	case r.username == "":
+		return isCmd || !group
+	case isCmd && to != "":
+		return strings.EqualFold(to, r.username)
+	case !group:
+		return true
+	case isCmd:
+		return false // a bare command in a group may be any bot's
 	}
-	return id
+	re := m.ReplyToMessage
+	return re != nil && re.From != nil && re.From.IsBot && strings.EqualFold(re.From.Username, r.username)
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/router"
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 type buf struct {
@@ -86,20 +86,20 @@ func newEnv(t *testing.T, o router.Options) *env {
 	return &env{r: r, fake: fake, logs: logs}
 }
 
-func update(t *testing.T, raw string) *telego.Update {
+func parse(t *testing.T, raw string) *update.Update {
 	t.Helper()
-	var u telego.Update
-	require.NoError(t, json.Unmarshal([]byte(raw), &u))
-	return &u
+	u, err := update.Parse([]byte(raw))
+	require.NoError(t, err)
+	return u
 }
 
-func textUpdate(t *testing.T, id int, user int64, text string) *telego.Update {
-	return update(t, fmt.Sprintf(`{"update_id":%d,"message":{"message_id":1,"from":{"id":%d,"is_bot":false,"first_name":"U"},
+func textUpdate(t *testing.T, id int, user int64, text string) *update.Update {
+	return parse(t, fmt.Sprintf(`{"update_id":%d,"message":{"message_id":1,"from":{"id":%d,"is_bot":false,"first_name":"U"},
 		"chat":{"id":%d,"type":"private"},"date":1,"text":%q}}`, id, user, user, text))
 }
 
-func callbackUpdate(t *testing.T, id int, user int64, data string) *telego.Update {
-	return update(t, fmt.Sprintf(`{"update_id":%d,"callback_query":{"id":"q%d","from":{"id":%d,"is_bot":false,"first_name":"U"},
+func callbackUpdate(t *testing.T, id int, user int64, data string) *update.Update {
+	return parse(t, fmt.Sprintf(`{"update_id":%d,"callback_query":{"id":"q%d","from":{"id":%d,"is_bot":false,"first_name":"U"},
 		"chat_instance":"1","data":%q,"message":{"message_id":5,"chat":{"id":%d,"type":"private"},"date":1,"text":"x"}}}`,
 		id, id, user, data, user))
 }
@@ -112,7 +112,7 @@ func TestUnhandledUpdateTypesMakeNoCall(t *testing.T) {
 		`{"update_id":3,"inline_query":{"id":"1","from":{"id":1,"is_bot":false,"first_name":"U"},"query":"","offset":""}}`,
 		`{"update_id":4,"poll":{"id":"1","question":"q","options":[],"total_voter_count":0,"is_closed":false,"is_anonymous":true,"type":"regular","allows_multiple_answers":false}}`,
 	} {
-		require.NoError(t, e.r.Handle(context.Background(), update(t, raw)))
+		require.NoError(t, e.r.Handle(context.Background(), parse(t, raw)))
 	}
 	require.NoError(t, e.r.Handle(context.Background(), nil))
 	require.Empty(t, e.fake.Calls())
@@ -244,7 +244,7 @@ func TestAdminOnlyRoutes(t *testing.T) {
 
 func TestCallbackOnInlineMessageIsAnswered(t *testing.T) {
 	e := newEnv(t, router.Options{SilenceGuard: true})
-	u := update(t, `{"update_id":9,"callback_query":{"id":"qi","from":{"id":5,"is_bot":false,"first_name":"U"},
+	u := parse(t, `{"update_id":9,"callback_query":{"id":"qi","from":{"id":5,"is_bot":false,"first_name":"U"},
 		"chat_instance":"1","inline_message_id":"AAA","data":"v1:noop"}}`)
 	require.NoError(t, e.r.Handle(context.Background(), u))
 	require.Equal(t, "UNKNOWN_ACTION", e.logs.first("CALLBACK_REJECTED")["reason_code"])

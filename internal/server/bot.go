@@ -34,6 +34,7 @@ func (s *Server) newBot() (worker.Handler, error) {
 		return nil, err
 	}
 	username := s.botUsername(tg)
+	s.metrics.SetBot(username)
 	var cat *bot.Catalog
 	if s.cfg.CatalogFile != "" {
 		if cat, err = bot.LoadCatalog(s.cfg.CatalogFile); err != nil {
@@ -45,21 +46,22 @@ func (s *Server) newBot() (worker.Handler, error) {
 		Username: username})
 }
 
-// botUsername asks Telegram for the bot's username (getMe), so that
-// commands addressed to another bot in a group (/start@other_bot) are not
-// taken. Without an answer within a few seconds the bot takes every command
-// and a warning says so. The sandbox's fake is not served yet at this point:
-// its bot is dispatcher_bot.
+// botUsername asks Telegram for the bot's username (getMe): in groups the
+// bot takes only commands addressed to it (/start@username) and replies to
+// its messages. Without an answer within a few seconds the bot takes every
+// command and a warning says so. The sandbox's fake is not served yet at
+// this point: its getMe answer is read from it directly.
 func (s *Server) botUsername(tg *telegram.Client) string {
 	if s.cfg.Sandbox {
-		return "dispatcher_bot"
+		name, _ := s.sandbox.Me()["username"].(string)
+		return name
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	me, err := tg.Bot().GetMe(ctx)
 	if err != nil {
 		s.log.Service(zapcore.WarnLevel, telemetry.EvTelegramAPIError,
-			"getMe failed: commands addressed to other bots in groups are taken too", zap.Error(err))
+			"getMe failed: without the bot's username, every command is taken, in groups too", zap.Error(err))
 		return ""
 	}
 	return me.Username
@@ -76,9 +78,4 @@ func (s *Server) instanceInfo() lease.InstanceInfo {
 		}
 	}
 	return info
-}
-
-// statsLoop keeps the queue gauges of /metrics current.
-func (s *Server) statsLoop(ctx context.Context) error {
-	return s.queue.RunGauges(ctx, s.metrics, 5*time.Second)
 }

@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mymmrac/telego"
-
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 	"github.com/dispatcher-bot/dispatcher/internal/worker"
 )
 
@@ -72,8 +71,8 @@ func ParseFaults(s string) (Faults, error) {
 
 // Wrap returns h with the faults applied.
 func (f Faults) Wrap(h worker.Handler) worker.Handler {
-	return worker.HandlerFunc(func(ctx context.Context, u *telego.Update) error {
-		id := int64(u.UpdateID)
+	return worker.HandlerFunc(func(ctx context.Context, u *update.Update) error {
+		id := u.UpdateID
 		if f.Panic[id] {
 			panic(fmt.Sprintf("injected panic on update %d (DISPATCHER_FAULTS)", id))
 		}

@@ -21,7 +21,7 @@ func (l leadership) Valid(shard int, token int64) bool { return l.s.leases.Valid
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(s.cfg.WebhookPath, s.ingest)
+	mux.Handle(s.cfg.WebhookPath, s.metrics.InstrumentWebhook(s.ingest))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))

@@ -37,6 +37,8 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
+	"github.com/dispatcher-bot/dispatcher/internal/version"
 	"github.com/dispatcher-bot/dispatcher/internal/worker"
 )
 
@@ -70,7 +72,9 @@ type Server struct {
 // nothing else.
 func New(cfg config.Config, out io.Writer) (*Server, error) {
 	s := &Server{cfg: cfg, keys: keys.New(cfg.Namespace), started: time.Now()}
-	s.metrics = metrics.New(prometheus.NewRegistry())
+	s.metrics = metrics.NewWith(prometheus.NewRegistry(), metrics.Options{Namespace: cfg.Namespace,
+		Instance: cfg.InstanceID, Version: version.Version(), Commit: version.Commit(), Shards: cfg.Shards, ShardLabels: cfg.MetricsShardLabels,
+		UpdateTypes: update.Types(), WebhookReasons: ingest.ReasonNames(), ErrorTypes: telemetry.ErrorTypeNames()})
 
 	rc, err := redisx.New(&cfg)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,7 +62,7 @@ func (c *caller) Call(ctx context.Context, url string, data *ta.RequestData) (*t
 			}
 			return resp, nil
 		}
-		c.metrics.TelegramErrors.WithLabelValues(method, strconv.Itoa(apiErr.Status)).Inc()
+		c.metrics.TelegramError(method, apiErr.Status, string(telemetry.TelegramErrorType(apiErr.Status)))
 		if apiErr.cause != nil || !apiErr.Retryable() {
 			return nil, c.fail(ctx, apiErr)
 		}

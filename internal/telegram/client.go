@@ -19,7 +19,7 @@ const SandboxToken = "123456789:SANDBOX-not-a-real-token-0000000000"
 
 // AllowedUpdates returns the update types the bot's handlers take, for
 // setWebhook's allowed_updates.
-func AllowedUpdates() []string { return []string{"message", "callback_query"} }
+func AllowedUpdates() []string { return []string{"message", "callback_query", "business_message"} }
 
 // Config configures a Client.
 type Config struct {
@@ -115,27 +115,16 @@ func (c *Client) Bot() *telego.Bot { return c.bot }
 // Limiter returns the client's limiter (nil when switched off).
 func (c *Client) Limiter() *Limiter { return c.limiter }
 
-// Send sends a text message with an optional inline keyboard.
+// Send sends a text message with an optional inline keyboard to a chat
+// (SendTo for a topic or a business connection).
 func (c *Client) Send(ctx context.Context, chatID int64, text string, kb *telego.InlineKeyboardMarkup) (*telego.Message, error) {
-	p := &telego.SendMessageParams{ChatID: telego.ChatID{ID: chatID}, Text: text}
-	if kb != nil {
-		p.ReplyMarkup = kb
-	}
-	return c.bot.SendMessage(ctx, p)
+	return c.SendTo(ctx, Target{ChatID: chatID}, text, kb)
 }
 
 // Edit replaces a message's text and inline keyboard (nil removes it). An
 // edit that changes nothing counts as done.
 func (c *Client) Edit(ctx context.Context, chatID int64, messageID int, text string, kb *telego.InlineKeyboardMarkup) error {
-	p := &telego.EditMessageTextParams{ChatID: telego.ChatID{ID: chatID}, MessageID: messageID, Text: text}
-	if kb != nil {
-		p.ReplyMarkup = kb
-	}
-	_, err := c.bot.EditMessageText(ctx, p)
-	if IsNotModified(err) {
-		return nil
-	}
-	return err
+	return c.EditIn(ctx, Target{ChatID: chatID}, messageID, text, kb)
 }
 
 // AnswerCallback answers a callback query with text (may be empty) and

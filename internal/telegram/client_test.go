@@ -282,7 +282,7 @@ func TestLimiterRefusesAWaitPastTheDeadline(t *testing.T) {
 }
 
 func TestAllowedUpdates(t *testing.T) {
-	require.Equal(t, []string{"message", "callback_query"}, telegram.AllowedUpdates())
+	require.Equal(t, []string{"message", "callback_query", "business_message"}, telegram.AllowedUpdates())
 }
 
 // counter reads a counter's value.

@@ -16,6 +16,9 @@ const (
 	EvDispatchFail  Event = "DISPATCH_FAIL"
 	EvDeadLettered  Event = "DEAD_LETTERED"
 	EvDLQReplayed   Event = "DLQ_REPLAYED"
+	// EvDecodeIncomplete: telego could not decode every part of an update;
+	// it is dispatched with what did decode (UNSUPPORTED_PAYLOAD)
+	EvDecodeIncomplete Event = "DECODE_INCOMPLETE"
 	// callbacks
 	EvCallbackReceived    Event = "CALLBACK_RECEIVED"
 	EvCallbackRouted      Event = "CALLBACK_ROUTED"
@@ -99,6 +102,10 @@ const (
 	// REDIS_WAIT_REPLICAS replicas in time (answered 503 so that Telegram
 	// resends; the resend is a duplicate).
 	ReasonReplicasUnavailable Reason = "REPLICAS_UNAVAILABLE"
+	// ReasonUnsupportedPayload is logged (DECODE_INCOMPLETE) for an update
+	// with parts telego cannot decode; it is dispatched without them, once,
+	// and never retried or dead-lettered for them.
+	ReasonUnsupportedPayload Reason = "UNSUPPORTED_PAYLOAD"
 )
 
 // Domain groups events (the field `domain`), CONTRACT §5.

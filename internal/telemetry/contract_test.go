@@ -58,6 +58,8 @@ func eventCalls() []eventCall {
 			func(l *Logger, ctx context.Context) { l.DeadLettered(ctx, 0, 5, ReasonMaxDeliveries, "boom") }},
 		{"DLQReplayed", EvDLQReplayed, "", []string{FShard, FDLQID, FStreamID},
 			func(l *Logger, ctx context.Context) { l.DLQReplayed(ctx, 0, "5-0", "9-0") }},
+		{"DecodeIncomplete", EvDecodeIncomplete, "", []string{FUpdateType, FReasonCode, FReasonText},
+			func(l *Logger, ctx context.Context) { l.DecodeIncomplete(ctx, "message_reaction", errBoom) }},
 		{"UpdateRejected", EvCallbackRejected, ReasonPassiveReject, []string{FReasonCode, FReasonText},
 			func(l *Logger, ctx context.Context) {
 				l.UpdateRejected(ctx, ReasonPassiveReject, "Instance not ACTIVE")

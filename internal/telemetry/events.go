@@ -6,6 +6,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // One method per event of the contract (spec.go lists them with their
@@ -95,8 +97,7 @@ func (l *Logger) DispatchOK(ctx context.Context, d time.Duration, shard int, tok
 		zap.Int64(FDurationMS, d.Milliseconds()), zap.Int(FShard, shard), zap.Int64(FToken, token))
 }
 
-// DispatchFail logs a dispatch that failed; errType is HANDLER_TIMEOUT,
-// HANDLER_PANIC or the Go type of the error.
+// DispatchFail logs a dispatch that failed; errType is one of ErrorTypes.
 func (l *Logger) DispatchFail(ctx context.Context, d time.Duration, errType string, err error, shard int, token int64, delivery int64) {
 	if !l.on(warn) {
 		return
@@ -125,6 +126,16 @@ func (l *Logger) DLQReplayed(ctx context.Context, shard int, dlqID, streamID str
 		zap.Int(FShard, shard), zap.String(FDLQID, dlqID), zap.String(FStreamID, streamID))
 }
 
+// DecodeIncomplete logs an update of type typ that telego could not fully
+// decode (err names the parts left out), with UNSUPPORTED_PAYLOAD.
+func (l *Logger) DecodeIncomplete(ctx context.Context, typ string, err error) {
+	if !l.on(warn) {
+		return
+	}
+	l.emit(ctx, warn, EvDecodeIncomplete, DomainQueue, zap.String(FUpdateType, typ),
+		zap.String(FReasonCode, string(ReasonUnsupportedPayload)), zap.String(FReasonText, l.errText(err)))
+}
+
 // UpdateRejected logs an update this instance did not dispatch, as the
 // REJECTED event of its kind: CALLBACK_REJECTED for callback queries,
 // MESSAGE_REJECTED for messages, UPDATE_REJECTED otherwise. The domain is
@@ -135,11 +146,10 @@ func (l *Logger) UpdateRejected(ctx context.Context, reason Reason, text string)
 	}
 	name := EvUpdateRejected
 	if u, ok := UpdateFrom(ctx); ok {
-		switch u.Type {
-		case "callback_query":
+		switch {
+		case u.Type == "callback_query":
 			name = EvCallbackRejected
-		case "message", "edited_message", "channel_post", "edited_channel_post", "business_message",
-			"edited_business_message":
+		case update.IsMessage(u.Type):
 			name = EvMessageRejected
 		}
 	}

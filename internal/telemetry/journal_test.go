@@ -267,17 +267,17 @@ func TestJournalFailuresReportedOncePerMinute(t *testing.T) {
 	t.Logf("journal failure report:\n%s", out.String())
 }
 
-// journalFailuresMetric reads dispatcher_journal_write_failures_total.
+// journalFailuresMetric reads dispatcher_journal_dropped_total.
 func journalFailuresMetric(t *testing.T, m *metrics.Metrics) float64 {
 	t.Helper()
 	mfs, err := m.Registry.Gather()
 	require.NoError(t, err)
 	for _, mf := range mfs {
-		if mf.GetName() == "dispatcher_journal_write_failures_total" {
+		if mf.GetName() == "dispatcher_journal_dropped_total" {
 			return mf.GetMetric()[0].GetCounter().GetValue()
 		}
 	}
-	t.Fatal("no dispatcher_journal_write_failures_total")
+	t.Fatal("no dispatcher_journal_dropped_total")
 	return 0
 }
 

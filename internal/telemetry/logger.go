@@ -25,7 +25,7 @@
 //
 // Not guaranteed:
 //   - the journal is best effort: a write that fails or does not fit the
-//     buffer is counted (Journal.Failures, dispatcher_journal_write_failures_total)
+//     buffer is counted (Journal.Failures, dispatcher_journal_dropped_total)
 //     and reported at most once a minute, never retried;
 //   - events of different instances are ordered in a trace by their ts, so
 //     clock skew between hosts can swap two events of different instances

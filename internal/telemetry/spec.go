@@ -54,6 +54,8 @@ var specs = []EventSpec{
 		Doc: "an update was moved to the dead-letter stream"},
 	{Name: EvDLQReplayed, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FShard, FDLQID, FStreamID},
 		Doc: "a dead letter was put back on its stream"},
+	{Name: EvDecodeIncomplete, Domain: DomainQueue, Level: warn, Update: true, Fields: []string{FUpdateType, FReasonCode, FReasonText},
+		Doc: "telego could not decode parts of an update (reason_text names them); it is dispatched without them, logged once"},
 	// callbacks
 	{Name: EvCallbackReceived, Domain: DomainUX, Level: info, Update: true, Fields: []string{FCallbackData},
 		Doc: "a callback query reached the router"},
@@ -173,7 +175,7 @@ var reasons = []ReasonSpec{
 	{ReasonHandlerPanic, DomainQueue, "the handler panicked; the panic was recovered"},
 	{ReasonTelegramAPIError, DomainTelegram, "a Bot API call failed after retries"},
 	{ReasonUnauthorized, DomainWebhook, "webhook request with a missing or wrong X-Telegram-Bot-Api-Secret-Token (401); on OPS_DENIED, a wrong OPS_TOKEN"},
-	{ReasonBadPayload, DomainWebhook, "webhook body is not an Update: no integer update_id (400)"},
+	{ReasonBadPayload, DomainWebhook, "webhook body is not an Update: not a JSON object with an integer update_id ≥ 0 (400); nothing else is refused"},
 	{ReasonPayloadTooLarge, DomainWebhook, "webhook body over 1 MiB (413)"},
 	{ReasonBacklogFull, DomainWebhook, "the shard's stream holds MAX_BACKLOG entries (503)"},
 	{ReasonRedisUnavailable, DomainDB, "Redis did not answer: webhook 503, or a background write (journal, debug flag) failed"},
@@ -181,12 +183,14 @@ var reasons = []ReasonSpec{
 	{ReasonMethodNotAllowed, DomainWebhook, "webhook request with a method other than POST (405)"},
 	{ReasonShuttingDown, DomainWebhook, "webhook request while the instance drains (503)"},
 	{ReasonReplicasUnavailable, DomainWebhook, "the update was appended and will be dispatched, but fewer than REDIS_WAIT_REPLICAS replicas acknowledged it within REDIS_WAIT_TIMEOUT: 503 so that Telegram resends (the resend is a DUPLICATE_UPDATE)"},
+	{ReasonUnsupportedPayload, DomainQueue, "parts of an update telego cannot decode (a value newer than telego, such as a new reaction type); dispatched without them, ends in DISPATCH_OK, never retried for it"},
 }
 
 // DomainOf returns the domain of a rejection with reason r: DB for DB_ERROR,
 // ADMIN for FORBIDDEN, TELEGRAM for TELEGRAM_API_ERROR, QUEUE for
-// PASSIVE_REJECT, HANDLER_TIMEOUT, HANDLER_PANIC and MAX_DELIVERIES, and UX
-// for the rest.
+// PASSIVE_REJECT, HANDLER_TIMEOUT, HANDLER_PANIC, MAX_DELIVERIES and
+// UNSUPPORTED_PAYLOAD, WEBHOOK for the webhook's refusals, and UX for the
+// rest.
 func DomainOf(r Reason) Domain {
 	switch r {
 	case ReasonDBError, ReasonRedisUnavailable:
@@ -195,7 +199,7 @@ func DomainOf(r Reason) Domain {
 		return DomainAdmin
 	case ReasonTelegramAPIError:
 		return DomainTelegram
-	case ReasonPassiveReject, ReasonHandlerTimeout, ReasonHandlerPanic, ReasonMaxDeliveries:
+	case ReasonPassiveReject, ReasonHandlerTimeout, ReasonHandlerPanic, ReasonMaxDeliveries, ReasonUnsupportedPayload:
 		return DomainQueue
 	case ReasonUnauthorized, ReasonBadPayload, ReasonPayloadTooLarge, ReasonBacklogFull,
 		ReasonMethodNotAllowed, ReasonShuttingDown, ReasonReplicasUnavailable:

@@ -4,12 +4,14 @@ import (
 	"strconv"
 
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // item is one entry in hand; it holds worker slot until it is settled.
 type item struct {
 	e    queue.Entry
 	slot int
+	u    *update.Update // decoded at its first dispatch in this term
 
 	failed  bool   // a delivery of it failed in this term
 	errType string // last failure

@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mymmrac/telego"
-
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // ErrConfig is wrapped by every error New returns for a bad Config.
@@ -27,18 +26,22 @@ type Leadership interface {
 	Valid(shard int, token int64) bool
 }
 
-// Handler handles one update. An error, a panic or not returning within the
-// context's deadline is a failed delivery. An update of a type the handler
-// does not take must return nil.
+// Handler handles one update: its identity, its raw JSON and what telego
+// decoded of it (update.Decode, once per update: an update telego cannot
+// fully decode arrives with u.Incomplete set, and is not a failure). Each
+// delivery of an update in one term gets the same u, which handlers must
+// not change. An error, a panic or not returning within the context's
+// deadline is a failed delivery. An update of a type the handler does not take must
+// return nil.
 type Handler interface {
-	Handle(ctx context.Context, u *telego.Update) error
+	Handle(ctx context.Context, u *update.Update) error
 }
 
 // HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx context.Context, u *telego.Update) error
+type HandlerFunc func(ctx context.Context, u *update.Update) error
 
 // Handle calls f.
-func (f HandlerFunc) Handle(ctx context.Context, u *telego.Update) error { return f(ctx, u) }
+func (f HandlerFunc) Handle(ctx context.Context, u *update.Update) error { return f(ctx, u) }
 
 // Defaults of the optional Config fields.
 const (

@@ -5,19 +5,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 func TestConfigDefaultsAndErrors(t *testing.T) {
 	ok := func() Config {
 		return Config{Queue: queue.New(nil, keys.New("x"), queue.Options{}), Leadership: &leader{},
-			Handler: HandlerFunc(func(context.Context, *telego.Update) error { return nil }),
+			Handler: HandlerFunc(func(context.Context, *update.Update) error { return nil }),
 			Log:     telemetry.Nop(), Metrics: metrics.NewTest(), Instance: "i"}
 	}
 	p, err := New(ok())

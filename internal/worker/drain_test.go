@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 func TestDrainFinishesWhatIsInHandAndStopsReading(t *testing.T) {
@@ -52,7 +53,7 @@ func TestDrainFinishesWhatIsInHandAndStopsReading(t *testing.T) {
 
 func TestDrainTimeoutLeavesUnfinishedWorkPending(t *testing.T) {
 	started := make(chan struct{}, 1)
-	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *telego.Update) error {
+	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *update.Update) error {
 		started <- struct{}{}
 		<-ctx.Done() // longer than the drain
 		return ctx.Err()
@@ -73,7 +74,7 @@ func TestDrainTimeoutLeavesUnfinishedWorkPending(t *testing.T) {
 }
 
 func TestDrainDoesNotStartRetries(t *testing.T) {
-	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *telego.Update) error {
+	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *update.Update) error {
 		return errors.New("down")
 	}), func(c *Config) {
 		c.RetryBackoff = time.Minute // a retry would outlive the test

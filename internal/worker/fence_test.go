@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // blocker is a handler that holds every call until released.
@@ -26,7 +27,7 @@ func newBlocker(t *testing.T) *blocker {
 
 func (b *blocker) open() { b.once.Do(func() { close(b.release) }) }
 
-func (b *blocker) Handle(ctx context.Context, u *telego.Update) error {
+func (b *blocker) Handle(ctx context.Context, u *update.Update) error {
 	b.started <- int64(u.UpdateID)
 	select {
 	case <-b.release:
@@ -73,7 +74,7 @@ func TestAStaleAckIsRefusedAndTheEntryStaysPending(t *testing.T) {
 	require.Equal(t, "PASSIVE_REJECT", rej[0]["reason_code"])
 	require.Equal(t, "Instance not ACTIVE", rej[0]["reason_text"])
 	require.EqualValues(t, 1, h.pending(0), "left pending for the ACTIVE instance")
-	require.EqualValues(t, 1, value(h.m.PassiveRejects.WithLabelValues("0")))
+	require.EqualValues(t, 1, value(h.m.PassiveRejects))
 }
 
 func TestNotValidRejectsBeforeDispatch(t *testing.T) {
@@ -104,7 +105,7 @@ func TestLeaseLossCancelsTheHandlerAndLeavesTheRestPending(t *testing.T) {
 	b := newBlocker(t)
 	b2 := &recorder{}
 	var second atomic.Bool
-	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *telego.Update) error {
+	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *update.Update) error {
 		if second.Load() {
 			return b2.Handle(ctx, u)
 		}
@@ -139,7 +140,7 @@ func TestANewTermOfTheSameShardWaitsForTheOldOne(t *testing.T) {
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { close(gate) }) })
 	started := make(chan int, 2)
-	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+	rec := &recorder{behaviour: func(ctx context.Context, u *update.Update, n int) error {
 		started <- n
 		if n == 1 {
 			<-gate // ignores its context: the old term cannot end before it returns

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -18,6 +17,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 func TestMain(m *testing.M) {
@@ -185,14 +185,14 @@ type recorder struct {
 	running   int
 	maxChat   int // most calls of one chat at once
 	maxAll    int // most calls at once
-	behaviour func(ctx context.Context, u *telego.Update, n int) error
+	behaviour func(ctx context.Context, u *update.Update, n int) error
 	seen      map[int64]int // update id -> calls so far
 }
 
-func (r *recorder) Handle(ctx context.Context, u *telego.Update) error {
+func (r *recorder) Handle(ctx context.Context, u *update.Update) error {
 	chat := int64(0)
-	if u.Message != nil {
-		chat = u.Message.Chat.ID
+	if m := u.Telego.Message; m != nil {
+		chat = m.Chat.ID
 	}
 	uid := int64(u.UpdateID)
 	r.mu.Lock()

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mymmrac/telego"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // result of one handler call.
@@ -41,7 +41,7 @@ func (e *panicError) Error() string { return fmt.Sprintf("handler panic: %v", e.
 
 // invoke runs the handler in its own goroutine under HandlerTimeout and
 // returns at its return or its deadline, whichever comes first.
-func (r *run) invoke(ctx context.Context, u *telego.Update) result {
+func (r *run) invoke(ctx context.Context, u *update.Update) result {
 	hctx, cancel := context.WithTimeout(ctx, r.p.cfg.HandlerTimeout)
 	defer cancel() // after the handler returned or its deadline passed
 	start := r.p.cfg.Now()
@@ -76,33 +76,6 @@ func (r *run) invoke(ctx context.Context, u *telego.Update) result {
 		res.errType = errTypeCancelled
 	}
 	return res
-}
-
-// ErrorTyper is implemented by handler errors that name their own
-// error_type for DISPATCH_FAIL (the router's recovered panics name
-// HANDLER_PANIC); other errors are named by their Go type.
-type ErrorTyper interface {
-	error
-	ErrorType() string
-}
-
-// classify names a handler's failure for DISPATCH_FAIL's error_type.
-func classify(ctx, hctx context.Context, err error) string {
-	var pe *panicError
-	var typed ErrorTyper
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &pe):
-		return errTypePanic
-	case errors.As(err, &typed):
-		return typed.ErrorType()
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		return errTypeCancelled
-	case errors.Is(hctx.Err(), context.DeadlineExceeded) && errors.Is(err, context.DeadlineExceeded):
-		return errTypeTimeout
-	}
-	return fmt.Sprintf("%T", err)
 }
 
 // await waits for a handler that outlived its deadline to return, at most

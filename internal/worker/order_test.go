@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 func TestEveryUpdateDispatchedOnceInChatOrder(t *testing.T) {
-	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+	rec := &recorder{behaviour: func(ctx context.Context, u *update.Update, n int) error {
 		time.Sleep(time.Duration(rand.IntN(1500)) * time.Microsecond) // a handler's work
 		return nil
 	}}
@@ -45,7 +45,7 @@ func TestEveryUpdateDispatchedOnceInChatOrder(t *testing.T) {
 
 func TestEventsOfOneDispatch(t *testing.T) {
 	got := make(chan context.Context, 1)
-	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *telego.Update) error {
+	h := newRedisHarness(t, 1, HandlerFunc(func(ctx context.Context, u *update.Update) error {
 		got <- ctx
 		return nil
 	}), nil)
@@ -91,7 +91,7 @@ func TestNeverHoldsMoreThanFreeWorkers(t *testing.T) {
 	gate := make(chan struct{})
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { close(gate) }) })
-	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+	rec := &recorder{behaviour: func(ctx context.Context, u *update.Update, n int) error {
 		<-gate
 		return nil
 	}}
@@ -111,7 +111,7 @@ func TestQueuedBehindItsChatCountsAsInHand(t *testing.T) {
 	gate := make(chan struct{})
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { close(gate) }) })
-	rec := &recorder{behaviour: func(ctx context.Context, u *telego.Update, n int) error {
+	rec := &recorder{behaviour: func(ctx context.Context, u *update.Update, n int) error {
 		<-gate
 		return nil
 	}}

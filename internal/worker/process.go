@@ -2,24 +2,23 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/mymmrac/telego"
-
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
-// Error types of DISPATCH_FAIL beside the handler error's Go type.
+// Error types the worker names itself (errtype.go classifies the rest).
 const (
-	errTypeTimeout   = string(telemetry.ReasonHandlerTimeout)
-	errTypePanic     = string(telemetry.ReasonHandlerPanic)
-	errTypeCancelled = "CANCELLED"
-	errTypeUnacked   = "UNACKED"
+	errTypeTimeout   = string(telemetry.ErrTypeTimeout)
+	errTypePanic     = string(telemetry.ErrTypePanic)
+	errTypeCancelled = string(telemetry.ErrTypeCancelled)
+	errTypeUnacked   = string(telemetry.ErrTypeUnacked)
+	errTypeBadPay    = string(telemetry.ErrTypeBadPayload)
 )
 
 // updateCtx returns ctx carrying the entry's identity and the run's fence.
@@ -44,7 +43,7 @@ func (r *run) process(it *item) {
 		case it.failed && r.p.isDraining():
 			return // no retries while draining: left pending for the successor
 		case it.e.Invalid != nil:
-			r.deadLetter(ctx, it, telemetry.ReasonBadPayload, "BAD_PAYLOAD", it.e.Invalid.Error())
+			r.deadLetter(ctx, it, telemetry.ReasonBadPayload, errTypeBadPay, it.e.Invalid.Error())
 			return
 		case it.e.Deliveries > int64(r.p.cfg.MaxDeliveries):
 			typ, text := it.errType, it.errText
@@ -57,6 +56,7 @@ func (r *run) process(it *item) {
 
 		now := r.p.cfg.Now()
 		r.p.cfg.Log.QueuePick(ctx, "w"+strconv.Itoa(it.slot), r.shard, it.e.Deliveries, now.Sub(it.e.EnqueuedAt()))
+		r.p.cfg.Metrics.ObserveWait(r.label, now.Sub(it.e.EnqueuedAt()))
 		// DISPATCH_START is dated before the lease check: were the process
 		// paused between the check and the write, the line would otherwise
 		// show a start under this token after a successor's first one.
@@ -66,22 +66,20 @@ func (r *run) process(it *item) {
 			r.cancel()
 			return
 		}
-		var u telego.Update
-		if err := json.Unmarshal(it.e.Envelope.Payload, &u); err != nil {
-			r.deadLetter(ctx, it, telemetry.ReasonBadPayload, "BAD_PAYLOAD", "payload is not an Update: "+err.Error())
+		if it.u == nil && !r.decode(ctx, it) {
 			return
 		}
 
 		r.p.cfg.Log.DispatchStartAt(ctx, decided, r.shard, r.token)
-		res := r.invoke(ctx, &u)
-		r.p.cfg.Metrics.DispatchDuration.WithLabelValues(r.label, res.outcome()).Observe(res.dur.Seconds())
+		res := r.invoke(ctx, it.u)
+		r.p.cfg.Metrics.ObserveDispatch(r.label, res.outcome(), res.dur)
 		if res.err == nil {
 			r.p.cfg.Log.DispatchOK(ctx, res.dur, r.shard, r.token)
 			r.ack(ctx, it)
 			return
 		}
 		r.p.cfg.Log.DispatchFail(ctx, res.dur, res.errType, res.err, r.shard, r.token, it.e.Deliveries)
-		r.p.cfg.Metrics.DispatchFailures.WithLabelValues(r.label, res.errType).Inc()
+		r.p.cfg.Metrics.DispatchFailures.WithLabelValues(res.errType).Inc()
 		if res.running != nil {
 			r.await(res.running)
 		}
@@ -105,9 +103,28 @@ func (r *run) process(it *item) {
 	}
 }
 
+// decode decodes an entry's update for its dispatches in this term: once,
+// logging DECODE_INCOMPLETE (UNSUPPORTED_PAYLOAD) once when telego could
+// not decode all of it, which is no failure. A payload that is not even a
+// JSON object (never ingested as such) is dead-lettered at once.
+func (r *run) decode(ctx context.Context, it *item) bool {
+	env := it.e.Envelope
+	u, err := update.Decode(env.Payload, update.Info{UpdateID: env.UpdateID, Type: env.Type, ChatID: env.ChatID,
+		UserID: env.UserID})
+	if err != nil {
+		r.deadLetter(ctx, it, telemetry.ReasonBadPayload, errTypeBadPay, "payload is not an Update: "+err.Error())
+		return false
+	}
+	if u.Incomplete != nil {
+		r.p.cfg.Log.DecodeIncomplete(ctx, env.Type, u.Incomplete)
+	}
+	it.u = u
+	return true
+}
+
 // reject logs an entry this run will not dispatch because it is no longer
 // ACTIVE for the shard; the entry stays pending for the ACTIVE instance.
 func (r *run) reject(ctx context.Context) {
 	r.p.cfg.Log.UpdateRejected(ctx, telemetry.ReasonPassiveReject, "Instance not ACTIVE")
-	r.p.cfg.Metrics.PassiveRejects.WithLabelValues(r.label).Inc()
+	r.p.cfg.Metrics.PassiveRejects.Inc()
 }

@@ -72,7 +72,7 @@ func (r *run) deadLetter(ctx context.Context, it *item, reason telemetry.Reason,
 		return
 	}
 	r.p.cfg.Log.DeadLettered(ctx, r.shard, f.Deliveries, reason, errType+": "+text)
-	r.p.cfg.Metrics.DeadLetters.WithLabelValues(r.label).Inc()
+	r.p.cfg.Metrics.DeadLetters.Inc()
 }
 
 // redeliver takes the entry back for another delivery; false when it is

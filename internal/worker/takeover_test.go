@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // TestTakeoversUnderLoadLoseNothing is the library form of the loss test:
@@ -27,9 +27,9 @@ func TestTakeoversUnderLoadLoseNothing(t *testing.T) {
 	var mu sync.Mutex
 	calls := map[int64]int{}      // update id -> dispatches
 	firsts := map[int64][]int64{} // chat -> update ids at their first dispatch, in order
-	handler := HandlerFunc(func(ctx context.Context, u *telego.Update) error {
+	handler := HandlerFunc(func(ctx context.Context, u *update.Update) error {
 		time.Sleep(time.Duration(rand.IntN(800)) * time.Microsecond) // the work; ignores ctx
-		uid, chat := int64(u.UpdateID), u.Message.Chat.ID
+		uid, chat := u.UpdateID, u.Telego.Message.Chat.ID
 		mu.Lock()
 		calls[uid]++
 		if calls[uid] == 1 {
