@@ -169,6 +169,17 @@ func TestOpsPageInChromium(t *testing.T) {
 		"the page is %dpx wide on a 390px screen", value[int](t, br, `document.documentElement.scrollWidth`))
 	shots.take("ops-phone.png", false)
 
+	// no secret of the configuration on any page, any instance
+	for _, path := range []string{"/ops", "/ops?part=live", "/ops/trace?cid=" + refused, "/ops/user?id=" + fmt.Sprint(user)} {
+		body, err := chromedp.Run(br.Ctx, chromedp.Evaluate[string](`fetch('`+path+`', {credentials: 'same-origin'})`+
+			`.then(r => r.text()).then(t => t + document.documentElement.outerHTML)`, chromedp.EvalAwaitPromise))
+		require.NoError(t, err, path)
+		require.Contains(t, body, "dispatcher ops", path)
+		for _, secret := range []string{world.BotToken, world.WebhookSecret, opsToken} {
+			require.NotContains(t, body, secret, path)
+		}
+	}
+
 	for _, r := range br.Reports() {
 		require.NotContains(t, r, "Content Security Policy", "the page needs nothing its policy forbids")
 		require.NotContains(t, r, "exception", "no script error")
