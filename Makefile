@@ -59,7 +59,7 @@ test-short:
 FUZZTIME ?= 10s
 FUZZ := ./internal/ingest:FuzzWebhook ./internal/router:FuzzParseData \
 	./internal/telemetry:FuzzNoForgery ./internal/config:FuzzFromEnv ./internal/queue:FuzzDecodeEntry \
-	./internal/update:FuzzScan
+	./internal/update:FuzzScan ./internal/journal:FuzzDecodeBlocks
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \

@@ -327,7 +327,7 @@ func e2eRun(ctx context.Context, e *Env, in *Instance, l *Load, stream, ns strin
 			break
 		}
 	}
-	for _, pat := range []string{"{" + ns + ":*}:seen:*", ns + ":journal:*", ns + ":user-cids:*"} {
+	for _, pat := range []string{"{" + ns + ":*}:seen:*", ns + ":journal:*"} {
 		if _, err := e.Redis.Unlink(ctx, pat); err != nil {
 			return r, err
 		}

@@ -214,7 +214,7 @@ func benchIngest(ctx context.Context, e *Env) (*IngestResults, error) {
 			return err
 		}
 		c.Del(ctx, floorStream, "rb:stream")
-		for _, pat := range []string{"{" + ns + ":*}:seen:*", ns + ":journal:*", ns + ":user-cids:*"} {
+		for _, pat := range []string{"{" + ns + ":*}:seen:*", ns + ":journal:*"} {
 			if _, err := e.Redis.Unlink(ctx, pat); err != nil {
 				return err
 			}

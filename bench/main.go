@@ -23,6 +23,8 @@ func main() {
 			os.Exit(runQueue(os.Args[2:]))
 		case "redismem":
 			os.Exit(runRedisMem(os.Args[2:]))
+		case "journalmem":
+			os.Exit(runJournalMem(os.Args[2:]))
 		case "replica":
 			os.Exit(runReplica(os.Args[2:]))
 		}
@@ -57,7 +59,7 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
-var sections = []string{"ingest", "e2e", "peer", "failover", "memory", "profile"}
+var sections = []string{"ingest", "e2e", "peer", "failover", "memory", "journal", "profile"}
 
 func run(args []string) int {
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
@@ -151,6 +153,8 @@ func run(args []string) int {
 			res.Failover, err = benchFailover(ctx, env)
 		case "memory":
 			res.Memory, err = benchMemory(ctx, env, res.E2E)
+		case "journal":
+			res.Journal, err = benchJournal(ctx, env)
 		case "profile":
 			res.Profiles, err = benchProfile(ctx, env, &res.Attribution)
 		}
@@ -163,6 +167,7 @@ func run(args []string) int {
 	res.LoadAfter = loadAverage()
 	res.Commands = commands
 	if *only != "" {
+		res.Partial = want
 		res.merge(filepath.Join(outDir, "benchmarks.json"))
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {

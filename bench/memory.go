@@ -70,16 +70,9 @@ func benchMemory(ctx context.Context, e *Env, e2e *E2EResults) (*MemoryResults, 
 		if err := e.Redis.Reset(ctx); err != nil {
 			return nil, err
 		}
-		cmd := exec.CommandContext(ctx, e.Self, "redismem", "-redis", e.Redis.URL(), "-n", strconv.Itoa(n), "-fixtures", e.Fixtures)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return nil, fmt.Errorf("redismem: %w: %s", err, stderr.String())
-		}
 		var r RedisBytes
-		if err := json.Unmarshal(out, &r); err != nil {
-			return nil, fmt.Errorf("redismem: %w: %q", err, out)
+		if err := runSub(ctx, e, &r, "redismem", "-redis", e.Redis.URL(), "-n", strconv.Itoa(n), "-fixtures", e.Fixtures); err != nil {
+			return nil, err
 		}
 		res.Runs = append(res.Runs, r)
 		logf("memory run %d: pending %.0f B, remembered update_id %.0f B, journal %.0f B per update", i+1, r.Pending, r.Remembered, r.Journal)
@@ -106,16 +99,38 @@ func runRedisMem(args []string) int {
 	fixtures := fs.String("fixtures", "", "fixtures directory")
 	_ = fs.Parse(args)
 	corpus, err := loadCorpus(*fixtures, noopFixtures, 5000)
+	var r RedisBytes
 	if err == nil {
-		var r RedisBytes
 		r, err = redisMem(*url, corpus, *n)
-		if err == nil {
-			_ = json.NewEncoder(os.Stdout).Encode(r)
-			return 0
-		}
 	}
-	fmt.Fprintln(os.Stderr, "redismem:", err)
-	return 1
+	return printResult("redismem", r, err)
+}
+
+// runSub runs one of this program's subcommands and decodes the JSON it
+// prints into out.
+func runSub(ctx context.Context, e *Env, out any, args ...string) error {
+	cmd := exec.CommandContext(ctx, e.Self, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("%s: %w: %s", args[0], err, stderr.String())
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s: %w: %q", args[0], err, b)
+	}
+	return nil
+}
+
+// printResult ends a subcommand: its result as JSON on stdout (exit code
+// 0), or its error on stderr (1).
+func printResult(name string, v any, err error) int {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return 1
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(v)
+	return 0
 }
 
 func redisMem(url string, corpus *Corpus, n int) (RedisBytes, error) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/ingest"
+	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
@@ -49,7 +50,7 @@ type Pipeline struct {
 	ks      keys.Space
 	m       *metrics.Metrics
 	log     *telemetry.Logger
-	journal *telemetry.Journal
+	journal *journal.Journal
 	q       *queue.Queue
 	ing     *ingest.Handler
 	pool    *worker.Pool
@@ -78,11 +79,15 @@ func newPipeline(o PipelineOptions) (*Pipeline, error) {
 	lopts := telemetry.Options{Format: cfg.LogFormat, Level: zapcore.InfoLevel, Instance: cfg.InstanceID,
 		Secrets: cfg.Secrets(), Output: out}
 	if o.Journal {
-		p.journal = telemetry.NewJournal(rc, p.ks, cfg.JournalTTL, p.m)
+		p.journal = journal.New(journal.Options{Client: rc, Keys: p.ks, MaxMemory: cfg.JournalMaxMemory,
+			TTL: cfg.JournalTTL, Metrics: p.m})
 		lopts.Sink = p.journal
 	}
 	if p.log, err = telemetry.New(lopts); err != nil {
 		return nil, err
+	}
+	if p.journal != nil {
+		p.journal.SetLogger(p.log)
 	}
 	p.q = queue.New(rc, p.ks, queue.Options{Shards: cfg.Shards, MaxBacklog: cfg.MaxBacklog, DedupeWindow: cfg.DedupeWindow})
 	p.ing = ingest.New(ingest.Config{Queue: p.q, Log: p.log, Metrics: p.m, Secret: cfg.WebhookSecret, Instance: cfg.InstanceID})

@@ -50,7 +50,7 @@ var ingestCategories = []category{
 	{"· decoding the update (encoding/json into telego.Update)", `json\.Unmarshal`, ""},
 	{"· the QUEUE_ENQUEUE line (encode, write to stdout, hand to the journal)", `telemetry\.\(\*Logger\)`, ""},
 	{"net/http server outside the handler (read request, write answer)", `net/http\.\(\*conn\)\.serve`, `ingest\.\(\*Handler\)`},
-	{"event journal writer (pipelined writes to Redis)", `telemetry\.\(\*Journal\)\.Run`, ""},
+	{"event journal writer (pipelined writes to Redis)", `journal\.\(\*Journal\)\.Run`, ""},
 	{"garbage collector", `gcBgMarkWorker`, ""},
 }
 
@@ -64,7 +64,7 @@ var queueCategories = []category{
 	{"· the fenced ack (XACK + XDEL), one Redis round trip per update", `queue\.\(\*Queue\)\.Ack`, ""},
 	{"· decoding the update again for the handler", `json\.Unmarshal`, `ingest\.`},
 	{"· QUEUE_PICK, DISPATCH_START, DISPATCH_OK lines", `telemetry\.\(\*Logger\)`, `ingest\.`},
-	{"event journal writer (pipelined writes to Redis)", `telemetry\.\(\*Journal\)\.Run`, ""},
+	{"event journal writer (pipelined writes to Redis)", `journal\.\(\*Journal\)\.Run`, ""},
 	{"lease manager (renewals)", `lease\.\(\*Manager\)`, `worker\.`},
 	{"garbage collector", `gcBgMarkWorker`, ""},
 }

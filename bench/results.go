@@ -25,12 +25,18 @@ type Results struct {
 	LoadBefore string            `json:"load_before"`
 	LoadAfter  string            `json:"load_after"`
 	Commands   []string          `json:"commands"`
+	// Partial lists the sections a run with -only measured; the others
+	// come from the full run of FullWhen (commit FullCommit).
+	Partial    []string `json:"partial,omitempty"`
+	FullWhen   string   `json:"full_when,omitempty"`
+	FullCommit string   `json:"full_commit,omitempty"`
 
 	Ingest   *IngestResults   `json:"ingest,omitempty"`
 	E2E      *E2EResults      `json:"e2e,omitempty"`
 	Peer     *PeerResults     `json:"peer,omitempty"`
 	Failover *FailoverResults `json:"failover,omitempty"`
 	Memory   *MemoryResults   `json:"memory,omitempty"`
+	Journal  *JournalResults  `json:"journal,omitempty"`
 	Profiles []Profile        `json:"profiles,omitempty"`
 	// Attribution: the journal's cost (part of the profile section)
 	Attribution []Attribution `json:"attribution,omitempty"`
@@ -119,9 +125,37 @@ func (r *Results) merge(path string) {
 	}
 	if r.Memory == nil {
 		r.Memory = old.Memory
+	} else if len(r.Memory.RSS) == 0 && old.Memory != nil {
+		r.Memory.RSS = old.Memory.RSS // measured during the end-to-end section
+	}
+	if r.Journal == nil {
+		r.Journal = old.Journal
 	}
 	if r.Profiles == nil {
 		r.Profiles, r.Attribution = old.Profiles, old.Attribution
+	}
+	// the commands of the sections not run again stay listed
+	seen := map[string]bool{}
+	for _, c := range r.Commands {
+		seen[c] = true
+	}
+	for _, c := range old.Commands {
+		if !seen[c] {
+			r.Commands = append(r.Commands, c)
+		}
+	}
+	r.FullWhen, r.FullCommit = old.When, old.Versions["commit"]
+	if len(old.Partial) > 0 {
+		r.FullWhen, r.FullCommit = old.FullWhen, old.FullCommit
+	}
+	ran := map[string]bool{}
+	for _, d := range r.Durations {
+		ran[d.Section] = true
+	}
+	for _, d := range old.Durations { // the sections of the full run not run again
+		if !ran[d.Section] {
+			r.Durations = append(r.Durations, d)
+		}
 	}
 }
 

@@ -123,8 +123,9 @@ func TestOpsPageInChromium(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name=id]`), fmt.Sprint(user)),
 		chromedp.Submit(chromedp.CSS(`input[name=id]`)),
 		chromedp.WaitVisible(chromedp.CSS(`details.chain[data-cid="`+refused+`"]`)))
-	until(t, br, 5*time.Second, "the user's chains, the refusal among them", `
+	until(t, br, 5*time.Second, "the user's chains, newest first, the refusal among them", `
 		document.querySelectorAll('details.chain').length === 4 &&
+		document.querySelector('details.chain').dataset.cid === '`+markup+`' &&
 		document.querySelector('details.chain[data-cid="`+refused+`"] .outcome.bad').textContent === 'CALLBACK_REJECTED STATE_MISMATCH'`)
 	run(t, br, "debug mode on", chromedp.Click(chromedp.CSS(`#debug-on`)), chromedp.WaitVisible(chromedp.CSS(`#debug-state b.on`)))
 	for _, in := range []*proctest.Instance{b, c} {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/inspect"
+	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
@@ -45,7 +46,7 @@ type opsEnv struct {
 	keys  keys.Space
 	queue *queue.Queue
 	log   *telemetry.Logger
-	jrnl  *telemetry.Journal
+	jrnl  *journal.Journal
 	// inspect reads what status, trace and dlq show (shared with the ops page)
 	inspect *inspect.Inspector
 	stop    func()
@@ -68,19 +69,34 @@ func openOps(ctx context.Context, name string, c *call) (*opsEnv, error) {
 		return nil, err
 	}
 	env := &opsEnv{cfg: cfg, redis: rc, keys: keys.New(cfg.Namespace)}
-	lvl, _ := zapcore.ParseLevel(cfg.LogLevel)
-	env.jrnl = telemetry.NewJournal(rc, env.keys, cfg.JournalTTL, nil)
-	env.log, err = telemetry.New(telemetry.Options{Format: cfg.LogFormat, Level: lvl, Instance: cfg.InstanceID,
-		Secrets: cfg.Secrets(), Output: c.stderr, Sink: env.jrnl})
+	jc, jown, err := redisx.NewJournal(&cfg, rc)
 	if err != nil {
 		rc.Close()
 		return nil, err
 	}
+	closeRedis := func() {
+		if jown {
+			jc.Close()
+		}
+		rc.Close()
+	}
+	lvl, _ := zapcore.ParseLevel(cfg.LogLevel)
+	// the budget is the instances' business (their JOURNAL_MAX_MEMORY may
+	// not be this command's): no janitor here
+	env.jrnl = journal.New(journal.Options{Client: jc, Keys: env.keys, MaxMemory: cfg.JournalMaxMemory,
+		TTL: cfg.JournalTTL, NoJanitor: true})
+	env.log, err = telemetry.New(telemetry.Options{Format: cfg.LogFormat, Level: lvl, Instance: cfg.InstanceID,
+		Secrets: cfg.Secrets(), Output: c.stderr, Sink: env.jrnl})
+	if err != nil {
+		closeRedis()
+		return nil, err
+	}
+	env.jrnl.SetLogger(env.log)
 	// go-redis' pool lines go to the log at debug level: the command's own
 	// error below is the one line that says what is wrong
 	telemetry.RouteRedisLogs(env.log)
 	if err := redisx.Ping(ctx, rc, 5*time.Second); err != nil {
-		rc.Close()
+		closeRedis()
 		if perr := redisx.PermanentError(&cfg, err); perr != nil {
 			return nil, perr
 		}
@@ -99,7 +115,7 @@ func openOps(ctx context.Context, name string, c *call) (*opsEnv, error) {
 		stopJournal()
 		<-jdone
 		env.log.Sync()
-		rc.Close()
+		closeRedis()
 	}
 	return env, nil
 }

@@ -84,7 +84,52 @@ func writeStatus(w io.Writer, st inspect.Status) error {
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\n", s.Shard, node, holder, token, ttl, s.Length, s.Pending, oldest, s.DeadLetters)
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	return writeJournalStatus(w, st)
+}
+
+// writeJournalStatus writes the journal's line: memory against budget,
+// the oldest chain kept (and the oldest failing one), what the budget
+// evicted and what could not be written.
+func writeJournalStatus(w io.Writer, st inspect.Status) error {
+	if st.Journal == nil {
+		_, err := fmt.Fprintf(w, "journal: unavailable (%s)\n", st.JournalError)
+		return err
+	}
+	j := st.Journal
+	pct := 0.0
+	if j.Budget > 0 {
+		pct = 100 * float64(j.Used) / float64(j.Budget)
+	}
+	age := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return time.Since(t).Truncate(time.Second).String() + " ago"
+	}
+	evicted := "none"
+	if j.Evicted > 0 {
+		evicted = fmt.Sprintf("%d segments; chains that went well are evicted after about %s", j.Evicted, j.KeptFor.Truncate(time.Second))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOURNAL MEMORY\tBUDGET\tOLDEST CHAIN\tOLDEST FAILING CHAIN\tEVICTED BY BUDGET\tNOT WRITTEN\tDEBUG USERS")
+	fmt.Fprintf(tw, "%s (%.0f%%)\t%s\t%s\t%s\t%s\t%d events\t%d\n", humanBytes(j.Used), pct, humanBytes(j.Budget), age(j.OldestChain),
+		age(j.OldestFailing), evicted, j.NotWritten, j.DebugUsers)
 	return tw.Flush()
+}
+
+// humanBytes writes a size in KiB, MiB or GiB, one decimal.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 }
 
 func dash(s string) string {

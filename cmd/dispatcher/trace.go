@@ -41,36 +41,54 @@ func runTrace(ctx context.Context, c *call, asJSON bool) error {
 	defer env.stop()
 	ctx, cancel := context.WithTimeout(ctx, opsTimeout)
 	defer cancel()
-	return writeChains(ctx, env, cid, asJSON, c.stdout)
+	return writeChains(ctx, env, cid, asJSON, c.stdout, c.stderr)
 }
 
 // writeChains writes the chain of cid and, when cid is a resend
 // (DUPLICATE_UPDATE naming the original's cid), the original's chain after
 // it: the resend's own chain is one line, the original's says what happened
 // to the update.
-func writeChains(ctx context.Context, env *opsEnv, cid string, asJSON bool, w io.Writer) error {
+func writeChains(ctx context.Context, env *opsEnv, cid string, asJSON bool, w, stderr io.Writer) error {
 	ch, err := env.inspect.Trace(ctx, cid)
 	if err != nil {
 		return err
 	}
 	if len(ch.Events) == 0 {
-		return fmt.Errorf("trace: no events for cid %s (unknown, or older than JOURNAL_TTL=%s)", cid, env.cfg.JournalTTL)
+		return fmt.Errorf("trace: no events for cid %s: %s", cid, ch.Note)
 	}
 	if err := telemetry.WriteTrace(w, ch.Events, asJSON); err != nil {
 		return err
 	}
+	writeNote(w, stderr, ch.Note, asJSON)
 	if ch.Original == "" {
 		return nil
 	}
 	if !asJSON {
 		fmt.Fprintf(w, "\ncid %s is a resend of an update first ingested as cid %s; the original's chain:\n", cid, ch.Original)
 		if len(ch.OriginalEvents) == 0 {
-			fmt.Fprintf(w, "no events for cid %s (older than JOURNAL_TTL=%s)\n", ch.Original, env.cfg.JournalTTL)
+			fmt.Fprintf(w, "no events for cid %s: %s\n", ch.Original, ch.OriginalNote)
 			return nil
 		}
 	}
 	if len(ch.OriginalEvents) == 0 {
 		return nil
 	}
-	return telemetry.WriteTrace(w, ch.OriginalEvents, asJSON)
+	if err := telemetry.WriteTrace(w, ch.OriginalEvents, asJSON); err != nil {
+		return err
+	}
+	writeNote(w, stderr, ch.OriginalNote, asJSON)
+	return nil
+}
+
+// writeNote says what the journal did not keep of a chain it shows: a
+// line under the table, or on stderr with --json (stdout stays one JSON
+// object a line).
+func writeNote(w, stderr io.Writer, note string, asJSON bool) {
+	switch {
+	case note == "":
+	case asJSON:
+		fmt.Fprintln(stderr, "trace: "+note)
+	default:
+		fmt.Fprintln(w, "note: "+note)
+	}
 }

@@ -250,20 +250,31 @@ func TestChartRefusesMissingSettings(t *testing.T) {
 }
 
 // TestChartHasEverySetting: values.yaml's config holds every variable of
-// internal/config but the secrets (OPS_TOKEN among them) and INSTANCE_ID,
-// which come from the Secret and the pod's name.
+// internal/config but the secrets and INSTANCE_ID, which come from the
+// Secret and the pod's name.
 func TestChartHasEverySetting(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
 	require.NoError(t, err)
 	var vals struct {
-		Config map[string]any `json:"config"`
+		Config  map[string]any `json:"config"`
+		Secrets struct {
+			OptionalKeys map[string]string `json:"optionalKeys"`
+		} `json:"secrets"`
 	}
 	require.NoError(t, yaml.Unmarshal(b, &vals))
-	fromElsewhere := map[string]bool{"BOT_TOKEN": true, "WEBHOOK_SECRET": true, "REDIS_URL": true, "OPS_TOKEN": true, "INSTANCE_ID": true}
+	// the three a deployment needs come from the Secret's keys, the pod's
+	// name is INSTANCE_ID, and every other secret setting is an optional key
+	// of the Secret
+	fromElsewhere := map[string]bool{"BOT_TOKEN": true, "WEBHOOK_SECRET": true, "REDIS_URL": true, "INSTANCE_ID": true}
 	known := map[string]bool{}
 	for _, v := range config.Vars() {
 		known[v.Env] = true
-		if !fromElsewhere[v.Env] {
+		switch {
+		case fromElsewhere[v.Env]:
+		case v.Secret:
+			require.Contains(t, vals.Secrets.OptionalKeys, v.Env, "values.yaml secrets.optionalKeys lacks %s", v.Env)
+			fromElsewhere[v.Env] = true
+		default:
 			require.Contains(t, vals.Config, v.Env, "values.yaml config lacks %s", v.Env)
 		}
 	}

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/dispatcher-bot/dispatcher/internal/router"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/ui"
@@ -57,9 +60,13 @@ func (b *Bot) onDebug(c *router.Ctx) error {
 	}
 	text := fmt.Sprintf(textNoCIDs, uid)
 	if len(cids) > 0 {
-		if text, err = b.chains(c, cids, debugCIDs); err != nil {
+		if text, err = b.chains(c, cids, debugCIDs, uid); err != nil {
 			return b.journalFailed(c, err)
 		}
+	}
+	// the admin looks into a report: the user's next chains are kept in full
+	if b.debugUser(c, uid) {
+		text = fitText(text + "\n\n" + fmt.Sprintf(textUserDebug, uid, int(debugSpan.Minutes())))
 	}
 	b.log.DebugPanelShown(c, uid)
 	c.Accept(ui.DebugPanel)
@@ -78,6 +85,7 @@ func (b *Bot) onDebugOn30(c *router.Ctx) error {
 		return b.journalFailed(c, err)
 	}
 	b.log.DebugModeChanged(c, true, until)
+	b.debugUser(c, c.UserID()) // the admin reproduces the problem: their chains are kept in full
 	c.Accept(ui.DebugPanel)
 	_ = c.Answer(fmt.Sprintf(textDebugOn, until.UTC().Format("15:04 UTC")))
 	return nil
@@ -103,7 +111,7 @@ func (b *Bot) onDebugLastCID(c *router.Ctx) error {
 	}
 	text := fmt.Sprintf(textNoCIDs, c.UserID())
 	if len(last) > 0 {
-		if text, err = b.chains(c, last, 1); err != nil {
+		if text, err = b.chains(c, last, 1, c.UserID()); err != nil {
 			return b.journalFailed(c, err)
 		}
 	}
@@ -132,12 +140,30 @@ func (b *Bot) journalFailed(c *router.Ctx, err error) error {
 	return nil
 }
 
-// chains formats the chains of the first limit cids (newest first), within
-// Telegram's limit. A resend (a chain that is one DUPLICATE_UPDATE naming
-// the original's cid) is a line naming the original, whose chain is shown
-// in its place unless it is shown already: the resend's own chain says
+// debugUser puts user in the journal's debug mode for debugSpan, when the
+// journal has one; a failure is logged and changes nothing else.
+func (b *Bot) debugUser(c *router.Ctx, user int64) bool {
+	du, ok := b.journal.(telemetry.DebugUserSetter)
+	if !ok {
+		return false
+	}
+	if _, err := du.DebugUser(c, user, debugSpan); err != nil {
+		b.log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "cannot put a user in the journal's debug mode",
+			zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)), zap.Int64(telemetry.FTargetUserID, user),
+			zap.Error(err))
+		return false
+	}
+	return true
+}
+
+// chains formats the chains of the first limit cids of user (newest
+// first), within Telegram's limit, saying plainly what the journal did not
+// keep. A resend (a chain that is one DUPLICATE_UPDATE naming the
+// original's cid) is a line naming the original, whose chain is shown in
+// its place unless it is shown already: the resend's own chain says
 // nothing about what happened to the click.
-func (b *Bot) chains(ctx context.Context, cids []string, limit int) (string, error) {
+func (b *Bot) chains(ctx context.Context, cids []string, limit int, user int64) (string, error) {
+	notes, _ := b.journal.(telemetry.JournalNotes)
 	var sb strings.Builder
 	shown := map[string]bool{}
 	for _, cid := range cids {
@@ -167,6 +193,12 @@ func (b *Bot) chains(ctx context.Context, cids []string, limit int) (string, err
 			sb.WriteString("\n")
 		}
 		shown[cid] = true
+		note := ""
+		if notes != nil {
+			if note, err = notes.NotKept(ctx, cid, user); err != nil {
+				return "", err
+			}
+		}
 		fmt.Fprintf(&sb, "cid %s (%d events)\n", cid, len(evs))
 		for j, ev := range evs {
 			if j == maxChainLen {
@@ -176,12 +208,19 @@ func (b *Bot) chains(ctx context.Context, cids []string, limit int) (string, err
 			sb.WriteString(formatEvent(ev))
 			sb.WriteByte('\n')
 		}
+		if note != "" {
+			sb.WriteString("⚠ " + note + "\n")
+		}
 	}
-	text := strings.TrimRight(sb.String(), "\n")
+	return fitText(strings.TrimRight(sb.String(), "\n")), nil
+}
+
+// fitText cuts text to Telegram's limit.
+func fitText(text string) string {
 	if r := []rune(text); len(r) > maxDebugText {
 		text = string(r[:maxDebugText-1]) + "…"
 	}
-	return text, nil
+	return text
 }
 
 // formatEvent writes one event as "15:04:05.000 NAME instance key=value":

@@ -109,3 +109,26 @@ func TestDebugUserExplainsARefusalAndFollowsResends(t *testing.T) {
 		"the original's chain once: %s", text)
 	require.Equal(t, 3, strings.Count(text, " events)\n"), "three chains besides the resend's line: %s", text)
 }
+
+// TestDebugSaysWhatTheJournalDidNotKeep: /debug USER_ID prints the
+// journal's note under a chain it does not keep whole, and puts the user in
+// the journal's debug mode; Debug 30 min puts the admin in it.
+func TestDebugSaysWhatTheJournalDidNotKeep(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.send(userID, "/start")
+	require.NoError(t, err)
+	userCID, _ := h.press(userID, "cat:image")
+	note := "the start of this chain (QUEUE_ENQUEUE on the ingesting instance) was evicted after 3h by the journal budget"
+	h.journal.notes = map[string]string{userCID: note}
+
+	_, err = h.send(adminID, "/debug 100200300")
+	require.NoError(t, err)
+	text := h.lastText(adminID)
+	require.Contains(t, text, "⚠ "+note)
+	require.Contains(t, text, "User 100200300 is in debug mode for 30 min")
+
+	_, err = h.send(adminID, "/debug")
+	require.NoError(t, err)
+	h.press(adminID, "debug_on_30")
+	require.Equal(t, []int64{userID, adminID}, h.journal.debugUsers)
+}

@@ -377,9 +377,26 @@ func (f *fakeDebug) EnableDebug(_ context.Context, d time.Duration) (time.Time, 
 	return time.Date(2026, 11, 28, 12, 30, 0, 0, time.UTC), nil
 }
 
-// fakeJournal serves chains from the test's own log buffer.
+// fakeJournal serves chains from the test's own log buffer; notes are what
+// NotKept says of a cid, debugUsers the users put in debug mode.
 type fakeJournal struct {
-	h *harness
+	h          *harness
+	mu         sync.Mutex
+	notes      map[string]string
+	debugUsers []int64
+}
+
+func (f *fakeJournal) NotKept(_ context.Context, cid string, _ int64) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.notes[cid], nil
+}
+
+func (f *fakeJournal) DebugUser(_ context.Context, user int64, d time.Duration) (time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.debugUsers = append(f.debugUsers, user)
+	return time.Now().Add(d), nil
 }
 
 func (f *fakeJournal) Chain(_ context.Context, cid string) ([]telemetry.JournalEvent, error) {

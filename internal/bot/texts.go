@@ -21,6 +21,7 @@ const (
 	textNoJournal     = "The event journal is not available"
 	textNoDebugSetter = "The debug switch is not available"
 	textNoCIDs        = "No recent updates for user %d"
+	textUserDebug     = "User %d is in debug mode for %d min: the journal keeps their next chains in full"
 	textResendOf      = "cid %s: a resend of cid %s (DUPLICATE_UPDATE)\n"
 	textStaleText     = "That came in after another change. Use /start"
 )

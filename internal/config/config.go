@@ -90,13 +90,21 @@ type Config struct {
 	// CatalogFile (CATALOG_FILE, default none: the embedded catalog) replaces
 	// the bot's catalog of categories and models.
 	CatalogFile string
-	// JournalTTL (JOURNAL_TTL, default 24h) is how long the event journal
-	// keeps one cid's events.
+	// JournalTTL (JOURNAL_TTL, default 24h) is the longest the event journal
+	// keeps a chain (when its budget does not evict it first).
 	JournalTTL time.Duration
 	// MetricsShardLabels (METRICS_SHARD_LABELS, default false) adds the shard
 	// label to the dispatch histograms of /metrics: a series set per shard,
 	// so keep it off with many shards.
 	MetricsShardLabels bool
+	// JournalMaxMemory (JOURNAL_MAX_MEMORY, default 256MiB) is the event
+	// journal's memory budget in bytes: past it the oldest chains are
+	// evicted, those that went well first.
+	JournalMaxMemory int64
+	// JournalRedisURL (JOURNAL_REDIS_URL, default none: the queue's Redis,
+	// with a connection pool of its own) puts the event journal in a Redis
+	// of its own.
+	JournalRedisURL string
 	// OpsToken (OPS_TOKEN, default none) opens the ops page (GET /ops) to
 	// whoever presents it as a bearer token or the login form's password.
 	// Without it the page answers 404, except in sandbox mode where it is
@@ -125,6 +133,7 @@ func Default() Config {
 		LogLevel:         "info",
 		SilenceGuard:     true,
 		JournalTTL:       24 * time.Hour,
+		JournalMaxMemory: 256 << 20,
 	}
 }
 
@@ -246,6 +255,15 @@ func (c *Config) Validate() error {
 	}
 	if c.JournalTTL < time.Minute {
 		return invalid("JOURNAL_TTL", "must be at least 1m, got %s", c.JournalTTL)
+	}
+	if c.JournalMaxMemory < 1<<20 {
+		return invalid("JOURNAL_MAX_MEMORY", "must be at least 1MiB, got %s", FormatSize(c.JournalMaxMemory))
+	}
+	if c.JournalRedisURL != "" {
+		u, err := url.Parse(c.JournalRedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return invalid("JOURNAL_REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
+		}
 	}
 	return nil
 }

@@ -101,6 +101,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"DEDUPE_WINDOW": "10ms"}, `DEDUPE_WINDOW:`},
 		{map[string]string{"HANDLER_TIMEOUT": "1ms"}, `HANDLER_TIMEOUT:`},
 		{map[string]string{"LISTEN_ADDR": "8080"}, `LISTEN_ADDR:`},
+		{map[string]string{"JOURNAL_MAX_MEMORY": "lots"}, `JOURNAL_MAX_MEMORY: must be a size such as 256MiB`},
+		{map[string]string{"JOURNAL_MAX_MEMORY": "512KiB"}, `JOURNAL_MAX_MEMORY: must be at least 1MiB, got 512KiB`},
+		{map[string]string{"JOURNAL_REDIS_URL": "http://x"}, `JOURNAL_REDIS_URL: must be a redis://`},
 		{map[string]string{"WEBHOOK_PATH": "/ops"}, `WEBHOOK_PATH: /ops is the ops page`},
 		{map[string]string{"WEBHOOK_PATH": "/ops/hook"}, `WEBHOOK_PATH: /ops is the ops page`},
 		{map[string]string{"OPS_TOKEN": "short"}, `OPS_TOKEN: must be 16-256 characters without spaces`},
@@ -168,4 +171,29 @@ func TestEmptyMeansUnset(t *testing.T) {
 	require.True(t, c.Sandbox)
 	require.Equal(t, 10*time.Second, c.LeaseTTL)
 	require.Equal(t, ":8080", c.ListenAddr)
+}
+
+func TestJournalSizes(t *testing.T) {
+	c := Default()
+	require.Equal(t, int64(256<<20), c.JournalMaxMemory)
+	v, ok := c.Value("JOURNAL_MAX_MEMORY")
+	require.True(t, ok)
+	require.Equal(t, "256MiB", v)
+	for in, want := range map[string]int64{"256MiB": 256 << 20, "2gib": 2 << 30, "4M": 4 << 20, "500MB": 500e6,
+		"1GB": 1e9, " 3 MiB ": 3 << 20, "1048576": 1 << 20, "64KiB": 64 << 10, "7B": 7} {
+		n, err := ParseSize(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, n, in)
+	}
+	for _, in := range []string{"", "MiB", "-1MiB", "1.5GiB", "10 parsecs", "99999999999TiB"} {
+		_, err := ParseSize(in)
+		require.Error(t, err, in)
+	}
+	require.Equal(t, "3GiB", FormatSize(3<<30))
+	require.Equal(t, "1000000B", FormatSize(1e6))
+	c, err := FromEnv(env(map[string]string{"JOURNAL_MAX_MEMORY": "8MiB", "JOURNAL_REDIS_URL": "redis://journal:6379/2"}))
+	require.NoError(t, err)
+	require.NoError(t, c.Validate())
+	require.Equal(t, int64(8<<20), c.JournalMaxMemory)
+	require.Equal(t, "redis://journal:6379/2", c.JournalRedisURL)
 }

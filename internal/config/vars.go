@@ -80,7 +80,19 @@ var vars = []Var{
 			return strings.Join(s, ",")
 		}},
 	strVar("CATALOG_FILE", "JSON catalog of categories and models (default: embedded)", false, func(c *Config) *string { return &c.CatalogFile }),
-	durVar("JOURNAL_TTL", "how long the event journal keeps a cid's events", func(c *Config) *time.Duration { return &c.JournalTTL }),
+	durVar("JOURNAL_TTL", "longest the event journal keeps a chain", func(c *Config) *time.Duration { return &c.JournalTTL }),
+	{Env: "JOURNAL_MAX_MEMORY", Usage: "memory budget of the event journal (e.g. 256MiB, 2GiB); past it the oldest chains are evicted",
+		set: func(c *Config, v string) error {
+			n, err := ParseSize(v)
+			if err != nil {
+				return err
+			}
+			c.JournalMaxMemory = n
+			return nil
+		},
+		get: func(c *Config) string { return FormatSize(c.JournalMaxMemory) }},
+	strVar("JOURNAL_REDIS_URL", "redis:// URL of a Redis of the event journal's own; empty: the queue's Redis", true,
+		func(c *Config) *string { return &c.JournalRedisURL }),
 	boolVar("METRICS_SHARD_LABELS", "add the shard label to the dispatch histograms of /metrics", func(c *Config) *bool { return &c.MetricsShardLabels }),
 	strVar("OPS_TOKEN", "password of the ops page GET /ops (bearer token or login form); unset: 404, except in sandbox mode (open)", true, func(c *Config) *string { return &c.OpsToken }),
 }

@@ -12,9 +12,10 @@
 package inspect
 
 import (
-	"time"
+	"context"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
+	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
@@ -31,10 +32,14 @@ type Config struct {
 	// Queue is the namespace's queue; replays log DLQ_REPLAYED through its
 	// Logger.
 	Queue *queue.Queue
-	// Journal reads the event journal.
+	// Journal reads the event journal. When it is also a
+	// telemetry.JournalNotes, chains say what the journal did not keep.
 	Journal telemetry.JournalReader
-	// JournalTTL is how long the journal keeps a chain, for messages.
-	JournalTTL time.Duration
+	// JournalStats, when set, reports the journal's memory and budget
+	// (implemented by *journal.Journal).
+	JournalStats interface {
+		Stats(ctx context.Context) (journal.Stats, error)
+	}
 	// SentinelAddrs and SentinelMaster name the Sentinels, for the node of
 	// a shard in Sentinel mode.
 	SentinelAddrs  []string
@@ -59,13 +64,10 @@ func (in *Inspector) Shards() int { return in.c.Shards }
 // Namespace returns the key namespace it reads.
 func (in *Inspector) Namespace() string { return in.c.Namespace }
 
-// JournalTTL returns how long the journal keeps a chain.
-func (in *Inspector) JournalTTL() time.Duration { return in.c.JournalTTL }
-
 // ForConfig returns the Inspector of an instance's or a command's
 // configuration.
-func ForConfig(cfg *config.Config, rc *redisx.Client, q *queue.Queue, j telemetry.JournalReader) *Inspector {
+func ForConfig(cfg *config.Config, rc *redisx.Client, q *queue.Queue, j *journal.Journal) *Inspector {
 	return New(Config{Redis: rc, Keys: keys.New(cfg.Namespace), Namespace: cfg.Namespace, Shards: cfg.Shards,
-		Queue: q, Journal: j, JournalTTL: cfg.JournalTTL,
+		Queue: q, Journal: j, JournalStats: j,
 		SentinelAddrs: cfg.RedisSentinelAddrs, SentinelMaster: cfg.RedisSentinelMaster})
 }

@@ -15,17 +15,19 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
-type journal map[string][]telemetry.JournalEvent
+type fakeJournal map[string][]telemetry.JournalEvent
 
-func (j journal) Chain(_ context.Context, cid string) ([]telemetry.JournalEvent, error) {
+func (j fakeJournal) Chain(_ context.Context, cid string) ([]telemetry.JournalEvent, error) {
 	return append([]telemetry.JournalEvent(nil), j[cid]...), nil
 }
 
-func (j journal) LastCIDs(_ context.Context, _ int64, n int) ([]string, error) {
-	return []string{"5f3a9c1e", "a1b2c3d4"}[:min(n, 2)], nil
+// LastCIDs lists the older first, as a journal with second-granular times
+// may within one second.
+func (j fakeJournal) LastCIDs(_ context.Context, _ int64, n int) ([]string, error) {
+	return []string{"a1b2c3d4", "5f3a9c1e"}[:min(n, 2)], nil
 }
 
-func newInspector(t *testing.T, j journal) (*Inspector, *queue.Queue) {
+func newInspector(t *testing.T, j fakeJournal) (*Inspector, *queue.Queue) {
 	t.Helper()
 	c, ns := redistest.Client(t)
 	ks := keys.New(ns)
@@ -45,7 +47,7 @@ func ev(name, ts string, fields ...string) telemetry.JournalEvent {
 // TestTraceFollowsAResend: a chain is oldest first, and a resend's chain
 // comes with its original's; a user's chains are newest first.
 func TestTraceFollowsAResend(t *testing.T) {
-	in, _ := newInspector(t, journal{
+	in, _ := newInspector(t, fakeJournal{
 		"a1b2c3d4": {ev("DISPATCH_OK", "2026-12-01T10:00:00.002Z"), ev("QUEUE_ENQUEUE", "2026-12-01T10:00:00.001Z")},
 		"5f3a9c1e": {ev("DUPLICATE_UPDATE", "2026-12-01T10:00:01Z", telemetry.FOriginalCID, "a1b2c3d4")},
 	})
@@ -64,13 +66,13 @@ func TestTraceFollowsAResend(t *testing.T) {
 	chains, err := in.UserChains(ctx, 42, 5)
 	require.NoError(t, err)
 	require.Len(t, chains, 2)
-	require.Equal(t, "5f3a9c1e", chains[0].CID)
+	require.Equal(t, "5f3a9c1e", chains[0].CID, "newest first by the events' times")
 }
 
 // TestDeadLetterIDs: ids replay and drop cannot use are *IDError, telling
 // a malformed id from one that is no dead letter.
 func TestDeadLetterIDs(t *testing.T) {
-	in, _ := newInspector(t, journal{})
+	in, _ := newInspector(t, fakeJournal{})
 	ctx := context.Background()
 	for _, id := range []string{"2/1-0", "x/1-0", "-1/1-0", "0/notanid"} {
 		_, err := in.Drop(ctx, id)
@@ -90,7 +92,7 @@ func TestDeadLetterIDs(t *testing.T) {
 // TestCountersGiveTheRate: entries appended and entries that left the
 // streams, per second, between two readings.
 func TestCountersGiveTheRate(t *testing.T) {
-	in, q := newInspector(t, journal{})
+	in, q := newInspector(t, fakeJournal{})
 	ctx := context.Background()
 	at := time.Now()
 	c0, err := in.Counters(ctx, at)

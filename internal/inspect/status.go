@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
@@ -18,6 +19,10 @@ type Status struct {
 	Namespace string               `json:"namespace"`
 	Instances []lease.InstanceInfo `json:"instances"`
 	Shards    []ShardStatus        `json:"shards"`
+	// Journal is the event journal's memory, budget and oldest chain;
+	// nil when the journal's Redis did not answer (JournalError says why).
+	Journal      *journal.Stats `json:"journal,omitempty"`
+	JournalError string         `json:"journal_error,omitempty"`
 }
 
 // ShardStatus is one shard in Status.
@@ -61,6 +66,15 @@ func (in *Inspector) Status(ctx context.Context) (Status, error) {
 		ss := shardStatus(li, qs)
 		ss.Node, ss.Slot = nodeOf(n)
 		st.Shards = append(st.Shards, ss)
+	}
+	// the journal may live in a Redis of its own: its trouble is shown,
+	// not fatal
+	if in.c.JournalStats != nil {
+		if js, err := in.c.JournalStats.Stats(ctx); err != nil {
+			st.JournalError = err.Error()
+		} else {
+			st.Journal = &js
+		}
 	}
 	return st, nil
 }

@@ -19,8 +19,9 @@
 //	tgd:lease-released    pub/sub channel announcing a released lease
 //	tgd:instance:<id>     heartbeat of a live instance
 //	tgd:members           live instances sharing the shards (sorted set, score = expiry)
-//	tgd:journal:<cid>     event journal of one correlation id
-//	tgd:user-cids:<user>  a user's last correlation ids
+//	tgd:journal:meta      the event journal's registry (hash: segments, budget, names, debug users)
+//	tgd:journal:<tier>:<id>  one journal segment (hash: cid -> chain, or user -> last cids)
+//	tgd:journal:evicted   what the journal budget evicted (list, newest first)
 //	tgd:debug-until       runtime debug level flag
 package keys
 
@@ -102,13 +103,18 @@ func (s Space) InstancePattern() string { return s.ns + ":instance:*" }
 // shard balancer keeps it; a single-key script reads and writes it.
 func (s Space) Members() string { return s.ns + ":members" }
 
-// Journal is the event journal of one correlation id.
-func (s Space) Journal(cid string) string { return s.ns + ":journal:" + cid }
+// JournalMeta is the event journal's registry: its segments, the budget in
+// force, the names of the instances that write it, its debug users.
+func (s Space) JournalMeta() string { return s.ns + ":journal:meta" }
 
-// UserCIDs is the list of a user's last correlation ids.
-func (s Space) UserCIDs(userID int64) string {
-	return s.ns + ":user-cids:" + strconv.FormatInt(userID, 10)
+// JournalSegment is one segment of a tier of the event journal; id is the
+// segment's creation time (Unix ms).
+func (s Space) JournalSegment(tier string, id int64) string {
+	return s.ns + ":journal:" + tier + ":" + strconv.FormatInt(id, 10)
 }
+
+// JournalEvicted is the list of the journal segments the budget evicted.
+func (s Space) JournalEvicted() string { return s.ns + ":journal:evicted" }
 
 // DebugUntil is the runtime debug flag; while it exists every instance logs
 // at debug level.

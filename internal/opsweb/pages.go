@@ -97,7 +97,7 @@ func (h *Handler) trace(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	tv.Chain = h.chainView(ch)
 	if len(ch.Events) == 0 {
-		tv.Err = "No events for cid " + q + " (unknown, or older than JOURNAL_TTL=" + h.c.Inspector.JournalTTL().String() + ")."
+		tv.Err = "No events for cid " + q + ": " + or(ch.Note, "unknown to the journal") + "."
 		h.render(w, r, http.StatusNotFound, "trace", s, tv)
 		return
 	}
@@ -175,20 +175,37 @@ func (h *Handler) debugAction(w http.ResponseWriter, r *http.Request, s session)
 	ctx, cancel := h.ctx(r)
 	defer cancel()
 	var err error
+	user, _ := strconv.ParseInt(r.PostFormValue("user"), 10, 64)
 	if mode == "on" {
+		target := DebugSpan.String()
 		_, err = h.c.Debug.EnableDebug(ctx, DebugSpan)
-		h.c.Log.OpsAction(r.Context(), telemetry.OpsDebugOn, s.Operator, remoteAddr(r), DebugSpan.String(), -1, err)
+		if err == nil && user > 0 {
+			// the operator looks into a user's report: the journal keeps the
+			// user's next chains in full, as /debug USER_ID does
+			var kept bool
+			if _, kept, err = h.c.Inspector.DebugUser(ctx, user, DebugSpan); kept {
+				target += ", user " + strconv.FormatInt(user, 10) + "'s chains kept in full"
+			}
+		}
+		h.c.Log.OpsAction(r.Context(), telemetry.OpsDebugOn, s.Operator, remoteAddr(r), target, -1, err)
 	} else {
+		target := "off"
 		err = h.c.Debug.DisableDebug(ctx)
-		h.c.Log.OpsAction(r.Context(), telemetry.OpsDebugOff, s.Operator, remoteAddr(r), "off", -1, err)
+		if err == nil && user > 0 {
+			var kept bool
+			if _, kept, err = h.c.Inspector.DebugUser(ctx, user, -1); kept {
+				target += ", user " + strconv.FormatInt(user, 10) + "'s chains no longer kept in full"
+			}
+		}
+		h.c.Log.OpsAction(r.Context(), telemetry.OpsDebugOff, s.Operator, remoteAddr(r), target, -1, err)
 	}
 	if err != nil {
 		h.fail(w, r, s, http.StatusServiceUnavailable, "Could not switch debug mode "+mode+": "+err.Error())
 		return
 	}
 	back := Path + "?done=debug-" + mode
-	if id, err := strconv.ParseInt(r.PostFormValue("user"), 10, 64); err == nil && id > 0 {
-		back = Path + "/user?id=" + strconv.FormatInt(id, 10) + "&done=debug-" + mode
+	if user > 0 {
+		back = Path + "/user?id=" + strconv.FormatInt(user, 10) + "&done=debug-" + mode
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
@@ -217,9 +234,23 @@ func (h *Handler) notice(r *http.Request, p *page) {
 		p.Notice = "Dropped dead letter " + id + " for good."
 	case "debug-on":
 		p.Notice = "Debug logging is on for " + DebugSpan.String() + " on every instance (each logs DEBUG_MODE_CHANGED within a second)."
+		if r.URL.Path == Path+"/user" {
+			p.Notice += " The journal keeps every chain of this user in full meanwhile."
+		}
 	case "debug-off":
 		p.Notice = "Debug logging is off: every instance is back at LOG_LEVEL within a second."
+		if r.URL.Path == Path+"/user" {
+			p.Notice += " The journal keeps the chains of this user as any other's again."
+		}
 	}
+}
+
+// or is s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // readDebug reads the shared debug flag.

@@ -144,15 +144,19 @@ func TestTraceTimeline(t *testing.T) {
 	require.Less(t, strings.Index(page, "node-a</span> <span class=\"role"), strings.Index(page, "CALLBACK_REJECTED</b>"),
 		"oldest first")
 
+	r.journal.notes["a1b2c3d4"] = "3 events past the cap of 100"
+	_, page = b.get(Path + "/trace?cid=a1b2c3d4")
+	require.Contains(t, page, `<p class="note">Not kept: 3 events past the cap of 100</p>`, "what the journal did not keep")
 	r.journal.add("5f3a9c1e", 42, ev("DUPLICATE_UPDATE", "node-a", t0.Add(time.Minute), telemetry.FOriginalCID, "a1b2c3d4"))
 	_, page = b.get(Path + "/trace?cid=5f3a9c1e")
 	require.Contains(t, page, "is a resend (DUPLICATE_UPDATE) of an update first ingested as cid")
 	require.Equal(t, 2, strings.Count(page, `class="timeline`), "its own chain and the original's")
 	require.Contains(t, page, "resend of a1b2c3d4: CALLBACK_REJECTED STATE_MISMATCH")
 
+	r.journal.notes["0000ffff"] = "evicted after 3h by the journal budget"
 	resp, page = b.get(Path + "/trace?cid=0000ffff")
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
-	require.Contains(t, page, "No events for cid 0000ffff")
+	require.Contains(t, page, "No events for cid 0000ffff: evicted after 3h by the journal budget.")
 	resp, _ = b.get(Path + "/trace?cid=NOTACID")
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 }
@@ -181,20 +185,24 @@ func TestUserPageAndDebugSwitch(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, on)
 	require.WithinDuration(t, time.Now().Add(DebugSpan), until, 5*time.Second)
+	require.Equal(t, DebugSpan, r.journal.debugSpan(42), "the journal keeps the user's chains in full")
 	_, page = b.get(Path + "/user?id=42&done=debug-on")
 	require.Contains(t, page, "Debug logging is on for 30m0s on every instance")
+	require.Contains(t, page, "The journal keeps every chain of this user in full meanwhile.")
 	require.Contains(t, page, `<b class="on">Debug logging on</b> until`)
 
-	resp, _ = b.post(Path+"/debug", page, url.Values{"mode": {"off"}})
-	require.Equal(t, Path+"?done=debug-off", resp.Header.Get("Location"))
+	resp, _ = b.post(Path+"/debug", page, url.Values{"mode": {"off"}, "user": {"42"}})
+	require.Equal(t, Path+"/user?id=42&done=debug-off", resp.Header.Get("Location"))
+	require.Zero(t, r.journal.debugSpan(42), "the user's debug mode ends too")
 	on, err = r.debugOn()
 	require.NoError(t, err)
 	require.False(t, on)
 	acts := r.logs.Events(string(telemetry.EvOpsAction))
 	require.Len(t, acts, 3)
 	require.Equal(t, telemetry.OpsDebugOn, acts[1][telemetry.FAction])
-	require.Equal(t, "30m0s", acts[1][telemetry.FTarget])
+	require.Equal(t, "30m0s, user 42's chains kept in full", acts[1][telemetry.FTarget])
 	require.Equal(t, telemetry.OpsDebugOff, acts[2][telemetry.FAction])
+	require.Equal(t, "off, user 42's chains no longer kept in full", acts[2][telemetry.FTarget])
 	require.Equal(t, "alice", acts[2][telemetry.FOperator])
 
 	resp, page = b.get(Path + "/user?id=7")

@@ -50,7 +50,8 @@ func newRig(t *testing.T, token string, open bool) *rig {
 	t.Helper()
 	c, ns := redistest.Client(t)
 	r := &rig{t: t, c: c, ks: keys.New(ns), journal: &fakeJournal{chains: map[string][]telemetry.JournalEvent{},
-		users: map[int64][]string{}}, logs: &logtest.Buffer{}, now: time.Now()}
+		users: map[int64][]string{}, notes: map[string]string{}, debugUsers: map[int64]time.Duration{}},
+		logs: &logtest.Buffer{}, now: time.Now()}
 	log, err := telemetry.New(telemetry.Options{Format: "json", Instance: "node-a", Output: r.logs,
 		Secrets: []string{testToken}})
 	require.NoError(t, err)
@@ -58,7 +59,7 @@ func newRig(t *testing.T, token string, open bool) *rig {
 	r.debug = telemetry.NewDebugFlag(c, r.ks, nil)
 	rc := &redisx.Client{UniversalClient: c, Mode: "single"}
 	in := inspect.New(inspect.Config{Redis: rc, Keys: r.ks, Namespace: ns, Shards: 2, Queue: r.q,
-		Journal: r.journal, JournalTTL: time.Hour})
+		Journal: r.journal})
 	r.h, err = New(Config{Inspector: in, Debug: r.debug, Log: log, Token: token, Open: open, Instance: "node-a",
 		LeaseTTL: 10 * time.Second, Now: r.clock})
 	require.NoError(t, err)
@@ -79,11 +80,38 @@ func (r *rig) advance(d time.Duration) {
 	r.mu.Unlock()
 }
 
-// fakeJournal is a journal the test writes directly.
+// fakeJournal is a journal the test writes directly, with notes on what
+// it did not keep and users in debug mode.
 type fakeJournal struct {
-	mu     sync.Mutex
-	chains map[string][]telemetry.JournalEvent
-	users  map[int64][]string
+	mu         sync.Mutex
+	chains     map[string][]telemetry.JournalEvent
+	users      map[int64][]string
+	notes      map[string]string
+	debugUsers map[int64]time.Duration
+}
+
+func (j *fakeJournal) NotKept(_ context.Context, cid string, _ int64) (string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.notes[cid], nil
+}
+
+// debugSpan returns the debug mode a user was put in, 0 for none.
+func (j *fakeJournal) debugSpan(user int64) time.Duration {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.debugUsers[user]
+}
+
+func (j *fakeJournal) DebugUser(_ context.Context, user int64, d time.Duration) (time.Time, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if d < 0 {
+		delete(j.debugUsers, user)
+		return time.Time{}, nil
+	}
+	j.debugUsers[user] = d
+	return time.Now().Add(d), nil
 }
 
 func (j *fakeJournal) Chain(_ context.Context, cid string) ([]telemetry.JournalEvent, error) {

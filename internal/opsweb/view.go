@@ -68,8 +68,10 @@ type userView struct {
 type chainView struct {
 	CID      string
 	Timeline timeline
+	Note     string    // what the journal did not keep of the chain
 	Original string    // cid of the original of a resend
-	Orig     *timeline // nil when no resend or the original's events expired
+	Orig     *timeline // nil when no resend or the original's events are not kept
+	OrigNote string
 	Outcome  string
 	Bad      bool
 	When     string
@@ -185,7 +187,8 @@ func (h *Handler) observe(c inspect.Counters) inspect.Rate {
 
 // chainView lays out a chain and its original's.
 func (h *Handler) chainView(ch inspect.Chain) chainView {
-	cv := chainView{CID: ch.CID, Timeline: layout(ch.CID, ch.Events), Original: ch.Original}
+	cv := chainView{CID: ch.CID, Timeline: layout(ch.CID, ch.Events), Note: ch.Note, Original: ch.Original,
+		OrigNote: ch.OriginalNote}
 	cv.Outcome, cv.Bad = outcome(ch.Events)
 	if len(ch.Events) > 0 {
 		cv.When = ch.Events[0].Time().UTC().Format("2006-01-02 15:04:05 UTC")

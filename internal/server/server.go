@@ -30,6 +30,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/ingest"
 	"github.com/dispatcher-bot/dispatcher/internal/inspect"
+	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
@@ -49,7 +50,9 @@ type Server struct {
 	redis    *redisx.Client
 	keys     keys.Space
 	metrics  *metrics.Metrics
-	journal  *telemetry.Journal
+	journal  *journal.Journal
+	jredis   *redisx.Client // the journal's client; closed by Run when jown
+	jown     bool
 	debug    *telemetry.DebugFlag
 	queue    *queue.Queue
 	pool     *worker.Pool
@@ -82,12 +85,17 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	}
 	s.redis = rc
 
+	if s.jredis, s.jown, err = redisx.NewJournal(&cfg, rc); err != nil {
+		rc.Close()
+		return nil, err
+	}
 	lvl, _ := zapcore.ParseLevel(cfg.LogLevel)
-	s.journal = telemetry.NewJournal(rc, s.keys, cfg.JournalTTL, s.metrics)
+	s.journal = journal.New(journal.Options{Client: s.jredis, Keys: s.keys, MaxMemory: cfg.JournalMaxMemory,
+		TTL: cfg.JournalTTL, Metrics: s.metrics})
 	log, err := telemetry.New(telemetry.Options{Format: cfg.LogFormat, Level: lvl, Instance: cfg.InstanceID,
 		Secrets: cfg.Secrets(), Output: out, Sink: s.journal})
 	if err != nil {
-		rc.Close()
+		s.closeRedis()
 		return nil, err
 	}
 	s.log = log
@@ -97,7 +105,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
-		rc.Close()
+		s.closeRedis()
 		return nil, fmt.Errorf("server: listen on LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
 	}
 	s.listener = ln
@@ -110,14 +118,14 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	handler, err := s.newBot()
 	if err != nil {
 		ln.Close()
-		rc.Close()
+		s.closeRedis()
 		return nil, err
 	}
 	if spec := os.Getenv("DISPATCHER_FAULTS"); spec != "" {
 		faults, err := ParseFaults(spec)
 		if err != nil {
 			ln.Close()
-			rc.Close()
+			s.closeRedis()
 			return nil, &config.Error{Var: "DISPATCHER_FAULTS", Reason: err.Error()}
 		}
 		handler = faults.Wrap(handler)
@@ -129,7 +137,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		HandlerTimeout: cfg.HandlerTimeout})
 	if err != nil {
 		ln.Close()
-		rc.Close()
+		s.closeRedis()
 		return nil, err
 	}
 	var want func(int) bool
@@ -143,7 +151,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		OnStarted: s.pool.RunShard, Drain: cfg.ShutdownTimeout, Want: want})
 	if err != nil {
 		ln.Close()
-		rc.Close()
+		s.closeRedis()
 		return nil, err
 	}
 	if s.balance != nil {
@@ -160,12 +168,20 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		Log: log, Token: cfg.OpsToken, Open: cfg.Sandbox, Instance: cfg.InstanceID, LeaseTTL: cfg.LeaseTTL})
 	if err != nil {
 		ln.Close()
-		rc.Close()
+		s.closeRedis()
 		return nil, err
 	}
 	s.http = &http.Server{Handler: s.routes(), MaxHeaderBytes: MaxHeaderBytes, ErrorLog: zap.NewStdLog(log.Zap())}
 	s.SetHTTPTimeouts(DefaultHTTPTimeouts())
 	return s, nil
+}
+
+// closeRedis closes the Redis clients (the journal's when it is its own).
+func (s *Server) closeRedis() {
+	if s.jown {
+		s.jredis.Close()
+	}
+	s.redis.Close()
 }
 
 // MaxHeaderBytes bounds a request's header block; a larger one is answered
@@ -200,7 +216,7 @@ func (s *Server) Addr() string { return s.listener.Addr().String() }
 // Run serves until ctx is cancelled, then shuts down gracefully within
 // SHUTDOWN_TIMEOUT. It returns nil after a graceful stop.
 func (s *Server) Run(ctx context.Context) error {
-	defer s.redis.Close()
+	defer s.closeRedis()
 	s.announce()
 
 	httpErr := make(chan error, 1)

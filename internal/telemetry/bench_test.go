@@ -76,7 +76,7 @@ func BenchmarkEventsDisabled(b *testing.B) {
 }
 
 // BenchmarkEventsToSink: json and kv with a Sink (the journal's path; the
-// sink here only takes the line, Journal.Record adds one copy).
+// sink here only takes the Entry, journal.Journal.Record encodes it).
 func BenchmarkEventsToSink(b *testing.B) {
 	ctx := WithUpdate(context.Background(), testUpdate)
 	for _, format := range []string{FormatJSON, FormatKV} {
@@ -94,7 +94,7 @@ func BenchmarkEventsToSink(b *testing.B) {
 
 type discardSink struct{}
 
-func (discardSink) Record(string, int64, []byte) {}
+func (discardSink) Record(Entry) {}
 
 // TestDisabledEventsDoNotAllocate: below the level an event costs no
 // allocation (CI runs this; the benchmark gives the time).

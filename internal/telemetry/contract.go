@@ -64,7 +64,10 @@ const (
 	EvServiceStopped  Event = "SERVICE_STOPPED"
 	EvRedisError      Event = "REDIS_ERROR"
 	EvJournalError    Event = "JOURNAL_WRITE_FAILED"
-	EvJob             Event = "JOB_QUEUED"
+	// EvJournalEvicted: the journal's memory budget (JOURNAL_MAX_MEMORY)
+	// removed its oldest chains (at most one line a minute per tier).
+	EvJournalEvicted Event = "JOURNAL_EVICTED"
+	EvJob            Event = "JOB_QUEUED"
 	// EvLibraryLog is a line written by a library through Zap or Lib; its
 	// text is in the field msg.
 	EvLibraryLog Event = "LIBRARY_LOG"
@@ -178,6 +181,11 @@ const (
 	FDropped     = "dropped"
 	FMsg         = "msg"
 	FError       = "error"
+	// FTier, FSegments, FBytes, FAgeMS: of JOURNAL_EVICTED
+	FTier     = "tier"
+	FSegments = "segments"
+	FBytes    = "bytes"
+	FAgeMS    = "age_ms"
 	// fields of the ops page's events
 	FAction     = "action"
 	FOperator   = "operator"

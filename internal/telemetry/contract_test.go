@@ -173,6 +173,11 @@ func eventCalls() []eventCall {
 				l.Service(zapcore.WarnLevel, EvJournalError, "journal", zap.String(FReasonCode, string(ReasonRedisUnavailable)),
 					zap.Int64(FFailed, 3), zap.Int64(FDropped, 0), zap.String(FError, "refused"))
 			}},
+		{"Service", EvJournalEvicted, "", []string{FMsg, FTier, FSegments, FBytes, FAgeMS},
+			func(l *Logger, ctx context.Context) {
+				l.Service(zapcore.InfoLevel, EvJournalEvicted, "journal budget", zap.String(FTier, "ok"),
+					zap.Int(FSegments, 2), zap.Int64(FBytes, 4096), zap.Int64(FAgeMS, 60000))
+			}},
 		{"Lib", EvLibraryLog, "", []string{FMsg},
 			func(l *Logger, ctx context.Context) { l.Lib(DomainQueue).Errorf("request failed: %d", 3) }},
 		{"Zap", EvLibraryLog, "", []string{FMsg},

@@ -11,8 +11,8 @@ import (
 // lineCore is the one zap core of a Logger: it puts ts, level, name and
 // instance first, encodes the line once in the output format, removes
 // secrets from the bytes, writes the line, and hands events that carry a
-// cid to the Sink as JSON (the same bytes when the output is JSON, a second
-// encoding when it is kv).
+// cid to the Sink as an Entry (the fields themselves, not the bytes: the
+// journal encodes them its own way).
 //
 // The encoders are configured with no entry keys: the header travels as the
 // first fields, so that both formats share one field order, and context
@@ -20,8 +20,7 @@ import (
 type lineCore struct {
 	zapcore.LevelEnabler
 	enc      zapcore.Encoder
-	json     bool            // enc is the JSON encoder
-	sinkEnc  zapcore.Encoder // JSON encoder for the sink when enc is not JSON
+	json     bool // enc is the JSON encoder
 	out      zapcore.WriteSyncer
 	red      *redactor
 	sink     Sink
@@ -50,6 +49,11 @@ func (c *lineCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	all = append(all, c.ctx...)
 	all = append(all, fields...)
 	err := c.write(all)
+	if c.sink != nil {
+		if en := newEntry(e, c.instance, all, c.red); en.Update.CID != "" {
+			c.sink.Record(en)
+		}
+	}
 	clear(all)
 	fb.f = all[:0]
 	fieldPool.Put(fb)
@@ -62,16 +66,6 @@ func (c *lineCore) write(fields []zapcore.Field) error {
 		return err
 	}
 	_, err = c.out.Write(buf.Bytes())
-	if c.sink != nil {
-		if cid, user := updateOf(fields); cid != "" {
-			if c.sinkEnc == nil {
-				c.sink.Record(cid, user, trimNewline(buf.Bytes()))
-			} else if jb, jerr := c.encode(c.sinkEnc, true, fields); jerr == nil {
-				c.sink.Record(cid, user, trimNewline(jb.Bytes()))
-				jb.Free()
-			}
-		}
-	}
 	buf.Free()
 	return err
 }
@@ -88,20 +82,6 @@ func (c *lineCore) encode(enc zapcore.Encoder, json bool, fields []zapcore.Field
 }
 
 func (c *lineCore) Sync() error { return c.out.Sync() }
-
-// updateOf finds the cid and user_id among an event's fields (emit puts
-// them near the front).
-func updateOf(fields []zapcore.Field) (cid string, user int64) {
-	for i := range fields {
-		switch fields[i].Key {
-		case FCID:
-			cid = fields[i].String
-		case FUserID:
-			user = fields[i].Integer
-		}
-	}
-	return cid, user
-}
 
 func trimNewline(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\n' {

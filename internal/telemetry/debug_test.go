@@ -100,7 +100,7 @@ func TestDebugFlagFollowedByEveryInstance(t *testing.T) {
 // REDIS_ERROR is logged once a minute at most.
 func TestDebugFlagRedisDown(t *testing.T) {
 	l, out := newTestLogger(t, FormatKV)
-	f := NewDebugFlag(deadClient(t), keys.New("t"), l)
+	f := NewDebugFlag(redistest.DeadClient(t), keys.New("t"), l)
 	f.interval = 5 * time.Millisecond
 	var checks atomic.Int64
 	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -115,4 +115,16 @@ func TestDebugFlagRedisDown(t *testing.T) {
 func TestDebugFlagRunNeedsLogger(t *testing.T) {
 	_, c := redistest.Mini(t)
 	require.Error(t, NewDebugFlag(c, keys.New("t"), nil).Run(context.Background()))
+}
+
+// waitFor polls cond every 10 ms until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval, bounded by the deadline above
+	}
 }

@@ -9,7 +9,7 @@ var (
 	// ErrBadCID: the text is not a correlation id (8 lowercase hex characters).
 	ErrBadCID = errors.New("telemetry: not a correlation id")
 	// ErrNoEvents: the journal holds no event for the cid (never logged,
-	// or expired after JOURNAL_TTL).
+	// evicted by the journal's budget, or expired after JOURNAL_TTL).
 	ErrNoEvents = errors.New("telemetry: no events for this cid")
 	// ErrDebugDuration: the debug level was asked for a duration that is not
 	// positive.

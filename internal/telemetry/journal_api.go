@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// JournalEvent is one event as kept in the event journal: the decoded JSON
-// line, with the contract's field keys. Numbers are json.Number (exact for
-// every int64), arrays []any.
+// JournalEvent is one event as the event journal gives it back: the event's
+// line as a map, with the contract's field keys (ts, level, name,
+// instance, role, domain, the update identity, the event's own fields).
+// Numbers are json.Number (exact for every int64), arrays []any.
 type JournalEvent map[string]any
 
 // Name returns the event name.
@@ -30,6 +31,8 @@ func (e JournalEvent) Int(key string) (int64, bool) {
 	case json.Number:
 		n, err := v.Int64()
 		return n, err == nil
+	case int64:
+		return v, true
 	case float64:
 		return int64(v), v == float64(int64(v))
 	case string:
@@ -45,12 +48,29 @@ func (e JournalEvent) Time() time.Time {
 	return t
 }
 
-// JournalReader reads the event journal (implemented by *Journal).
+// JournalReader reads the event journal (implemented by *journal.Journal).
 type JournalReader interface {
 	// Chain returns the events of one cid, oldest first.
 	Chain(ctx context.Context, cid string) ([]JournalEvent, error)
 	// LastCIDs returns a user's last n cids, newest first.
 	LastCIDs(ctx context.Context, userID int64, n int) ([]string, error)
+}
+
+// JournalNotes says what the journal does not keep of a chain (implemented
+// by *journal.Journal; a reader without it says nothing).
+type JournalNotes interface {
+	// NotKept returns one sentence that says plainly what of cid's chain is
+	// not kept and why (for instance "evicted after 3h by the journal
+	// budget"), or "" when nothing is known to be missing. userID, when not
+	// 0, lets the journal find when the update was seen.
+	NotKept(ctx context.Context, cid string, userID int64) (string, error)
+}
+
+// DebugUserSetter puts one user in debug mode for the journal: every chain
+// of the user is kept in full, and evicted last, until the returned time
+// (implemented by *journal.Journal).
+type DebugUserSetter interface {
+	DebugUser(ctx context.Context, userID int64, d time.Duration) (time.Time, error)
 }
 
 // DebugSetter switches the runtime debug level of every instance.

@@ -2,8 +2,10 @@
 // names, reason codes, domains and field keys as constants (contract.go),
 // the table of every event with its domain and fields (spec.go), one method
 // per event on *Logger so that a call site cannot misspell a field
-// (events.go), the json and kv (logfmt) encoders, the event journal in Redis
-// (journal.go), the runtime debug flag (debug.go) and the rendering of a
+// (events.go), the json and kv (logfmt) encoders, the Sink that every event
+// about an update is handed to (sink.go: the event journal, package
+// journal, is one), the reading side of the journal as interfaces
+// (journal_api.go), the runtime debug flag (debug.go) and the rendering of a
 // chain for `dispatcher trace` (trace.go).
 //
 // Guarantees:
@@ -21,12 +23,12 @@
 //     the HTTP client, telego's or go-redis' logging through Lib or Zap);
 //   - an event at a disabled level costs one atomic load: no allocation, no
 //     formatting;
-//   - the event journal never blocks or fails the caller.
+//   - the Sink gets the event after its line was written, on the logging
+//     goroutine, with the same secrets redacted (Entry.EncodeFields).
 //
 // Not guaranteed:
-//   - the journal is best effort: a write that fails or does not fit the
-//     buffer is counted (Journal.Failures, dispatcher_journal_dropped_total)
-//     and reported at most once a minute, never retried;
+//   - what a Sink keeps is the Sink's business: the journal is best effort
+//     (see package journal);
 //   - events of different instances are ordered in a trace by their ts, so
 //     clock skew between hosts can swap two events of different instances
 //     (events of one instance keep their order);
@@ -52,23 +54,10 @@ type Options struct {
 	Instance string        // value of the field instance
 	Secrets  []string      // values that never reach the output
 	Output   io.Writer     // default os.Stdout; writes are serialised
-	// Sink, when set, also receives every event that carries a cid, encoded
-	// as one JSON object (the event journal; see Journal). When the Sink is
-	// a *Journal, New also makes the Logger the one the journal reports its
-	// own failures to.
+	// Sink, when set, also receives every event that carries a cid (the
+	// event journal; see Sink).
 	Sink Sink
 }
-
-// Sink receives the JSON form of each event about an update. It must not
-// block and must copy line if it keeps it: Record is called on the logging
-// goroutine with a buffer that is reused afterwards.
-type Sink interface {
-	Record(cid string, userID int64, line []byte)
-}
-
-// loggerBinder is implemented by sinks that log through the Logger they
-// feed (the Journal).
-type loggerBinder interface{ bindLogger(*Logger) }
 
 // Logger writes the events of the contract. It is safe for concurrent use.
 // The zero value is not usable; use New or Nop.
@@ -102,14 +91,8 @@ func New(opts Options) (*Logger, error) {
 		sink:         opts.Sink,
 		instance:     opts.Instance,
 	}
-	if opts.Sink != nil && !core.json {
-		core.sinkEnc, _ = newEncoder(FormatJSON)
-	}
 	l.z = zap.New(core)
 	l.lib = zap.New(&libCore{Core: core, l: l, domain: DomainQueue})
-	if b, ok := opts.Sink.(loggerBinder); ok {
-		b.bindLogger(l)
-	}
 	return l, nil
 }
 

@@ -27,7 +27,8 @@ type recordSink struct {
 	lines []string
 }
 
-func (s *recordSink) Record(cid string, user int64, line []byte) {
+func (s *recordSink) Record(e Entry) {
+	line := e.JSON()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lines = append(s.lines, string(line))

@@ -132,6 +132,8 @@ var specs = []EventSpec{
 		Doc: "a Redis call of a background component failed"},
 	{Name: EvJournalError, Domain: DomainDB, Level: warn, Fields: []string{FMsg, FReasonCode, FFailed, FDropped, FError},
 		Doc: "event journal writes failed or were dropped (at most one line a minute)"},
+	{Name: EvJournalEvicted, Domain: DomainDB, Level: info, Fields: []string{FMsg, FTier, FSegments, FBytes, FAgeMS},
+		Doc: "the journal budget (JOURNAL_MAX_MEMORY) evicted the oldest chains of a tier; age_ms: how old the newest of them was (at most one line a minute per tier)"},
 	{Name: EvLibraryLog, Domain: DomainQueue, Level: info, Fields: []string{FMsg},
 		Doc: "a line from a library (telego, go-redis, zap users); domain names the library's area"},
 }

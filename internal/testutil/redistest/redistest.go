@@ -214,3 +214,13 @@ func FreePort(t testing.TB) int {
 
 // String describes the server for test output.
 func (s *Server) String() string { return fmt.Sprintf("redis-server %s (aof=%v)", s.Addr(), s.AOF) }
+
+// DeadClient returns a client of a loopback port nobody listens on, which
+// fails every command at once (no retries), closed at cleanup.
+func DeadClient(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)),
+		MaxRetries: -1, DialTimeout: 200 * time.Millisecond, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
