@@ -51,6 +51,12 @@ const (
 	// admin
 	EvDebugModeChanged Event = "DEBUG_MODE_CHANGED"
 	EvDebugPanelShown  Event = "DEBUG_PANEL_SHOWN"
+	// EvOpsAction: an operator acted on the ops page (/ops): logged in or
+	// out, replayed or dropped a dead letter, switched debug mode
+	EvOpsAction Event = "OPS_ACTION"
+	// EvOpsDenied: the ops page refused a request (wrong OPS_TOKEN, a POST
+	// without a valid CSRF token)
+	EvOpsDenied Event = "OPS_DENIED"
 	// service lifecycle (not per update)
 	EvServiceStarting Event = "SERVICE_STARTING"
 	EvServiceReady    Event = "SERVICE_READY"
@@ -180,6 +186,22 @@ const (
 	FSegments = "segments"
 	FBytes    = "bytes"
 	FAgeMS    = "age_ms"
+	// fields of the ops page's events
+	FAction     = "action"
+	FOperator   = "operator"
+	FRemoteAddr = "remote_addr"
+	FTarget     = "target"
+	FCount      = "count"
+)
+
+// Actions of OPS_ACTION (the field action).
+const (
+	OpsLogin     = "LOGIN"
+	OpsLogout    = "LOGOUT"
+	OpsDLQReplay = "DLQ_REPLAY"
+	OpsDLQDrop   = "DLQ_DROP"
+	OpsDebugOn   = "DEBUG_ON"
+	OpsDebugOff  = "DEBUG_OFF"
 )
 
 // Role values of the field `role`.
