@@ -1,6 +1,6 @@
 # dispatcher: see README.md. `make run` runs one instance with embedded Redis
 # in sandbox mode; `make test` runs every test against a real redis-server
-# (installed when missing).
+# and, for the ops page, a headless Chromium (both installed when missing).
 GO       ?= go
 BIN      := bin/dispatcher
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -22,13 +22,14 @@ run: build
 	./$(BIN) serve
 
 ## test: vet, then every test under -race against a real redis-server (with
-## nginx and promtool installed for the deploy tests), the Helm chart and
-## Kubernetes manifests against the real types (deploy/kubetest, a module of
-## its own), the image when a container runtime exists, then the smoke check
-## and a short run of each fuzz target.
+## nginx and promtool installed for the deploy tests, and a headless Chromium
+## for the ops page's), the Helm chart and Kubernetes manifests against the
+## real types (deploy/kubetest, a module of its own), the image when a
+## container runtime exists, then the smoke check and a short run of each
+## fuzz target.
 test:
 	scripts/test-tools.sh
-	scripts/with-redis.sh $(MAKE) --no-print-directory test-inner
+	scripts/with-chromium.sh scripts/with-redis.sh $(MAKE) --no-print-directory test-inner
 
 test-inner:
 	$(GO) vet $(PKGS)

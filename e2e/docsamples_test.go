@@ -53,14 +53,7 @@ func TestDocSamples(t *testing.T) {
 	defer cancel()
 	post := func(body []byte) string {
 		t.Helper()
-		code, answer, err := a.Post(ctx, "/webhook", body)
-		require.NoError(t, err)
-		require.Equal(t, 200, code, answer)
-		var r struct {
-			CID string `json:"cid"`
-		}
-		require.NoError(t, json.Unmarshal([]byte(answer), &r), answer)
-		return r.CID
+		return postCID(ctx, t, a, body)
 	}
 	waitLog := func(in *proctest.Instance, parts ...string) {
 		t.Helper()

@@ -37,6 +37,20 @@ func menuOf(t *testing.T, bot *fakebot.Server, chat int64) (int64, string) {
 	return id, data
 }
 
+// postCID posts an update to in's webhook, requires 200, and returns the
+// cid of the answer.
+func postCID(ctx context.Context, t *testing.T, in *proctest.Instance, body []byte) string {
+	t.Helper()
+	code, answer, err := in.Post(ctx, "/webhook", body)
+	require.NoError(t, err)
+	require.Equal(t, 200, code, answer)
+	var r struct {
+		CID string `json:"cid"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(answer), &r), answer)
+	return r.CID
+}
+
 // TestClickOnPassiveInstanceIsTracedAcrossInstances is the 60-second
 // diagnosis: a click posted to the PASSIVE instance is enqueued there and
 // dispatched by the ACTIVE one, under one cid that `dispatcher trace`

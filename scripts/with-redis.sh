@@ -21,7 +21,13 @@ fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/dispatcher-redis.XXXXXX")
 cleanup() {
-  if [ -f "$dir/redis.pid" ]; then kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; fi
+  if [ -f "$dir/redis.pid" ]; then
+    pid=$(cat "$dir/redis.pid")
+    kill "$pid" 2>/dev/null || true
+    # wait (up to 5 s) for it to exit: it writes into $dir while it stops,
+    # and rm -rf racing it fails with "Directory not empty"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
   rm -rf "$dir"
 }
 trap cleanup EXIT

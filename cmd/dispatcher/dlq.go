@@ -6,13 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
-	"github.com/dispatcher-bot/dispatcher/internal/queue"
+	"github.com/dispatcher-bot/dispatcher/internal/inspect"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
@@ -37,24 +36,6 @@ A replayed update keeps its cid and starts its delivery count afresh.
 type dlqOpts struct {
 	json, all bool
 	limit     int64
-}
-
-// DeadLetterView is one dead letter as `dlq list --json` prints it. Its ID
-// is SHARD/STREAM-ID, the form replay and drop take.
-type DeadLetterView struct {
-	ID         string    `json:"id"`
-	Shard      int       `json:"shard"`
-	CID        string    `json:"cid"`
-	UpdateID   int64     `json:"update_id"`
-	UpdateType string    `json:"update_type"`
-	ChatID     int64     `json:"chat_id,omitempty"`
-	UserID     int64     `json:"user_id,omitempty"`
-	At         time.Time `json:"at"`
-	Reason     string    `json:"reason"`
-	ErrorType  string    `json:"error_type,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	Deliveries int64     `json:"deliveries"`
-	By         string    `json:"by,omitempty"`
 }
 
 func runDLQ(ctx context.Context, c *call, o dlqOpts) error {
@@ -84,29 +65,37 @@ func runDLQ(ctx context.Context, c *call, o dlqOpts) error {
 	case "list":
 		return dlqList(ctx, env, o.limit, o.json, stdout)
 	case "replay":
-		n, err := dlqEach(ctx, env, ids, o.all, env.queue.DLQReplay, env.queue.DLQReplayAll)
+		var n int
+		if o.all {
+			n, err = env.inspect.ReplayAll(ctx)
+		} else {
+			n, err = env.inspect.Replay(ctx, ids...)
+		}
 		fmt.Fprintf(stdout, "replayed %d dead letter(s)\n", n)
-		return err
+		return dlqErr(err)
 	}
-	n, err := dlqEach(ctx, env, ids, false, env.queue.DLQDrop, nil)
+	n, err := env.inspect.Drop(ctx, ids...)
 	fmt.Fprintf(stdout, "dropped %d dead letter(s)\n", n)
-	return err
+	return dlqErr(err)
+}
+
+// dlqErr words an id that replay or drop could not use: a malformed one
+// is a usage error (exit 2), one that is no dead letter a failure.
+func dlqErr(err error) error {
+	var ie *inspect.IDError
+	switch {
+	case !errors.As(err, &ie):
+		return err
+	case errors.Is(err, inspect.ErrBadID):
+		return usageErr("dlq", "dlq: %s", ie.Reason)
+	}
+	return fmt.Errorf("dlq: %s", ie.Reason)
 }
 
 func dlqList(ctx context.Context, env *opsEnv, limit int64, asJSON bool, w io.Writer) error {
-	views := []DeadLetterView{}
-	for n := 0; n < env.cfg.Shards; n++ {
-		dls, err := env.queue.DLQList(ctx, n, limit)
-		if err != nil {
-			return err
-		}
-		for _, d := range dls {
-			errType, errText := errorTypeOf(d.ErrorType, d.Error)
-			views = append(views, DeadLetterView{ID: strconv.Itoa(n) + "/" + d.ID, Shard: n, CID: d.Envelope.CID,
-				UpdateID: d.Envelope.UpdateID, UpdateType: d.Envelope.Type, ChatID: d.Envelope.ChatID,
-				UserID: d.Envelope.UserID, At: d.At, Reason: d.Reason, ErrorType: errType,
-				Error: errText, Deliveries: d.Deliveries, By: d.By})
-		}
+	views, err := env.inspect.DeadLetters(ctx, limit)
+	if err != nil {
+		return err
 	}
 	if asJSON {
 		return writeJSON(w, views)
@@ -122,70 +111,4 @@ func dlqList(ctx context.Context, env *opsEnv, limit int64, asJSON bool, w io.Wr
 			v.At.UTC().Format(time.RFC3339), v.Reason, v.Deliveries, telemetry.Shorten(strings.TrimSpace(v.ErrorType+" "+v.Error)))
 	}
 	return tw.Flush()
-}
-
-type dlqOp func(ctx context.Context, shard int, ids ...string) (int, error)
-
-// dlqEach applies op to ids (SHARD/ID, or a bare ID tried on every shard),
-// or allOp to every shard.
-func dlqEach(ctx context.Context, env *opsEnv, ids []string, all bool, op dlqOp, allOp func(context.Context, int) (int, error)) (int, error) {
-	total := 0
-	if all {
-		for n := 0; n < env.cfg.Shards; n++ {
-			k, err := allOp(ctx, n)
-			total += k
-			if err != nil {
-				return total, err
-			}
-		}
-		return total, nil
-	}
-	for _, raw := range ids {
-		shards, id, err := parseDLQID(raw, env.cfg.Shards)
-		if err != nil {
-			return total, err
-		}
-		found := 0
-		for _, n := range shards {
-			k, err := op(ctx, n, id)
-			if errors.Is(err, queue.ErrBadID) {
-				return total, usageErr("dlq", "dlq: %q is not a dead-letter id (SHARD/ID or ID, as dlq list prints)", raw)
-			}
-			if err != nil {
-				return total, err
-			}
-			found += k
-		}
-		if found == 0 {
-			return total, fmt.Errorf("dlq: no dead letter %s", raw)
-		}
-		total += found
-	}
-	return total, nil
-}
-
-func parseDLQID(raw string, shards int) ([]int, string, error) {
-	if i := strings.IndexByte(raw, '/'); i >= 0 {
-		n, err := strconv.Atoi(raw[:i])
-		if err != nil || n < 0 || n >= shards {
-			return nil, "", usageErr("dlq", "dlq: %q: shard must be 0..%d", raw, shards-1)
-		}
-		return []int{n}, raw[i+1:], nil
-	}
-	all := make([]int, shards)
-	for i := range all {
-		all[i] = i
-	}
-	return all, raw, nil
-}
-
-// errorTypeOf returns a dead letter's error type from the closed set of
-// docs/telemetry.md. A dead letter written by an older release may hold a
-// Go type name (*fmt.wrapError): it is shown as HANDLER_ERROR with that name
-// kept in front of the text.
-func errorTypeOf(typ, text string) (string, string) {
-	if typ == "" || telemetry.ErrorType(typ).Known() {
-		return typ, text
-	}
-	return string(telemetry.ErrTypeHandler), "(" + typ + ") " + text
 }

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
+	"github.com/dispatcher-bot/dispatcher/internal/inspect"
 	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
@@ -46,7 +47,9 @@ type opsEnv struct {
 	queue *queue.Queue
 	log   *telemetry.Logger
 	jrnl  *journal.Journal
-	stop  func()
+	// inspect reads what status, trace and dlq show (shared with the ops page)
+	inspect *inspect.Inspector
+	stop    func()
 }
 
 // openOps connects to the Redis of c.cfg (or to the embedded Redis of the
@@ -104,6 +107,7 @@ func openOps(ctx context.Context, name string, c *call) (*opsEnv, error) {
 	go func() { _ = env.jrnl.Run(jctx); close(jdone) }()
 	env.queue = queue.New(rc, env.keys, queue.Options{Shards: cfg.Shards, MaxBacklog: cfg.MaxBacklog,
 		DedupeWindow: cfg.DedupeWindow, Log: env.log})
+	env.inspect = inspect.ForConfig(&cfg, rc, env.queue, env.jrnl)
 	env.stop = func() {
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = env.jrnl.Flush(fctx)

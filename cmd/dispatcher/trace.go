@@ -49,46 +49,34 @@ func runTrace(ctx context.Context, c *call, asJSON bool) error {
 // it: the resend's own chain is one line, the original's says what happened
 // to the update.
 func writeChains(ctx context.Context, env *opsEnv, cid string, asJSON bool, w, stderr io.Writer) error {
-	events, err := env.jrnl.Chain(ctx, cid)
+	ch, err := env.inspect.Trace(ctx, cid)
 	if err != nil {
 		return err
 	}
-	note, err := env.jrnl.NotKept(ctx, cid, 0)
-	if err != nil {
+	if len(ch.Events) == 0 {
+		return fmt.Errorf("trace: no events for cid %s: %s", cid, ch.Note)
+	}
+	if err := telemetry.WriteTrace(w, ch.Events, asJSON); err != nil {
 		return err
 	}
-	if len(events) == 0 {
-		return fmt.Errorf("trace: no events for cid %s: %s", cid, note)
-	}
-	if err := telemetry.WriteTrace(w, events, asJSON); err != nil {
-		return err
-	}
-	writeNote(w, stderr, note, asJSON)
-	orig := telemetry.DuplicateOf(events)
-	if orig == "" {
+	writeNote(w, stderr, ch.Note, asJSON)
+	if ch.Original == "" {
 		return nil
 	}
-	original, err := env.jrnl.Chain(ctx, orig)
-	if err != nil {
-		return err
-	}
-	if note, err = env.jrnl.NotKept(ctx, orig, 0); err != nil {
-		return err
-	}
 	if !asJSON {
-		fmt.Fprintf(w, "\ncid %s is a resend of an update first ingested as cid %s; the original's chain:\n", cid, orig)
-		if len(original) == 0 {
-			fmt.Fprintf(w, "no events for cid %s: %s\n", orig, note)
+		fmt.Fprintf(w, "\ncid %s is a resend of an update first ingested as cid %s; the original's chain:\n", cid, ch.Original)
+		if len(ch.OriginalEvents) == 0 {
+			fmt.Fprintf(w, "no events for cid %s: %s\n", ch.Original, ch.OriginalNote)
 			return nil
 		}
 	}
-	if len(original) == 0 {
+	if len(ch.OriginalEvents) == 0 {
 		return nil
 	}
-	if err := telemetry.WriteTrace(w, original, asJSON); err != nil {
+	if err := telemetry.WriteTrace(w, ch.OriginalEvents, asJSON); err != nil {
 		return err
 	}
-	writeNote(w, stderr, note, asJSON)
+	writeNote(w, stderr, ch.OriginalNote, asJSON)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Config is the whole configuration of one instance. Each field names its
@@ -111,6 +112,11 @@ type Config struct {
 	// with a connection pool of its own) puts the event journal in a Redis
 	// of its own.
 	JournalRedisURL string
+	// OpsToken (OPS_TOKEN, default none) opens the ops page (GET /ops) to
+	// whoever presents it as a bearer token or the login form's password.
+	// Without it the page answers 404, except in sandbox mode where it is
+	// open. Never printed, logged or put in errors.
+	OpsToken string
 }
 
 // Default returns the configuration with every default of CONTRACT §2.
@@ -199,6 +205,12 @@ func (c *Config) Validate() error {
 	}
 	if strings.HasPrefix(c.WebhookPath, "/sandbox/") {
 		return invalid("WEBHOOK_PATH", "/sandbox/ is reserved for the sandbox Bot API")
+	}
+	if c.WebhookPath == "/ops" || strings.HasPrefix(c.WebhookPath, "/ops/") {
+		return invalid("WEBHOOK_PATH", "/ops is the ops page")
+	}
+	if c.OpsToken != "" && (len(c.OpsToken) < MinOpsToken || len(c.OpsToken) > 256 || strings.ContainsFunc(c.OpsToken, unicode.IsSpace)) {
+		return invalid("OPS_TOKEN", "must be %d-256 characters without spaces (a random string: openssl rand -hex 24)", MinOpsToken)
 	}
 	if err := c.validateIngest(); err != nil {
 		return err
@@ -324,6 +336,10 @@ func (c *Config) Embedded() bool {
 	return c.RedisURL == "" && len(c.RedisClusterAddrs) == 0 && len(c.RedisSentinelAddrs) == 0
 }
 
+// MinOpsToken is the shortest OPS_TOKEN accepted: the ops page can replay
+// and drop updates, so its password must not be guessable.
+const MinOpsToken = 16
+
 // SandboxAdminID is the user who may use /debug in sandbox mode when
 // ADMIN_IDS is unset, so that the README's walkthrough can show the panel
 // without configuration. The sandbox has no real Telegram users.
@@ -351,6 +367,9 @@ func (c *Config) Secrets() []string {
 	}
 	if c.WebhookSecret != "" {
 		s = append(s, c.WebhookSecret)
+	}
+	if c.OpsToken != "" {
+		s = append(s, c.OpsToken)
 	}
 	return s
 }

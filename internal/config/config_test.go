@@ -107,6 +107,10 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"JOURNAL_MAX_MEMORY": "lots"}, `JOURNAL_MAX_MEMORY: must be a size such as 256MiB`},
 		{map[string]string{"JOURNAL_MAX_MEMORY": "512KiB"}, `JOURNAL_MAX_MEMORY: must be at least 1MiB, got 512KiB`},
 		{map[string]string{"JOURNAL_REDIS_URL": "http://x"}, `JOURNAL_REDIS_URL: must be a redis://`},
+		{map[string]string{"WEBHOOK_PATH": "/ops"}, `WEBHOOK_PATH: /ops is the ops page`},
+		{map[string]string{"WEBHOOK_PATH": "/ops/hook"}, `WEBHOOK_PATH: /ops is the ops page`},
+		{map[string]string{"OPS_TOKEN": "short"}, `OPS_TOKEN: must be 16-256 characters without spaces`},
+		{map[string]string{"OPS_TOKEN": "sixteen chars ok ok"}, `OPS_TOKEN: must be 16-256 characters without spaces`},
 	}
 	for _, tc := range cases {
 		c, err := FromEnv(env(tc.env))
@@ -127,6 +131,22 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	err = c.Validate()
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), bad)
+}
+
+// TestOpsTokenIsASecret: OPS_TOKEN is redacted from every output like the
+// bot token, and never echoed in its error.
+func TestOpsTokenIsASecret(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"OPS_TOKEN": "0123456789abcdef0123"}))
+	require.NoError(t, err)
+	require.NoError(t, c.Validate())
+	require.Contains(t, c.Secrets(), "0123456789abcdef0123")
+	c.OpsToken = "tooshort"
+	require.NotContains(t, c.Validate().Error(), "tooshort")
+	for _, v := range Vars() {
+		if v.Env == "OPS_TOKEN" {
+			require.True(t, v.Secret)
+		}
+	}
 }
 
 func TestEveryVarHasAFlag(t *testing.T) {

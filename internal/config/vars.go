@@ -96,6 +96,7 @@ var vars = []Var{
 	strVar("JOURNAL_REDIS_URL", "redis:// URL of a Redis of the event journal's own; empty: the queue's Redis", true,
 		func(c *Config) *string { return &c.JournalRedisURL }),
 	boolVar("METRICS_SHARD_LABELS", "add the shard label to the dispatch histograms of /metrics", func(c *Config) *bool { return &c.MetricsShardLabels }),
+	strVar("OPS_TOKEN", "password of the ops page GET /ops (bearer token or login form); unset: 404, except in sandbox mode (open)", true, func(c *Config) *string { return &c.OpsToken }),
 }
 
 func init() {

@@ -187,7 +187,7 @@ func (j *Journal) NotKept(ctx context.Context, cid string, userID int64) (string
 		return fmt.Sprintf("the chain of %s (seen %s) was evicted by the journal budget (JOURNAL_MAX_MEMORY): it is older than the oldest chain kept (%s)",
 			cid, clock(seenAt), clock(oldest)), nil
 	}
-	return fmt.Sprintf("the chain of %s (seen %s) was not kept: its events never reached the journal (see JOURNAL_WRITE_FAILED, dispatcher_journal_write_failures_total)",
+	return fmt.Sprintf("the chain of %s (seen %s) was not kept: its events never reached the journal (see JOURNAL_WRITE_FAILED, dispatcher_journal_dropped_total)",
 		cid, clock(seenAt)), nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/opsweb"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
@@ -29,6 +30,8 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("/readyz", s.readyz)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle(opsweb.Path, s.ops) // 404 without OPS_TOKEN outside sandbox mode
+	mux.Handle(opsweb.Path+"/", s.ops)
 	if s.sandbox != nil {
 		mux.Handle("/sandbox/messages", s.sandbox.MessagesHandler())
 		if s.poller != nil {

@@ -29,10 +29,12 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/ingest"
+	"github.com/dispatcher-bot/dispatcher/internal/inspect"
 	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
+	"github.com/dispatcher-bot/dispatcher/internal/opsweb"
 	"github.com/dispatcher-bot/dispatcher/internal/poll"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
@@ -60,6 +62,7 @@ type Server struct {
 	registry *lease.Registry
 	ingest   *ingest.Handler
 	poller   *poll.Poller // INGEST=poll; nil with the webhook
+	ops      *opsweb.Handler
 	sandbox  *fakebot.Server
 	listener net.Listener
 	http     *http.Server
@@ -110,7 +113,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	s.listener = ln
 
 	s.queue = queue.New(rc, s.keys, queue.Options{Shards: cfg.Shards, MaxBacklog: cfg.MaxBacklog,
-		DedupeWindow: cfg.DedupeWindow, WaitReplicas: cfg.RedisWaitReplicas, WaitTimeout: cfg.RedisWaitTimeout})
+		DedupeWindow: cfg.DedupeWindow, WaitReplicas: cfg.RedisWaitReplicas, WaitTimeout: cfg.RedisWaitTimeout, Log: log})
 	s.ingest = ingest.New(ingest.Config{Queue: s.queue, Log: log, Metrics: s.metrics,
 		Secret: cfg.WebhookSecret, Instance: cfg.InstanceID})
 
@@ -168,6 +171,13 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		return telemetry.RolePassive
 	})
 	s.registry = lease.NewRegistry(rc, s.keys, cfg.InstanceID, cfg.LeaseTTL, s.instanceInfo, log)
+	s.ops, err = opsweb.New(opsweb.Config{Inspector: inspect.ForConfig(&cfg, rc, s.queue, s.journal), Debug: s.debug,
+		Log: log, Token: cfg.OpsToken, Open: cfg.Sandbox, Instance: cfg.InstanceID, LeaseTTL: cfg.LeaseTTL})
+	if err != nil {
+		ln.Close()
+		s.closeRedis()
+		return nil, err
+	}
 	s.http = &http.Server{Handler: s.routes(), MaxHeaderBytes: MaxHeaderBytes, ErrorLog: zap.NewStdLog(log.Zap())}
 	s.SetHTTPTimeouts(DefaultHTTPTimeouts())
 	return s, nil

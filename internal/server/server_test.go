@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,6 +34,12 @@ type instance struct {
 
 func start(t *testing.T, redisURL, ns string) *instance {
 	t.Helper()
+	return startWith(t, redisURL, ns, nil)
+}
+
+// startWith starts an instance whose configuration set changes first.
+func startWith(t *testing.T, redisURL, ns string, set func(*config.Config)) *instance {
+	t.Helper()
 	bot := fakebot.New()
 	api := httptest.NewServer(bot)
 	t.Cleanup(api.Close)
@@ -42,6 +49,9 @@ func start(t *testing.T, redisURL, ns string) *instance {
 	cfg.RedisURL, cfg.Namespace = redisURL, ns
 	cfg.ListenAddr, cfg.InstanceID = "127.0.0.1:0", "e2e-"+ns
 	cfg.LeaseTTL, cfg.ShutdownTimeout = 2*time.Second, 5*time.Second
+	if set != nil {
+		set(&cfg)
+	}
 	require.NoError(t, cfg.Validate())
 	logs := &logtest.Buffer{}
 	srv, err := server.New(cfg, logs)
@@ -120,6 +130,11 @@ func endToEnd(t *testing.T, redisURL, ns string) {
 	require.NotContains(t, logs, token)
 	require.NotContains(t, logs, secret)
 
+	resp, err := http.Get("http://" + in.srv.Addr() + "/ops")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "no OPS_TOKEN, no sandbox: no ops page")
+
 	require.NoError(t, in.stop(), "graceful stop returns nil")
 	require.Contains(t, in.logs.String(), `"name":"LEASE_RELEASED"`)
 	require.Contains(t, in.logs.String(), `"name":"SERVICE_STOPPED"`)
@@ -150,4 +165,38 @@ func TestNotReadyWithoutRedisButHealthy(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, in.post(t, startBody))
 	require.Contains(t, in.logs.String(), "REDIS_UNAVAILABLE")
 	require.NoError(t, in.stop())
+}
+
+// TestOpsPageIsServed: with OPS_TOKEN the instance serves the ops page,
+// which reads its Redis (here the embedded kind, miniredis) and journal.
+func TestOpsPageIsServed(t *testing.T) {
+	const opsToken = "ops-token-for-the-server-test"
+	m, _ := redistest.Mini(t)
+	in := startWith(t, "redis://"+m.Addr(), "tgd", func(c *config.Config) { c.OpsToken = opsToken })
+	require.Eventually(t, func() bool { code, _ := in.readyz(t); return code == http.StatusOK }, 10*time.Second, 20*time.Millisecond)
+	get := func(path, auth string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+in.srv.Addr()+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, _ = io.Copy(&b, resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	code, _ := get("/ops", "")
+	require.Equal(t, http.StatusSeeOther, code, "to the login form")
+	require.Equal(t, http.StatusOK, in.post(t, startBody))
+	require.Eventually(t, func() bool {
+		code, page := get("/ops?part=live", opsToken)
+		return code == http.StatusOK && strings.Contains(page, `data-holder="e2e-tgd"`)
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool {
+		_, page := get("/ops/user?id=77", opsToken)
+		return strings.Contains(page, "MESSAGE_RECEIVED") && strings.Contains(page, "DISPATCH_OK")
+	}, 10*time.Second, 50*time.Millisecond, "the user's chain, from the journal")
+	require.NoError(t, in.stop())
+	require.NotContains(t, in.logs.String(), opsToken)
 }

@@ -58,6 +58,12 @@ const (
 	// admin
 	EvDebugModeChanged Event = "DEBUG_MODE_CHANGED"
 	EvDebugPanelShown  Event = "DEBUG_PANEL_SHOWN"
+	// EvOpsAction: an operator acted on the ops page (/ops): logged in or
+	// out, replayed or dropped a dead letter, switched debug mode
+	EvOpsAction Event = "OPS_ACTION"
+	// EvOpsDenied: the ops page refused a request (wrong OPS_TOKEN, a POST
+	// without a valid CSRF token)
+	EvOpsDenied Event = "OPS_DENIED"
 	// service lifecycle (not per update)
 	EvServiceStarting Event = "SERVICE_STARTING"
 	EvServiceReady    Event = "SERVICE_READY"
@@ -191,9 +197,8 @@ const (
 	FError       = "error"
 	// FSource is where an update came from: webhook or poll.
 	FSource = "source"
-	// FCount and FOffset are a getUpdates batch's size and the offset
-	// confirmed after it (POLL_BATCH).
-	FCount  = "count"
+	// FOffset is the offset confirmed after a getUpdates batch of FCount
+	// updates (POLL_BATCH).
 	FOffset = "offset"
 	// FBackoffMS is how long the poller waits before trying again.
 	FBackoffMS = "backoff_ms"
@@ -205,6 +210,22 @@ const (
 	FSegments = "segments"
 	FBytes    = "bytes"
 	FAgeMS    = "age_ms"
+	// fields of the ops page's events
+	FAction     = "action"
+	FOperator   = "operator"
+	FRemoteAddr = "remote_addr"
+	FTarget     = "target"
+	FCount      = "count" // also a getUpdates batch's size (POLL_BATCH)
+)
+
+// Actions of OPS_ACTION (the field action).
+const (
+	OpsLogin     = "LOGIN"
+	OpsLogout    = "LOGOUT"
+	OpsDLQReplay = "DLQ_REPLAY"
+	OpsDLQDrop   = "DLQ_DROP"
+	OpsDebugOn   = "DEBUG_ON"
+	OpsDebugOff  = "DEBUG_OFF"
 )
 
 // Role values of the field `role`.

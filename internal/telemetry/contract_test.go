@@ -162,6 +162,22 @@ func eventCalls() []eventCall {
 			func(l *Logger, ctx context.Context) { l.DebugModeChanged(context.Background(), false, time.Time{}) }},
 		{"DebugPanelShown", EvDebugPanelShown, "", []string{FTargetUserID},
 			func(l *Logger, ctx context.Context) { l.DebugPanelShown(ctx, 42) }},
+		{"OpsAction", EvOpsAction, "", []string{FAction, FOperator, FRemoteAddr, FTarget, FCount},
+			func(l *Logger, ctx context.Context) {
+				l.OpsAction(context.Background(), OpsDLQReplay, "alice", "127.0.0.1:5000", "0/1-0", 1, nil)
+			}},
+		{"OpsAction", EvOpsAction, "", []string{FAction, FOperator, FRemoteAddr, FTarget, FCount, FError},
+			func(l *Logger, ctx context.Context) {
+				l.OpsAction(context.Background(), OpsDLQDrop, "alice", "127.0.0.1:5000", "0/1-0", 0, errBoom)
+			}},
+		{"OpsAction", EvOpsAction, "", []string{FAction, FOperator, FRemoteAddr, FTarget},
+			func(l *Logger, ctx context.Context) {
+				l.OpsAction(context.Background(), OpsDebugOn, "alice", "127.0.0.1:5000", "30m", -1, nil)
+			}},
+		{"OpsDenied", EvOpsDenied, "", []string{FReasonCode, FReasonText, FRemoteAddr},
+			func(l *Logger, ctx context.Context) {
+				l.OpsDenied(context.Background(), ReasonUnauthorized, "wrong OPS_TOKEN", "127.0.0.1:5000")
+			}},
 		{"JobQueued", EvJob, "", []string{FJobID, FShard},
 			func(l *Logger, ctx context.Context) { l.JobQueued(ctx, "j-1", 0) }},
 		{"Service", EvServiceStarting, "", []string{FMsg},

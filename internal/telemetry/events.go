@@ -398,6 +398,34 @@ func (l *Logger) DebugPanelShown(ctx context.Context, targetUser int64) {
 	l.emit(ctx, info, EvDebugPanelShown, DomainAdmin, zap.Int64(FTargetUserID, targetUser))
 }
 
+// OpsAction logs what an operator did on the ops page (action: one of the
+// Ops* constants); count is how many dead letters a DLQ action touched
+// (left out when negative), err why the action failed.
+func (l *Logger) OpsAction(ctx context.Context, action, operator, remoteAddr, target string, count int, err error) {
+	if !l.on(info) {
+		return
+	}
+	fields := []zap.Field{zap.String(FAction, action), zap.String(FOperator, l.text(operator)),
+		zap.String(FRemoteAddr, l.text(remoteAddr)), zap.String(FTarget, l.text(target))}
+	if count >= 0 {
+		fields = append(fields, zap.Int(FCount, count))
+	}
+	if err != nil {
+		fields = append(fields, zap.String(FError, l.errText(err)))
+	}
+	l.emit(ctx, info, EvOpsAction, DomainAdmin, fields...)
+}
+
+// OpsDenied logs a request the ops page refused (reason UNAUTHORIZED or
+// FORBIDDEN) and why.
+func (l *Logger) OpsDenied(ctx context.Context, reason Reason, why, remoteAddr string) {
+	if !l.on(warn) {
+		return
+	}
+	l.emit(ctx, warn, EvOpsDenied, DomainAdmin, zap.String(FReasonCode, string(reason)),
+		zap.String(FReasonText, l.text(why)), zap.String(FRemoteAddr, l.text(remoteAddr)))
+}
+
 // JobQueued logs a job written for the downstream generator.
 func (l *Logger) JobQueued(ctx context.Context, jobID string, shard int) {
 	if !l.on(info) {

@@ -143,31 +143,34 @@ func WriteTrace(w io.Writer, events []JournalEvent, asJSON bool) error {
 }
 
 func appendDetails(buf *buffer.Buffer, e JournalEvent) {
-	n := 0
-	add := func(k string) {
-		if n > 0 {
+	for i, k := range DetailKeys(e) {
+		if i > 0 {
 			buf.AppendByte(' ')
 		}
-		n++
 		appendKVKey(buf, k)
 		buf.AppendByte('=')
 		appendTraceValue(buf, e[k])
 	}
+}
+
+// DetailKeys returns the keys of an event's own fields (not ts, level,
+// name, instance, role, domain, nor the update's identity) in the order a
+// trace shows them: the fields that explain an outcome first (reason_code,
+// reason_text, the states...), the rest sorted.
+func DetailKeys(e JournalEvent) []string {
+	var keys, rest []string
 	for _, k := range traceOrder {
 		if _, ok := e[k]; ok {
-			add(k)
+			keys = append(keys, k)
 		}
 	}
-	var rest []string
 	for k := range e {
 		if !traceCommon[k] && !slices.Contains(traceOrder, k) {
 			rest = append(rest, k)
 		}
 	}
 	sort.Strings(rest)
-	for _, k := range rest {
-		add(k)
-	}
+	return append(keys, rest...)
 }
 
 // appendTraceValue writes one value as the kv format would: bare when safe,

@@ -41,3 +41,16 @@ func (in *Instance) Metrics() (map[string]float64, error) {
 	}
 	return out, sc.Err()
 }
+
+// Sum adds up every sample of metric name in m, whatever its labels (every
+// series of the instance carries redis_namespace, so the bare name is never
+// a key of m).
+func Sum(m map[string]float64, name string) float64 {
+	var total float64
+	for series, v := range m {
+		if series == name || strings.HasPrefix(series, name+"{") {
+			total += v
+		}
+	}
+	return total
+}

@@ -1,4 +1,4 @@
-package main
+package inspect
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestDLQErrorTypeIsClosed: `dlq list` shows an error type of the closed
+// TestDLQErrorTypeIsClosed: `dlq list` and the ops page show an error type of the closed
 // set, also for a dead letter an older release wrote with a Go type name.
 func TestDLQErrorTypeIsClosed(t *testing.T) {
 	typ, text := errorTypeOf("TELEGRAM_429", "telegram: sendMessage: 429 Too Many Requests")
