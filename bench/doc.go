@@ -19,7 +19,7 @@
 //
 // Usage (from the repository root, after `make build`):
 //
-//	bench -repo . -bin bin/dispatcher -out docs [-runs 5] [-quick] [-only ingest,e2e,peer,failover,memory,profile]
+//	bench -repo . -bin bin/dispatcher -out docs [-runs 5] [-quick] [-only ingest,e2e,peer,failover,poll,memory,profile]
 //	bench -repo . -out docs -report-only   # re-render BENCHMARKS.md and the plots from docs/benchmarks.json
 //
 // Subcommands used by the orchestrator (each runs in its own process so

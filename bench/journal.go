@@ -11,12 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mymmrac/telego"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/update"
 )
 
 // JournalResults is the event journal section (issue 17): Redis bytes per
@@ -264,8 +264,8 @@ func newClickHandler(target int64, menu bool) *clickHandler {
 	return &clickHandler{noopHandler: newNoop(target), menu: menu}
 }
 
-func (h *clickHandler) Handle(ctx context.Context, u *telego.Update) error {
-	if h.menu && u.CallbackQuery != nil {
+func (h *clickHandler) Handle(ctx context.Context, u *update.Update) error {
+	if h.menu && u.Telego.CallbackQuery != nil {
 		l := h.log
 		l.CallbackReceived(ctx, "v1:cat:image@mmx114pnb")
 		l.CallbackRouted(ctx, "category", "cat:image")

@@ -49,6 +49,9 @@ func writeReport(r *Results, dir string) error {
 	if r.Failover != nil {
 		failoverSection(w, r)
 	}
+	if r.Poll != nil {
+		pollSection(w, r)
+	}
 	if r.Memory != nil {
 		memorySection(w, r)
 	}

@@ -35,6 +35,7 @@ type Results struct {
 	E2E      *E2EResults      `json:"e2e,omitempty"`
 	Peer     *PeerResults     `json:"peer,omitempty"`
 	Failover *FailoverResults `json:"failover,omitempty"`
+	Poll     *PollResults     `json:"poll,omitempty"`
 	Memory   *MemoryResults   `json:"memory,omitempty"`
 	Journal  *JournalResults  `json:"journal,omitempty"`
 	Profiles []Profile        `json:"profiles,omitempty"`
@@ -122,6 +123,9 @@ func (r *Results) merge(path string) {
 	}
 	if r.Failover == nil {
 		r.Failover = old.Failover
+	}
+	if r.Poll == nil {
+		r.Poll = old.Poll
 	}
 	if r.Memory == nil {
 		r.Memory = old.Memory

@@ -156,7 +156,7 @@ func Check(name, title string, o Observation) Result {
 			starts[l.Int("update_id")] = append(starts[l.Int("update_id")], s)
 			all = append(all, s)
 		case "LEASE_ACQUIRED":
-			if l.Int("shard") == 0 {
+			if l.Int("shard") == 0 && l.Str("lease") == o.Lease {
 				acquired = append(acquired, acquisition{lineTime(l), l.Int("token")})
 			}
 		}
@@ -344,6 +344,15 @@ func Check(name, title string, o Observation) Result {
 		}
 	}
 	r.verdict("memory back to baseline", len(heavy) == 0, "%s", strings.Join(heavy, "; "))
+
+	if p := o.Poll; p != nil {
+		r.verdict("each update appended once", p.Appends == int64(r.Accepted),
+			"%d appends to the streams for %d updates queued for getUpdates", p.Appends, r.Accepted)
+		r.verdict("every update confirmed to Telegram", p.Confirmed > p.Last,
+			"Telegram's offset is %d, the last update %d", p.Confirmed, p.Last)
+		r.verdict("one getUpdates at a time", p.Conflicts <= p.Paused,
+			"%d getUpdates ended by another one, %d pollers paused", p.Conflicts, p.Paused)
+	}
 
 	// takeovers
 	for _, f := range o.Faults {

@@ -40,6 +40,9 @@ type scenario struct {
 	instances int
 	env       map[string]string
 	redis     redisMode
+	// poll: the instances ingest with INGEST=poll, and the load is queued
+	// for getUpdates on the fake Bot API instead of posted to the webhook
+	poll bool
 	// the load: chats of edited messages, of menus and clicks, and of
 	// clicks on an old menu; updates per chat (0: until the load stops),
 	// one every pace
@@ -70,6 +73,7 @@ type harness struct {
 	faults  []Fault
 	notes   []string
 	replay  int
+	paused  int // pollers paused (SIGSTOP) by the scenario
 	driver  *world.Driver
 	stopLB  chan struct{}
 	lbDone  chan struct{}
@@ -88,6 +92,9 @@ func runScenario(t *testing.T, sc scenario) {
 	env := map[string]string{}
 	for k, v := range baseEnv {
 		env[k] = v
+	}
+	if sc.poll {
+		env["INGEST"], env["POLL_TIMEOUT"] = "poll", "5s"
 	}
 	for k, v := range sc.env {
 		env[k] = v
@@ -112,13 +119,18 @@ func runScenario(t *testing.T, sc scenario) {
 	if leader == nil {
 		t.Fatal("no ACTIVE instance")
 	}
+	if sc.poll {
+		if p, _ := h.poller(10 * time.Second); p == nil {
+			t.Fatal("no instance polls")
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	h.driver = world.NewDriver(h.live())
 	h.balance()
 	idBase += 10_000_000
-	h.load = newLoad(ctx, h.driver, h.w.Bot, idBase)
+	h.load = newLoad(ctx, h.driver, h.w.Bot, idBase, sc.poll)
 	chat := idBase / 1000
 	for i := 0; i < sc.edits; i++ {
 		chat++
@@ -151,6 +163,11 @@ func runScenario(t *testing.T, sc scenario) {
 		accepted[id] = true
 	}
 	sent := h.load.Sent()
+	if sc.poll { // Telegram holds every update queued for getUpdates
+		for _, s := range sent {
+			accepted[s.UpdateID] = true
+		}
+	}
 	if !proctest.Eventually(90*time.Second, 200*time.Millisecond, func() bool { return h.settled(sent, accepted) }) {
 		t.Log("not every accepted update was dispatched or dead-lettered within 90s")
 	}
@@ -174,6 +191,9 @@ func runScenario(t *testing.T, sc scenario) {
 	_, _ = fmt.Sscan(env["WORKERS"], &workers)
 	o := Observation{Sent: sent, Accepted: accepted, Lines: h.w.Cluster.Lines(), Calls: h.w.Bot.Calls(),
 		Faults: h.faults, Procs: procs, Memory: mem, Workers: workers, Replayed: h.replay, Start: loadStart, End: loadEnd}
+	if sc.poll {
+		o.Lease, o.Poll = "poll", h.pollStats(sent)
+	}
 	r := Check(sc.name, sc.title, o)
 	r.Notes = h.notes
 	r.Elapsed = time.Since(began)
@@ -350,15 +370,70 @@ func (h *harness) balance() {
 	}()
 }
 
+// lease picks a lease out of an instance's /readyz: whether the instance
+// holds it, and under which token.
+type lease func(r proctest.Readiness) (held bool, token int64)
+
+// shard0 is shard 0's lease; pollLease the poll lease (INGEST=poll).
+func shard0(r proctest.Readiness) (bool, int64) {
+	return r.Shards["0"].Role == "ACTIVE", r.Shards["0"].Token
+}
+
+func pollLease(r proctest.Readiness) (bool, int64) {
+	return r.Poll != nil && r.Poll.Role == "ACTIVE", r.Poll.Token
+}
+
+// holder returns the running instance that holds l and its token, waiting
+// up to timeout; nil when there is none.
+func (h *harness) holder(l lease, timeout time.Duration) (*proctest.Instance, int64) {
+	var found *proctest.Instance
+	var token int64
+	proctest.Eventually(timeout, 20*time.Millisecond, func() bool {
+		for _, in := range h.live() {
+			if r, ok := in.Ready(); ok {
+				if held, t := l(r); held {
+					found, token = in, t
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return found, token
+}
+
+// mustHold returns the holder of l or fails the scenario.
+func (h *harness) mustHold(l lease) (*proctest.Instance, int64) {
+	h.t.Helper()
+	in, token := h.holder(l, 10*time.Second)
+	if in == nil {
+		h.t.Fatal("nobody holds the lease")
+	}
+	return in, token
+}
+
+// takeover waits until an instance other than old holds l with a token
+// larger than token.
+func (h *harness) takeover(l lease, old *proctest.Instance, token int64, timeout time.Duration) *proctest.Instance {
+	var next *proctest.Instance
+	proctest.Eventually(timeout, 20*time.Millisecond, func() bool {
+		for _, in := range h.others(old) {
+			if r, ok := in.Ready(); ok {
+				if held, t := l(r); held && t > token {
+					next = in
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return next
+}
+
 // leader returns the instance ACTIVE for shard 0 and its token, waiting up
 // to timeout; nil when there is none.
 func (h *harness) leader(timeout time.Duration) (*proctest.Instance, int64) {
-	in := h.w.Active(timeout, h.live())
-	if in == nil {
-		return nil, 0
-	}
-	r, _ := in.Ready()
-	return in, r.Shards["0"].Token
+	return h.holder(shard0, timeout)
 }
 
 // others returns the running instances but in.
@@ -383,29 +458,12 @@ func (h *harness) note(format string, args ...any) {
 }
 
 // mustLeader returns the current leader or fails the scenario.
-func (h *harness) mustLeader() (*proctest.Instance, int64) {
-	h.t.Helper()
-	in, token := h.leader(10 * time.Second)
-	if in == nil {
-		h.t.Fatal("no ACTIVE instance")
-	}
-	return in, token
-}
+func (h *harness) mustLeader() (*proctest.Instance, int64) { return h.mustHold(shard0) }
 
 // waitTakeover waits until an instance other than old is ACTIVE with a
 // token larger than token.
 func (h *harness) waitTakeover(old *proctest.Instance, token int64, timeout time.Duration) *proctest.Instance {
-	var next *proctest.Instance
-	proctest.Eventually(timeout, 20*time.Millisecond, func() bool {
-		for _, in := range h.others(old) {
-			if r, ok := in.Ready(); ok && r.Shards["0"].Role == "ACTIVE" && r.Shards["0"].Token > token {
-				next = in
-				return true
-			}
-		}
-		return false
-	})
-	return next
+	return h.takeover(shard0, old, token, timeout)
 }
 
 // kill9 kills in with SIGKILL.

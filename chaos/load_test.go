@@ -14,30 +14,44 @@ import (
 // load plays Telegram's users: each chat sends its updates one after
 // another (the next only once the previous was answered 200, as Telegram
 // does per chat), through the driver, which resends on any non-2xx answer or
-// timeout.
+// timeout. With poll set, Telegram holds them for getUpdates instead (the
+// fake Bot API's queue, which numbers updates in the order they come).
 type load struct {
 	d    *world.Driver
 	bot  *fakebot.Server
+	poll bool
 	ids  atomic.Int64
 	ctx  context.Context // bounds every send
 	stop chan struct{}   // closed: chats send nothing new
 	wg   sync.WaitGroup
 
+	qmu  sync.Mutex // poll: an id is taken and its update queued as one step
 	mu   sync.Mutex
 	sent []Sent
 }
 
-func newLoad(ctx context.Context, d *world.Driver, bot *fakebot.Server, firstID int64) *load {
-	l := &load{d: d, bot: bot, ctx: ctx, stop: make(chan struct{})}
+func newLoad(ctx context.Context, d *world.Driver, bot *fakebot.Server, firstID int64, poll bool) *load {
+	l := &load{d: d, bot: bot, poll: poll, ctx: ctx, stop: make(chan struct{})}
 	l.ids.Store(firstID)
 	return l
 }
 
-// send posts one update until it is accepted or the load's context ends.
-func (l *load) send(s Sent, body []byte) bool {
+// send makes the next update (with the next update_id) and posts it until
+// it is accepted or the load's context ends; with poll it queues it for
+// getUpdates (Telegram has it: accepted).
+func (l *load) send(make func(id int64) (Sent, []byte)) bool {
+	if l.poll {
+		l.qmu.Lock()
+		defer l.qmu.Unlock()
+	}
+	s, body := make(l.next())
 	l.mu.Lock()
 	l.sent = append(l.sent, s)
 	l.mu.Unlock()
+	if l.poll {
+		_, err := l.bot.Queue(body)
+		return err == nil
+	}
 	return l.d.Send(l.ctx, s.UpdateID, body) == nil
 }
 
@@ -72,8 +86,9 @@ func (l *load) edits(chat int64, n int, pace time.Duration) {
 	go func() {
 		defer l.wg.Done()
 		for i := 0; n == 0 || i < n; i++ {
-			id := l.next()
-			if !l.send(Sent{UpdateID: id, Chat: chat, Kind: KindEdited}, world.EditedMessage(id, chat)) {
+			if !l.send(func(id int64) (Sent, []byte) {
+				return Sent{UpdateID: id, Chat: chat, Kind: KindEdited}, world.EditedMessage(id, chat)
+			}) {
 				return
 			}
 			if !l.wait(pace) {
@@ -91,10 +106,11 @@ func (l *load) clicks(chat int64, n int, pace time.Duration) {
 	go func() {
 		defer l.wg.Done()
 		for i := 0; n == 0 || i < n; i++ {
-			id := l.next()
-			q := fmt.Sprintf("cq-%d", id)
-			body := world.Callback(id, chat, 1, "v1:cat:image@old", q)
-			if !l.send(Sent{UpdateID: id, Chat: chat, Kind: KindCallback, QueryID: q}, body) {
+			if !l.send(func(id int64) (Sent, []byte) {
+				q := fmt.Sprintf("cq-%d", id)
+				return Sent{UpdateID: id, Chat: chat, Kind: KindCallback, QueryID: q},
+					world.Callback(id, chat, 1, "v1:cat:image@old", q)
+			}) {
 				return
 			}
 			if !l.wait(pace) {
@@ -120,20 +136,25 @@ func (l *load) menus(chat int64, n int, pace time.Duration) {
 			if i > 0 && !l.wait(pace) {
 				return
 			}
-			id := l.next()
 			var ok bool
 			switch {
 			case i%8 == 0:
 				seen = len(l.bot.Calls())
-				if ok = l.send(Sent{UpdateID: id, Chat: chat, Kind: KindStart}, world.StartMessage(id, chat)); ok {
+				if ok = l.send(func(id int64) (Sent, []byte) {
+					return Sent{UpdateID: id, Chat: chat, Kind: KindStart}, world.StartMessage(id, chat)
+				}); ok {
 					msgID, data = l.menuAfter(chat, seen, 60*time.Second)
 				}
 			case data != "" && i%2 == 1:
-				q := fmt.Sprintf("cq-%d", id)
-				ok = l.send(Sent{UpdateID: id, Chat: chat, Kind: KindCallback, QueryID: q},
-					world.Callback(id, chat, msgID, data, q))
+				ok = l.send(func(id int64) (Sent, []byte) {
+					q := fmt.Sprintf("cq-%d", id)
+					return Sent{UpdateID: id, Chat: chat, Kind: KindCallback, QueryID: q},
+						world.Callback(id, chat, msgID, data, q)
+				})
 			default:
-				ok = l.send(Sent{UpdateID: id, Chat: chat, Kind: KindEdited}, world.EditedMessage(id, chat))
+				ok = l.send(func(id int64) (Sent, []byte) {
+					return Sent{UpdateID: id, Chat: chat, Kind: KindEdited}, world.EditedMessage(id, chat)
+				})
 			}
 			if !ok {
 				return

@@ -88,4 +88,27 @@ type Observation struct {
 	// Start and End bound the load (for the longest pause between
 	// dispatches).
 	Start, End time.Time
+	// Lease is the lease whose takeovers are measured: "" for shard 0's,
+	// "poll" for the poll lease (LEASE_ACQUIRED lease=poll).
+	Lease string
+	// Poll is what the long-polling scenarios saw (nil for the webhook's).
+	Poll *PollStats
+}
+
+// PollStats is the long-polling side of a scenario: the streams and
+// Telegram's record of getUpdates.
+type PollStats struct {
+	// Appends counts the entries ever appended to the shard streams (XINFO
+	// STREAM entries-added): each update once means Appends == accepted.
+	Appends int64
+	// Confirmed is the offset Telegram was last told (every update below it
+	// forgotten); Last the highest update_id queued.
+	Confirmed, Last int64
+	// Conflicts counts getUpdates ended because another came in; Paused is
+	// how many pollers a scenario paused (each may leave one open request
+	// that its successor's ends).
+	Conflicts, Paused int
+	// Duplicates counts DUPLICATE_UPDATE source=poll: updates fetched again
+	// after a poller died between their append and its offset.
+	Duplicates int
 }

@@ -39,8 +39,10 @@ func Render(rep Report) []byte {
 		rep.Generated.UTC().Format("2006-01-02 15:04 MST"), rep.Commit, rep.Elapsed.Round(time.Second))
 	p("Each scenario runs real `dispatcher` processes against a real `redis-server`, with Telegram played by the\n")
 	p("recording fake Bot API and a driver that posts like Telegram: across the instances as a load balancer would,\n")
-	p("one update at a time per chat, resending on any non-2xx answer or timeout. Then the same invariants are\n")
-	p("checked from the instances' logs and the fake Bot API's record (see `chaos/doc.go`).\n\n")
+	p("one update at a time per chat, resending on any non-2xx answer or timeout. In the long-polling scenarios\n")
+	p("(`INGEST=poll`) the fake Bot API holds the updates for `getUpdates` instead, with Telegram's offset semantics,\n")
+	p("and the streams must get each update exactly once. Then the same invariants are checked from the instances'\n")
+	p("logs and the fake Bot API's record (see `chaos/doc.go`).\n\n")
 	for _, e := range rep.Env {
 		p("- %s\n", e)
 	}
@@ -84,8 +86,9 @@ func Render(rep Report) []byte {
 	p("bound is `WORKERS` per term that ended uncleanly (docs/queue.md, duplicates 1, 2 and 4), zero for clean\n")
 	p("handovers. **reordered**: updates whose first `DISPATCH_START` came before that of an earlier update of the same\n")
 	p("chat. **dead-lettered**: after `MAX_DELIVERIES`, with how many an operator replayed. **takeover**: from the fault\n")
-	p("to the first `LEASE_ACQUIRED` with a larger token (the longest when a scenario has several faults; \"kept\" when\n")
-	p("the holder kept its lease). **longest pause**: the largest gap between two `DISPATCH_OK` while the load ran.\n\n")
+	p("to the first `LEASE_ACQUIRED` with a larger token, of shard 0's lease or, when polling, of the poll lease (the\n")
+	p("longest when a scenario has several faults; \"kept\" when the holder kept its lease). **longest pause**: the\n")
+	p("largest gap between two `DISPATCH_OK` while the load ran.\n\n")
 
 	p("## Scenarios\n\n")
 	for _, r := range rep.Results {

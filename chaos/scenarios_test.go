@@ -36,13 +36,21 @@ func steady(sc scenario) scenario {
 
 // killLeader kills the leader with SIGKILL and, when restart is set, starts
 // it again under the same INSTANCE_ID once the successor took over.
-func killLeader(restart bool) func(h *harness) {
+func killLeader(restart bool) func(h *harness) { return killHolder(shard0, "the leader", restart, nil) }
+
+// killHolder kills the holder of l (who, in the report) with SIGKILL, once
+// before has returned when set, and, when restart is set, starts it again
+// under the same INSTANCE_ID once the successor took over.
+func killHolder(l lease, who string, restart bool, before func(h *harness, in *proctest.Instance)) func(h *harness) {
 	return func(h *harness) {
-		leader, token := h.mustLeader()
-		h.kill9(leader, "kill -9 of the leader", token)
-		next := h.waitTakeover(leader, token, 10*time.Second)
+		leader, token := h.mustHold(l)
+		if before != nil {
+			before(h, leader)
+		}
+		h.kill9(leader, "kill -9 of "+who, token)
+		next := h.takeover(l, leader, token, 10*time.Second)
 		if next == nil {
-			h.t.Error("no takeover within 10s of kill -9")
+			h.t.Errorf("no takeover of %s within 10s of kill -9", who)
 			return
 		}
 		h.note("%s killed; %s took over", leader.ID, next.ID)
@@ -62,7 +70,28 @@ func killLeader(restart bool) func(h *harness) {
 	}
 }
 
+// rollingRestart replaces every instance in turn: start a new one, wait
+// until it is ready, SIGTERM an old one and wait for its exit; a SIGTERM of
+// the holder of l (who) is a fault whose takeover is measured.
+func rollingRestart(l lease, who string) func(h *harness) {
+	return func(h *harness) {
+		for _, in := range h.live() {
+			h.start("")
+			holder, token := h.holder(l, 5*time.Second)
+			if holder == in {
+				h.fault("SIGTERM of the "+who+" "+in.ID, token, false)
+			}
+			took := h.terminate(in)
+			h.note("%s stopped with SIGTERM in %s (%s: %v)", in.ID, took.Round(time.Millisecond), who, holder == in)
+		}
+	}
+}
+
 func scenarios() []scenario {
+	return append(webhookScenarios(), pollScenarios()...)
+}
+
+func webhookScenarios() []scenario {
 	return []scenario{
 		steady(scenario{name: "leader kill -9", short: "kill9", fault: killLeader(true),
 			title: "Three instances under load; the leader is killed with SIGKILL, then started again under the same INSTANCE_ID."}),
@@ -102,18 +131,7 @@ func scenarios() []scenario {
 		steady(scenario{name: "rolling restart", short: "rolling", warm: 2 * time.Second, after: 3 * time.Second,
 			title: "Three instances under load are replaced one after another, as a zero-downtime deploy does: " +
 				"start the new instance, wait until it is ready, send SIGTERM to an old one, wait for it to exit.",
-			fault: func(h *harness) {
-				old := h.live()
-				for _, in := range old {
-					h.start("")
-					leader, token := h.leader(5 * time.Second)
-					if leader == in {
-						h.fault("SIGTERM of the leader "+in.ID, token, false)
-					}
-					took := h.terminate(in)
-					h.note("%s stopped with SIGTERM in %s (leader: %v)", in.ID, took.Round(time.Millisecond), leader == in)
-				}
-			}}),
+			fault: rollingRestart(shard0, "leader")}),
 
 		steady(scenario{name: "Redis restart (AOF)", short: "redis-restart", redis: aofRedis,
 			title: "Three instances under load on a redis-server with appendonly yes and appendfsync always; " +

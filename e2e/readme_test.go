@@ -24,20 +24,23 @@ import (
 
 // A README shell block runs in this test when the line before its fence is
 //
-//	<!-- readme-test: run[, again until its claims hold]; CLAIM; CLAIM... -->
+//	<!-- readme-test[ VAR=value...]: run[, again until its claims hold]; CLAIM; CLAIM... -->
 //
 // where a CLAIM is `output has "TEXT"` (TEXT a Go string literal: the
 // block's output contains it) or `log has key=value key=value...` (the
 // service logs a line with those fields, within a few seconds). "again
 // until its claims hold" is for a block that only reads: it is run again
-// until its output holds (the service works asynchronously). Blocks without
-// the marker are not run, so other sections of the README can show any
-// command.
-var readmeMarker = regexp.MustCompile(`^<!-- readme-test: (.*) -->$`)
+// until its output holds (the service works asynchronously). Blocks whose
+// marker names settings (`readme-test INGEST=poll: ...`) run, in order, in a
+// walkthrough of their own against a `serve` with those settings. Blocks
+// without the marker are not run, so other sections of the README can show
+// any command.
+var readmeMarker = regexp.MustCompile(`^<!-- readme-test((?: [A-Z_]+=[^ :]+)*): (.*) -->$`)
 
 // readmeBlock is one marked shell block of the README.
 type readmeBlock struct {
-	line   int // of the fence
+	line   int    // of the fence
+	env    string // the settings of its walkthrough ("" for make run's), e.g. "INGEST=poll"
 	script string
 	again  bool
 	output []string            // texts the output must contain
@@ -53,14 +56,14 @@ func parseReadme(t *testing.T, text string) []readmeBlock {
 		if m == nil {
 			continue
 		}
-		b := readmeBlock{line: i + 2}
-		clauses := strings.Split(m[1], "; ")
+		b := readmeBlock{line: i + 2, env: strings.TrimSpace(m[1])}
+		clauses := strings.Split(m[2], "; ")
 		switch clauses[0] {
 		case "run":
 		case "run, again until its claims hold":
 			b.again = true
 		default:
-			t.Fatalf("README.md:%d: readme-test marker must start with run: %q", i+1, m[1])
+			t.Fatalf("README.md:%d: readme-test marker must start with run: %q", i+1, m[2])
 		}
 		for _, c := range clauses[1:] {
 			switch {
@@ -101,27 +104,58 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the dispatcher binary and a shell")
 	}
-	for _, tool := range []string{"sh", "curl", "grep", "cut", "tail"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("the README's blocks need %s", tool)
-		}
-	}
 	mk, err := os.ReadFile("../Makefile")
 	require.NoError(t, err)
 	require.Regexp(t, `(?m)^run: build\n\t\./\$\(BIN\) serve$`, string(mk), "make run is the binary's serve with no settings")
 	readme, err := os.ReadFile("../README.md")
 	require.NoError(t, err)
-	blocks := parseReadme(t, string(readme))
+	blocks := walkthrough(t, string(readme), "")
 	require.GreaterOrEqual(t, len(blocks), 8, "the sandbox walkthrough is marked")
 	last := blocks[len(blocks)-3:]
 	require.Contains(t, last[0].script, "./bin/dispatcher trace", "the walkthrough ends with trace and /debug")
 	require.Contains(t, last[1].script, `"text": "/debug 42"`, "the walkthrough ends with trace and /debug")
+	runWalkthrough(t, blocks, nil)
+}
 
+// TestReadmePollWalkthrough runs the README's long-polling blocks (marked
+// readme-test INGEST=poll) the same way, against `INGEST=poll make run`.
+func TestReadmePollWalkthrough(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the dispatcher binary and a shell")
+	}
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	blocks := walkthrough(t, string(readme), "INGEST=poll")
+	require.GreaterOrEqual(t, len(blocks), 3, "the long-polling walkthrough is marked")
+	require.Contains(t, blocks[0].script, "/sandbox/updates", "it starts by queueing an update for getUpdates")
+	runWalkthrough(t, blocks, []string{"INGEST=poll"})
+}
+
+// walkthrough returns the marked blocks of text whose settings are env.
+func walkthrough(t *testing.T, text, env string) []readmeBlock {
+	var out []readmeBlock
+	for _, b := range parseReadme(t, text) {
+		if b.env == env {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// runWalkthrough runs blocks in one shell against the binary's serve with
+// the environment of make run plus settings.
+func runWalkthrough(t *testing.T, blocks []readmeBlock, settings []string) {
+	t.Helper()
+	for _, tool := range []string{"sh", "curl", "grep", "cut", "tail"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the README's blocks need %s", tool)
+		}
+	}
 	dir := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "bin"), 0o755))
 	require.NoError(t, os.Symlink(proctest.Binary(t), filepath.Join(dir, "bin", "dispatcher")))
 	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-	env := []string{"LISTEN_ADDR=" + addr}
+	env := append([]string{"LISTEN_ADDR=" + addr}, settings...)
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		if !isSetting(k) {

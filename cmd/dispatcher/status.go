@@ -87,6 +87,7 @@ func writeStatus(w io.Writer, st inspect.Status) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	writePoll(w, st.Poll)
 	fmt.Fprintln(w)
 	return writeJournalStatus(w, st)
 }

@@ -41,6 +41,13 @@ type Config struct {
 	ListenAddr string
 	// WebhookPath (WEBHOOK_PATH, default /webhook).
 	WebhookPath string
+	// Ingest (INGEST, default webhook) is how updates come in: webhook
+	// (Telegram POSTs to WEBHOOK_PATH) or poll (the holder of the poll lease
+	// calls getUpdates; the webhook path answers 404).
+	Ingest string
+	// PollTimeout (POLL_TIMEOUT, default 30s) is getUpdates' long-poll
+	// timeout with INGEST=poll, in whole seconds, 0s to 5m (0: short polls).
+	PollTimeout time.Duration
 	// RedisURL (REDIS_URL, default none: embedded in-process Redis).
 	RedisURL string
 	// RedisClusterAddrs (REDIS_CLUSTER_ADDRS, default none) selects Redis
@@ -118,6 +125,8 @@ func Default() Config {
 		TelegramAPIURL:   "https://api.telegram.org",
 		ListenAddr:       ":8080",
 		WebhookPath:      "/webhook",
+		Ingest:           IngestWebhook,
+		PollTimeout:      30 * time.Second,
 		Namespace:        "tgd",
 		RedisWaitTimeout: 500 * time.Millisecond,
 		InstanceID:       defaultInstanceID(),
@@ -177,8 +186,8 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.TelegramAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return invalid("TELEGRAM_API_URL", "must be an http or https URL, got %q", c.TelegramAPIURL)
 		}
-		if c.WebhookSecret == "" && !c.InsecureWebhook {
-			return invalid("WEBHOOK_SECRET", "required unless SANDBOX=true or INSECURE_WEBHOOK=true")
+		if c.WebhookSecret == "" && !c.InsecureWebhook && c.Ingest != IngestPoll {
+			return invalid("WEBHOOK_SECRET", "required unless SANDBOX=true, INSECURE_WEBHOOK=true or INGEST=poll")
 		}
 	}
 	if c.WebhookSecret != "" && !validSecret(c.WebhookSecret) {
@@ -202,6 +211,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OpsToken != "" && (len(c.OpsToken) < MinOpsToken || len(c.OpsToken) > 256 || strings.ContainsFunc(c.OpsToken, unicode.IsSpace)) {
 		return invalid("OPS_TOKEN", "must be %d-256 characters without spaces (a random string: openssl rand -hex 24)", MinOpsToken)
+	}
+	if err := c.validateIngest(); err != nil {
+		return err
 	}
 	if err := c.validateRedis(); err != nil {
 		return err
@@ -264,6 +276,25 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 			return invalid("JOURNAL_REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
 		}
+	}
+	return nil
+}
+
+// Values of INGEST.
+const (
+	IngestWebhook = "webhook"
+	IngestPoll    = "poll"
+)
+
+func (c *Config) validateIngest() error {
+	if c.Ingest != IngestWebhook && c.Ingest != IngestPoll {
+		return invalid("INGEST", "must be webhook or poll, got %q", c.Ingest)
+	}
+	if c.PollTimeout < 0 || c.PollTimeout > 5*time.Minute {
+		return invalid("POLL_TIMEOUT", "must be between 0s and 5m, got %s", c.PollTimeout)
+	}
+	if c.PollTimeout%time.Second != 0 {
+		return invalid("POLL_TIMEOUT", "must be whole seconds (getUpdates' timeout is in seconds), got %s", c.PollTimeout)
 	}
 	return nil
 }

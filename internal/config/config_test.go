@@ -101,6 +101,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"DEDUPE_WINDOW": "10ms"}, `DEDUPE_WINDOW:`},
 		{map[string]string{"HANDLER_TIMEOUT": "1ms"}, `HANDLER_TIMEOUT:`},
 		{map[string]string{"LISTEN_ADDR": "8080"}, `LISTEN_ADDR:`},
+		{map[string]string{"INGEST": "pull"}, `INGEST: must be webhook or poll, got "pull"`},
+		{map[string]string{"POLL_TIMEOUT": "1500ms"}, `POLL_TIMEOUT: must be whole seconds`},
+		{map[string]string{"POLL_TIMEOUT": "10m"}, `POLL_TIMEOUT: must be between 0s and 5m, got 10m0s`},
 		{map[string]string{"JOURNAL_MAX_MEMORY": "lots"}, `JOURNAL_MAX_MEMORY: must be a size such as 256MiB`},
 		{map[string]string{"JOURNAL_MAX_MEMORY": "512KiB"}, `JOURNAL_MAX_MEMORY: must be at least 1MiB, got 512KiB`},
 		{map[string]string{"JOURNAL_REDIS_URL": "http://x"}, `JOURNAL_REDIS_URL: must be a redis://`},
@@ -162,6 +165,18 @@ func TestEveryVarHasAFlag(t *testing.T) {
 		"MAX_DELIVERIES", "MAX_BACKLOG", "DEDUPE_WINDOW", "LOG_FORMAT", "LOG_LEVEL", "SILENCE_GUARD", "ADMIN_IDS"} {
 		require.True(t, seen[name], "CONTRACT §2 variable %s missing", name)
 	}
+}
+
+// TestPollNeedsNoWebhookSecret: with INGEST=poll nothing is served at the
+// webhook path, so a bot with a token needs no WEBHOOK_SECRET.
+func TestPollNeedsNoWebhookSecret(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"BOT_TOKEN": token, "INGEST": "poll"}))
+	require.NoError(t, err)
+	require.NoError(t, c.Validate())
+	require.Equal(t, IngestPoll, c.Ingest)
+	require.Equal(t, 30*time.Second, c.PollTimeout, "the default")
+	d := Default()
+	require.Equal(t, IngestWebhook, d.Ingest)
 }
 
 func TestEmptyMeansUnset(t *testing.T) {

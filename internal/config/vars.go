@@ -44,6 +44,8 @@ var vars = []Var{
 	boolVar("INSECURE_WEBHOOK", "allow a webhook without a secret outside sandbox mode", func(c *Config) *bool { return &c.InsecureWebhook }),
 	strVar("LISTEN_ADDR", "HTTP address for the webhook and ops endpoints", false, func(c *Config) *string { return &c.ListenAddr }),
 	strVar("WEBHOOK_PATH", "path of the webhook", false, func(c *Config) *string { return &c.WebhookPath }),
+	strVar("INGEST", "webhook (Telegram POSTs to WEBHOOK_PATH) or poll (one instance at a time calls getUpdates)", false, func(c *Config) *string { return &c.Ingest }),
+	durVar("POLL_TIMEOUT", "getUpdates long-poll timeout with INGEST=poll (whole seconds)", func(c *Config) *time.Duration { return &c.PollTimeout }),
 	strVar("REDIS_URL", "redis:// or rediss:// URL; empty: embedded in-process Redis (one instance only)", true, func(c *Config) *string { return &c.RedisURL }),
 	listVar("REDIS_CLUSTER_ADDRS", "comma-separated Redis Cluster seed nodes", func(c *Config) *[]string { return &c.RedisClusterAddrs }),
 	listVar("REDIS_SENTINEL_ADDRS", "comma-separated Sentinel addresses", func(c *Config) *[]string { return &c.RedisSentinelAddrs }),

@@ -9,7 +9,9 @@
 // messages it "sent" so that an edit of an unknown message fails as
 // Telegram's does, answers a message sent into a forum topic or through a
 // business connection as being there, and can be told to fail calls (429
-// with retry_after, 5xx, 400) to test the client.
+// with retry_after, 5xx, 400) to test the client. It serves getUpdates with
+// Telegram's offset semantics over the updates queued with Queue (POST
+// /sandbox/updates in sandbox mode): see updates.go.
 package fakebot
 
 import (
@@ -58,6 +60,7 @@ type Server struct {
 	fault    FaultFunc
 	webhook  map[string]any
 	changed  chan struct{} // closed and replaced on every call
+	polling  polling       // getUpdates (updates.go)
 }
 
 // place is where a sent message lives: its forum topic, its business
@@ -159,7 +162,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"ok": false, "error_code": 400, "description": "Bad Request: " + err.Error()})
 		return
 	}
+	if method == "getUpdates" {
+		s.poll(w, r, params)
+		return
+	}
 	status, body := s.answer(method, params)
+	writeJSON(w, status, body)
+}
+
+// poll answers getUpdates: a fault if one applies, else the long poll
+// (updates.go), recorded when answered.
+func (s *Server) poll(w http.ResponseWriter, r *http.Request, params map[string]any) {
+	at := time.Now().UTC()
+	status, body, faulted := s.faulted("getUpdates", params)
+	if !faulted {
+		status, body = s.getUpdates(r.Context(), params)
+		s.mu.Lock()
+		call := Call{Seq: len(s.calls) + 1, Method: "getUpdates", Params: params, At: at, Status: status, Result: body["result"]}
+		s.record(call)
+		s.mu.Unlock()
+		if status == http.StatusOK {
+			body = map[string]any{"ok": true, "result": body["result"]}
+		}
+	}
 	writeJSON(w, status, body)
 }
 
@@ -195,33 +220,48 @@ func decodeParams(r *http.Request, params map[string]any) error {
 }
 
 func (s *Server) answer(method string, params map[string]any) (int, map[string]any) {
-	s.mu.Lock()
-	defer func() {
-		close(s.changed)
-		s.changed = make(chan struct{})
-		s.mu.Unlock()
-	}()
-	s.perMeth[method]++
-	call := Call{Seq: len(s.calls) + 1, Method: method, Params: params, At: time.Now().UTC(), Status: http.StatusOK}
-	if s.fault != nil {
-		if f := s.fault(method, s.perMeth[method]); f != nil {
-			call.Status = f.Status
-			s.calls = append(s.calls, call)
-			body := map[string]any{"ok": false, "error_code": f.Status, "description": f.Description}
-			if f.RetryAfter > 0 {
-				body["parameters"] = map[string]any{"retry_after": f.RetryAfter}
-			}
-			return f.Status, body
-		}
+	if status, body, faulted := s.faulted(method, params); faulted {
+		return status, body
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	call := Call{Seq: len(s.calls) + 1, Method: method, Params: params, At: time.Now().UTC(), Status: http.StatusOK}
 	status, result := s.result(method, params)
 	call.Status = status
 	call.Result = result["result"]
-	s.calls = append(s.calls, call)
+	s.record(call)
 	if status != http.StatusOK {
 		return status, result
 	}
 	return status, map[string]any{"ok": true, "result": result["result"]}
+}
+
+// faulted counts a call of method and, when the FaultFunc fails it, records
+// it and returns the error answer.
+func (s *Server) faulted(method string, params map[string]any) (int, map[string]any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.perMeth[method]++
+	if s.fault == nil {
+		return 0, nil, false
+	}
+	f := s.fault(method, s.perMeth[method])
+	if f == nil {
+		return 0, nil, false
+	}
+	s.record(Call{Seq: len(s.calls) + 1, Method: method, Params: params, At: time.Now().UTC(), Status: f.Status})
+	body := map[string]any{"ok": false, "error_code": f.Status, "description": f.Description}
+	if f.RetryAfter > 0 {
+		body["parameters"] = map[string]any{"retry_after": f.RetryAfter}
+	}
+	return f.Status, body, true
+}
+
+// record appends a call and wakes the waiters of Changed; s.mu is held.
+func (s *Server) record(c Call) {
+	s.calls = append(s.calls, c)
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // result computes a successful answer; s.mu is held.

@@ -19,6 +19,10 @@
 //     refused is enqueued.
 //
 // Any instance ingests, ACTIVE or PASSIVE: ingest never looks at leases.
+//
+// Ingest is the path of every update into the streams, also of those the
+// poller (package poll, INGEST=poll) takes from getUpdates: one reading of
+// the update, one dedupe, one backlog rule and the same events for both.
 package ingest
 
 import (
@@ -86,20 +90,95 @@ func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, status int,
 	http.Error(w, text, status)
 }
 
-// logged logs what Enqueue did (DUPLICATE_UPDATE or QUEUE_ENQUEUE) and
-// returns it in a few words (reason texts are kept short).
-func (h *Handler) logged(ctx context.Context, env queue.Envelope, res queue.EnqueueResult, typ string, sent time.Time) string {
-	if res.Duplicate {
-		h.cfg.Log.DuplicateUpdate(ctx, env.Shard, res.OriginalCID)
-		h.cfg.Metrics.Duplicates.Inc()
-		if res.OriginalCID == "" {
-			return "duplicate"
-		}
-		return "duplicate of " + res.OriginalCID
+// Source says where an update came from: the field source of QUEUE_ENQUEUE
+// and DUPLICATE_UPDATE.
+type Source string
+
+// Sources of updates.
+const (
+	FromWebhook Source = "webhook" // a POST to WEBHOOK_PATH
+	FromPoll    Source = "poll"    // getUpdates (INGEST=poll)
+)
+
+// ErrNotUpdate is returned by Ingest for a body that is not an Update; the
+// error says why. Nothing was enqueued.
+var ErrNotUpdate = errors.New("ingest: body is not an Update")
+
+// Result is what Ingest did with one update.
+type Result struct {
+	// Update is the update's identity (cid made here, shard); empty when the
+	// body was not an Update. Callers log their refusals under it.
+	Update telemetry.Update
+	// Duplicate: the update_id was seen within DEDUPE_WINDOW; nothing was
+	// appended. OriginalCID is the first ingest's cid when known.
+	Duplicate   bool
+	OriginalCID string
+	// Done says what happened, in a few words, for reason texts.
+	Done string
+}
+
+// Ingest puts one update, body as Telegram sent it, on its shard's stream:
+// the one path of every update into the dispatcher, for the webhook and the
+// poller alike. It reads the update's id, type, chat and user (update.Scan,
+// no decoding), makes its cid, picks the shard, and
+// appends it in one Lua call (dedupe, backlog, append); then it logs
+// QUEUE_ENQUEUE or DUPLICATE_UPDATE (with source=poll for the poller) and
+// counts it. pollToken is the poll lease's token for the poller (the append
+// is fenced by it) and 0 for the webhook.
+//
+// Errors: ErrNotUpdate (nothing enqueued); queue.ErrBacklogFull (nothing
+// enqueued); queue.ErrNotReplicated, after logging what the master did (the
+// update is appended or a duplicate, not yet on enough replicas); one
+// matching lease.ErrFenced for a stale poller (nothing enqueued); any other
+// error wraps queue.ErrUnavailable (the append is unconfirmed). The Redis
+// call is bounded by EnqueueTimeout.
+func (h *Handler) Ingest(ctx context.Context, body []byte, src Source, pollToken int64) (Result, error) {
+	info, err := update.Scan(body)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %s", ErrNotUpdate, strings.TrimPrefix(err.Error(), update.ErrNotUpdate.Error()+": "))
 	}
-	h.cfg.Log.QueueEnqueueAt(ctx, sent, typ, env.Shard, res.Depth, res.ID)
-	h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(typ).Inc()
-	return "appended, will be dispatched"
+	typ, chat, user := info.Type, info.ChatID, info.UserID
+	env := queue.Envelope{
+		CID: telemetry.NewCID(), UpdateID: info.UpdateID, Type: typ, ChatID: chat, UserID: user,
+		Payload: body, Ingest: h.cfg.Instance,
+	}
+	env.Shard = h.cfg.Queue.ShardOf(typ, chat, user, env.UpdateID)
+	r := Result{Update: telemetry.Update{CID: env.CID, UpdateID: env.UpdateID, Type: typ,
+		UserID: user, ChatID: chat, Shard: env.Shard}}
+	ctx = telemetry.WithUpdate(ctx, r.Update)
+
+	qctx, cancel := context.WithTimeout(ctx, EnqueueTimeout)
+	sent := time.Now()
+	var res queue.EnqueueResult
+	if pollToken > 0 {
+		res, err = h.cfg.Queue.EnqueuePolled(qctx, env, pollToken)
+	} else {
+		res, err = h.cfg.Queue.Enqueue(qctx, env)
+	}
+	cancel()
+	if err != nil && !errors.Is(err, queue.ErrNotReplicated) {
+		return r, err
+	}
+	// Redis did what the result says (with ErrNotReplicated, only the
+	// replicas are missing): log that first, so the chain reads true
+	r.Duplicate, r.OriginalCID = res.Duplicate, res.OriginalCID
+	source := string(src) // the field source: poll; the webhook's lines go without it, as before polling
+	if src == FromWebhook {
+		source = ""
+	}
+	if res.Duplicate {
+		h.cfg.Log.DuplicateUpdateFrom(ctx, source, env.Shard, res.OriginalCID)
+		h.cfg.Metrics.Duplicates.Inc()
+		r.Done = "duplicate"
+		if res.OriginalCID != "" {
+			r.Done = "duplicate of " + res.OriginalCID
+		}
+	} else {
+		h.cfg.Log.QueueEnqueueFrom(ctx, sent, source, typ, env.Shard, res.Depth, res.ID)
+		h.cfg.Metrics.UpdatesEnqueued.WithLabelValues(typ).Inc()
+		r.Done = "appended, will be dispatched"
+	}
+	return r, err
 }
 
 // ServeHTTP answers one webhook request.
@@ -131,44 +210,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(ctx, w, http.StatusBadRequest, telemetry.ReasonBadPayload, "body could not be read")
 		return
 	}
-	info, err := update.Scan(body)
-	if err != nil {
-		why := strings.TrimPrefix(err.Error(), update.ErrNotUpdate.Error()+": ")
-		h.reject(ctx, w, http.StatusBadRequest, telemetry.ReasonBadPayload, "body is not an Update: "+why)
-		return
+	res, err := h.Ingest(ctx, body, FromWebhook, 0)
+	if res.Update.CID != "" {
+		ctx = telemetry.WithUpdate(ctx, res.Update)
 	}
-	typ, chat, user := info.Type, info.ChatID, info.UserID
-	env := queue.Envelope{
-		CID: telemetry.NewCID(), UpdateID: info.UpdateID, Type: typ, ChatID: chat, UserID: user,
-		Payload: body, Ingest: h.cfg.Instance,
-	}
-	env.Shard = h.cfg.Queue.ShardOf(typ, chat, user, env.UpdateID)
-	ctx = telemetry.WithUpdate(ctx, telemetry.Update{CID: env.CID, UpdateID: env.UpdateID, Type: typ,
-		UserID: user, ChatID: chat, Shard: env.Shard})
-
-	qctx, cancel := context.WithTimeout(ctx, EnqueueTimeout)
-	sent := time.Now()
-	res, err := h.cfg.Queue.Enqueue(qctx, env)
-	cancel()
 	switch {
+	case errors.Is(err, ErrNotUpdate):
+		h.reject(ctx, w, http.StatusBadRequest, telemetry.ReasonBadPayload,
+			strings.Replace(err.Error(), "ingest: body is not an Update", "body is not an Update", 1))
+		return
 	case errors.Is(err, queue.ErrBacklogFull):
 		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonBacklogFull,
-			"backlog of shard "+strconv.Itoa(env.Shard)+" is full")
+			"backlog of shard "+strconv.Itoa(res.Update.Shard)+" is full")
 		return
 	case errors.Is(err, queue.ErrNotReplicated):
-		// Redis did what the result says; only the replicas are missing:
-		// log that first, so the chain reads true, then ask for a resend
 		var nr *queue.NotReplicatedError
 		errors.As(err, &nr)
 		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonReplicasUnavailable,
-			fmt.Sprintf("%s; %d of %d replicas acked in %s", h.logged(ctx, env, res, typ, sent), nr.Acked, nr.Want, nr.Within))
+			fmt.Sprintf("%s; %d of %d replicas acked in %s", res.Done, nr.Acked, nr.Want, nr.Within))
 		return
 	case err != nil:
 		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonRedisUnavailable, err.Error())
 		return
 	}
-	h.logged(ctx, env, res, typ, sent)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_, _ = io.WriteString(w, `{"ok":true,"cid":"`+env.CID+`"}`)
+	_, _ = io.WriteString(w, `{"ok":true,"cid":"`+res.Update.CID+`"}`)
 }

@@ -19,6 +19,7 @@ type Status struct {
 	Namespace string               `json:"namespace"`
 	Instances []lease.InstanceInfo `json:"instances"`
 	Shards    []ShardStatus        `json:"shards"`
+	Poll      *PollStatus          `json:"poll,omitempty"` // INGEST=poll
 	// Journal is the event journal's memory, budget and oldest chain;
 	// nil when the journal's Redis did not answer (JournalError says why).
 	Journal      *journal.Stats `json:"journal,omitempty"`
@@ -66,6 +67,9 @@ func (in *Inspector) Status(ctx context.Context) (Status, error) {
 		ss := shardStatus(li, qs)
 		ss.Node, ss.Slot = nodeOf(n)
 		st.Shards = append(st.Shards, ss)
+	}
+	if st.Poll, err = in.poll(ctx); err != nil {
+		return st, err
 	}
 	// the journal may live in a Redis of its own: its trouble is shown,
 	// not fatal

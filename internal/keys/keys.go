@@ -16,6 +16,11 @@
 //	{tgd:0}:dlq           dead-letter stream
 //	{tgd:0}:jobs          jobs for the downstream generator
 //	{tgd:0}:fsm:<chat>:<user>  FSM state of one user in one chat
+//	{tgd:0}:poll-fence    highest poll-lease token that claimed the shard's stream (INGEST=poll)
+//	{tgd:poll:0}:lease    the poll lease (INGEST=poll): shard 0 of the space Poll()
+//	{tgd:poll:0}:fence    highest poll-lease token handed out
+//	{tgd:poll:0}:offset   the next getUpdates offset, written under the poll lease's token
+//	tgd:poll:lease-released  pub/sub channel announcing a released poll lease
 //	tgd:lease-released    pub/sub channel announcing a released lease
 //	tgd:instance:<id>     heartbeat of a live instance
 //	tgd:members           live instances sharing the shards (sorted set, score = expiry)
@@ -87,6 +92,22 @@ func (k Shard) Probe() string { return k.tag + "probe" }
 func (k Shard) FSM(chatID, userID int64) string {
 	return k.tag + "fsm:" + strconv.FormatInt(chatID, 10) + ":" + strconv.FormatInt(userID, 10)
 }
+
+// PollFence holds the highest poll-lease token that claimed the shard's
+// stream (INGEST=poll): a poller's append with a lower token is refused.
+func (k Shard) PollFence() string { return k.tag + "poll-fence" }
+
+// Poll returns the key space of the poll lease (INGEST=poll): a lease like a
+// shard's, held through lease.Manager as shard 0 of this space, so its hash,
+// fencing counter and release channel are {ns:poll:0}:lease,
+// {ns:poll:0}:fence and ns:poll:lease-released. REDIS_NAMESPACE has no
+// colons, so no namespace's own keys can be these.
+func (s Space) Poll() Space { return Space{ns: s.ns + ":poll"} }
+
+// PollOffset is the next getUpdates offset of the namespace's poller: every
+// update below it is on a shard stream. It shares the poll lease's hash slot,
+// so that it is written with a script fenced by the poll lease.
+func (s Space) PollOffset() string { return s.Poll().Shard(0).Tag() + "offset" }
 
 // LeaseReleased is the pub/sub channel on which a released shard number is
 // announced.

@@ -34,6 +34,38 @@ type EnqueueResult struct {
 //
 // Enqueue logs nothing; the caller logs QUEUE_ENQUEUE or DUPLICATE_UPDATE.
 func (q *Queue) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error) {
+	return q.enqueue(ctx, e, 0)
+}
+
+// EnqueuePolled is Enqueue for the poller (INGEST=poll) holding the poll
+// lease under token: the append is refused, with an error matching
+// lease.ErrFenced and nothing written, when a poller with a larger token
+// has claimed the shard (ClaimPollFence, or an append of its own), so a
+// stale poller that wakes up cannot append what its successor already did.
+// A token above the shard's fence raises it.
+func (q *Queue) EnqueuePolled(ctx context.Context, e Envelope, token int64) (EnqueueResult, error) {
+	if token <= 0 {
+		return EnqueueResult{}, fmt.Errorf("queue: poll token must be positive, got %d", token)
+	}
+	return q.enqueue(ctx, e, token)
+}
+
+// ClaimPollFence raises every shard's poll fence to token: from its return
+// on, appends of pollers with lower tokens are refused. A new poller calls
+// it before its first getUpdates. It returns an error matching
+// lease.ErrFenced when some shard was already claimed by a larger token
+// (this poller is stale), and one wrapping ErrUnavailable when Redis did not
+// answer (shards before the failing one may be raised already).
+func (q *Queue) ClaimPollFence(ctx context.Context, token int64) error {
+	for n := 0; n < q.opts.Shards; n++ {
+		if err := pollFenceScript.Run(ctx, q.c, []string{q.ks.Shard(n).PollFence()}, token).Err(); err != nil {
+			return mapErr(ctx, err)
+		}
+	}
+	return nil
+}
+
+func (q *Queue) enqueue(ctx context.Context, e Envelope, pollToken int64) (EnqueueResult, error) {
 	k, err := q.shard(e.Shard)
 	if err != nil {
 		return EnqueueResult{}, err
@@ -42,8 +74,8 @@ func (q *Queue) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error) 
 	if q.opts.DedupeWindow > 0 && window == 0 {
 		window = 1
 	}
-	args := append([]any{window, q.opts.MaxBacklog, e.CID}, e.fields()...)
-	keys := []string{k.Stream(), k.Seen(e.UpdateID)}
+	args := append([]any{window, q.opts.MaxBacklog, e.CID, pollToken}, e.fields()...)
+	keys := []string{k.Stream(), k.Seen(e.UpdateID), k.PollFence()}
 	var res []any
 	acked := int64(-1)
 	if q.opts.WaitReplicas > 0 {

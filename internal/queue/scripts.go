@@ -21,9 +21,12 @@ var (
 	deadLetterLua string
 	//go:embed replay.lua
 	replayLua string
+	//go:embed pollfence.lua
+	pollFenceLua string
 
 	enqueueScript    = redis.NewScript(enqueueLua)
 	replayScript     = redis.NewScript(replayLua)
+	pollFenceScript  = redis.NewScript(pollFenceLua)
 	readScript       = lease.NewFencedScript(readLua)
 	claimScript      = lease.NewFencedScript(claimLua)
 	ackScript        = lease.NewFencedScript(ackLua)

@@ -21,14 +21,7 @@ import (
 // the client talks to the fake Bot API mounted on this instance's own
 // listener under /sandbox/.
 func (s *Server) newBot() (worker.Handler, error) {
-	token, apiURL := s.cfg.BotToken, s.cfg.TelegramAPIURL
-	if s.cfg.Sandbox {
-		s.sandbox = fakebot.New()
-		apiURL = "http://" + s.Addr() + "/sandbox"
-		if token == "" {
-			token = telegram.SandboxToken
-		}
-	}
+	token, apiURL := s.botAPI()
 	tg, err := telegram.New(telegram.Config{Token: token, APIURL: apiURL, Log: s.log, Metrics: s.metrics})
 	if err != nil {
 		return nil, err
@@ -44,6 +37,23 @@ func (s *Server) newBot() (worker.Handler, error) {
 	return bot.New(bot.Config{Client: s.redis, Telegram: tg, Log: s.log, Metrics: s.metrics, Catalog: cat,
 		Admins: s.cfg.IsAdmin, SilenceGuard: s.cfg.SilenceGuard, Journal: s.journal, Debug: s.debug,
 		Username: username})
+}
+
+// botAPI returns the bot token and the Bot API base URL the instance talks
+// to: in sandbox mode the fake Bot API mounted on this instance's own
+// listener under /sandbox/ (made on the first call).
+func (s *Server) botAPI() (token, apiURL string) {
+	token, apiURL = s.cfg.BotToken, s.cfg.TelegramAPIURL
+	if s.cfg.Sandbox {
+		if s.sandbox == nil {
+			s.sandbox = fakebot.New()
+		}
+		apiURL = "http://" + s.Addr() + "/sandbox"
+		if token == "" {
+			token = telegram.SandboxToken
+		}
+	}
+	return token, apiURL
 }
 
 // botUsername asks Telegram for the bot's username (getMe): in groups the

@@ -20,12 +20,16 @@ import (
 //	panic=ID[,ID...]   the handler panics on these update_ids
 //	fail=ID[,ID...]    the handler returns an error on these update_ids
 //	sleep=DURATION     every dispatch first waits DURATION (or its deadline)
+//	pollstall=DURATION with INGEST=poll, the poller waits DURATION after the
+//	                   first update of each batch of two or more (mid-batch)
 //
 // Example: DISPATCHER_FAULTS='panic=700000001;sleep=5ms'.
 type Faults struct {
 	Panic map[int64]bool
 	Fail  map[int64]bool
 	Sleep time.Duration
+	// PollStall is the poller's pause mid-batch (poll.Config.StallMidBatch).
+	PollStall time.Duration
 }
 
 // ErrInjected is the error of a fail= fault.
@@ -56,12 +60,16 @@ func ParseFaults(s string) (Faults, error) {
 				}
 				set[n] = true
 			}
-		case "sleep":
+		case "sleep", "pollstall":
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 0 {
-				return f, fmt.Errorf("sleep: %q is not a duration", v)
+				return f, fmt.Errorf("%s: %q is not a duration", k, v)
 			}
-			f.Sleep = d
+			if k == "sleep" {
+				f.Sleep = d
+			} else {
+				f.PollStall = d
+			}
 		default:
 			return f, fmt.Errorf("unknown fault %q", k)
 		}

@@ -21,7 +21,9 @@ func (l leadership) Valid(shard int, token int64) bool { return l.s.leases.Valid
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(s.cfg.WebhookPath, s.metrics.InstrumentWebhook(s.ingest))
+	if s.poller == nil { // INGEST=poll: nothing at the webhook path (404)
+		mux.Handle(s.cfg.WebhookPath, s.metrics.InstrumentWebhook(s.ingest))
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
@@ -32,6 +34,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(opsweb.Path+"/", s.ops)
 	if s.sandbox != nil {
 		mux.Handle("/sandbox/messages", s.sandbox.MessagesHandler())
+		if s.poller != nil {
+			mux.Handle("/sandbox/updates", s.sandbox.UpdatesHandler()) // what getUpdates returns
+		}
 		if s.redis.Embedded != nil {
 			mux.HandleFunc(SandboxRedisPath, s.sandboxRedis)
 		}
@@ -71,6 +76,7 @@ type Readiness struct {
 	Role     string                 `json:"role"`
 	Shards   map[string]ShardReady  `json:"shards"`
 	Redis    string                 `json:"redis"`
+	Poll     *ShardReady            `json:"poll,omitempty"` // INGEST=poll: the poll lease on this instance
 	Stopping bool                   `json:"stopping,omitempty"`
 	Uptime   string                 `json:"uptime"`
 	Extra    map[string]interface{} `json:"-"`
@@ -90,6 +96,10 @@ func (s *Server) readiness() (Readiness, bool) {
 		if st.Role == telemetry.RoleActive {
 			r.Role = telemetry.RoleActive
 		}
+	}
+	if s.poller != nil {
+		st := s.poller.Status()
+		r.Poll = &ShardReady{Role: st.Role, Token: st.Token}
 	}
 	ok := s.redisOK.Load() && !r.Stopping
 	if !s.redisOK.Load() {

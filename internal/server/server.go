@@ -35,6 +35,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/opsweb"
+	"github.com/dispatcher-bot/dispatcher/internal/poll"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
@@ -60,6 +61,7 @@ type Server struct {
 	balance  *lease.Balancer // nil with SHARDS=1
 	registry *lease.Registry
 	ingest   *ingest.Handler
+	poller   *poll.Poller // INGEST=poll; nil with the webhook
 	ops      *opsweb.Handler
 	sandbox  *fakebot.Server
 	listener net.Listener
@@ -138,6 +140,11 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	if err != nil {
 		ln.Close()
 		s.closeRedis()
+		return nil, err
+	}
+	if s.poller, err = s.newPoller(); err != nil {
+		ln.Close()
+		rc.Close()
 		return nil, err
 	}
 	var want func(int) bool
@@ -271,6 +278,7 @@ func (s *Server) Run(ctx context.Context) error {
 	leaseCtx, stopLeases := context.WithCancel(context.Background())
 	leasesDone := make(chan error, 1)
 	go func() { leasesDone <- s.leases.Run(leaseCtx) }()
+	stopPoller := s.runPoller()
 
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceReady, "ready", zap.String("addr", s.Addr()))
 
@@ -288,6 +296,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// instance fewer and take the shards released in step 3 at once
 	s.stopping.Store(true)
 	s.ingest.Stop()
+	stopPoller() // releases the poll lease: another instance polls at once
 	stopBalance()
 	<-balanceDone
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStopping, "draining",
@@ -319,6 +328,9 @@ func (s *Server) announce() {
 	}
 	if s.cfg.Sandbox {
 		msg := "sandbox mode: no real Telegram; what the bot sends is recorded at GET /sandbox/messages"
+		if s.poller != nil {
+			msg += "; INGEST=poll: POST an update to /sandbox/updates and getUpdates returns it"
+		}
 		if len(s.cfg.AdminIDs) == 0 {
 			msg += fmt.Sprintf("; user %d may use /debug (ADMIN_IDS is unset)", config.SandboxAdminID)
 		}
@@ -331,10 +343,14 @@ func (s *Server) announce() {
 		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
 			"INSECURE_WEBHOOK=true: the webhook accepts requests without a secret token")
 	}
+	webhook := "http://" + localAddr(s.listener.Addr()) + s.cfg.WebhookPath
+	if s.poller != nil {
+		webhook = "none (INGEST=poll)"
+	}
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStarting, "starting",
-		zap.String("addr", s.Addr()), zap.String("webhook", "http://"+localAddr(s.listener.Addr())+s.cfg.WebhookPath),
+		zap.String("addr", s.Addr()), zap.String("webhook", webhook),
 		zap.String("redis", mode), zap.Bool("sandbox", s.cfg.Sandbox), zap.Int("shards", s.cfg.Shards),
-		zap.Int("workers", s.cfg.Workers), zap.Duration("lease_ttl", s.cfg.LeaseTTL))
+		zap.Int("workers", s.cfg.Workers), zap.Duration("lease_ttl", s.cfg.LeaseTTL), zap.String("ingest", s.cfg.Ingest))
 }
 
 // localAddr is addr as a person on this machine reaches it: localhost for

@@ -149,7 +149,7 @@ func (c *caller) once(ctx context.Context, url, method, contentType string, body
 // fail records a call that ends with e and returns it. An edit that
 // changes nothing is not logged: Client.Edit treats it as done.
 func (c *caller) fail(ctx context.Context, e *APIError) error {
-	if !IsNotModified(e) {
+	if !IsNotModified(e) && !(quietOnCancel(ctx) && errors.Is(e, context.Canceled)) {
 		c.log.TelegramAPIError(ctx, e.Method, e.Status, e.RetryAfter, e)
 	}
 	return e

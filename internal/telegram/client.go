@@ -57,6 +57,8 @@ type Client struct {
 	bot     *telego.Bot
 	log     *telemetry.Logger
 	limiter *Limiter
+	caller  *caller
+	base    string // APIURL + "/bot" + Token: the prefix of a method's URL (never logged)
 }
 
 // New returns a Client. The token must have the shape telego accepts.
@@ -105,7 +107,7 @@ func New(cfg Config) (*Client, error) {
 		// telego's errors name the problem, never the token
 		return nil, errors.Join(ErrConfig, err)
 	}
-	return &Client{bot: bot, log: cfg.Log, limiter: lim}, nil
+	return &Client{bot: bot, log: cfg.Log, limiter: lim, caller: c, base: cfg.APIURL + "/bot" + cfg.Token}, nil
 }
 
 // Bot returns the telego bot, for calls this type has no method for. Its

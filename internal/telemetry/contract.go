@@ -45,6 +45,13 @@ const (
 	EvLeaseReleased    Event = "LEASE_RELEASED"
 	// EvShardBalance: the live instances of the shard balance changed (SHARDS > 1)
 	EvShardBalance Event = "SHARD_BALANCE"
+	// long polling (INGEST=poll, CONTRACT §8)
+	EvPollStarted     Event = "POLL_STARTED"
+	EvPollStopped     Event = "POLL_STOPPED"
+	EvPollBatch       Event = "POLL_BATCH"
+	EvPollBackoff     Event = "POLL_BACKOFF"
+	EvPollSkipped     Event = "POLL_SKIPPED"
+	EvWebhookConflict Event = "WEBHOOK_CONFLICT"
 	// guards
 	EvSilenceWarning   Event = "SILENCE_WARNING"
 	EvTelegramAPIError Event = "TELEGRAM_API_ERROR"
@@ -109,6 +116,13 @@ const (
 	// with parts telego cannot decode; it is dispatched without them, once,
 	// and never retried or dead-lettered for them.
 	ReasonUnsupportedPayload Reason = "UNSUPPORTED_PAYLOAD"
+	// ReasonPollConflict is logged when Telegram ends a getUpdates because
+	// another getUpdates request came in (another process polls with the
+	// same bot token).
+	ReasonPollConflict Reason = "POLL_CONFLICT"
+	// ReasonFenced is logged when a poller's append or offset was refused
+	// because a poller with a newer poll-lease token took over.
+	ReasonFenced Reason = "FENCED"
 )
 
 // Domain groups events (the field `domain`), CONTRACT §5.
@@ -181,6 +195,16 @@ const (
 	FDropped     = "dropped"
 	FMsg         = "msg"
 	FError       = "error"
+	// FSource is where an update came from: webhook or poll.
+	FSource = "source"
+	// FOffset is the offset confirmed after a getUpdates batch of FCount
+	// updates (POLL_BATCH).
+	FOffset = "offset"
+	// FBackoffMS is how long the poller waits before trying again.
+	FBackoffMS = "backoff_ms"
+	// FLease names a lease other than a shard's (lease=poll on the poll
+	// lease's LEASE_* events, whose shard is then 0).
+	FLease = "lease"
 	// FTier, FSegments, FBytes, FAgeMS: of JOURNAL_EVICTED
 	FTier     = "tier"
 	FSegments = "segments"
@@ -191,7 +215,7 @@ const (
 	FOperator   = "operator"
 	FRemoteAddr = "remote_addr"
 	FTarget     = "target"
-	FCount      = "count"
+	FCount      = "count" // also a getUpdates batch's size (POLL_BATCH)
 )
 
 // Actions of OPS_ACTION (the field action).

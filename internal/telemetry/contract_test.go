@@ -124,6 +124,32 @@ func eventCalls() []eventCall {
 			func(l *Logger, ctx context.Context) { l.LeaseLost(0, 7, "node-a", "taken over by node-b") }},
 		{"LeaseReleased", EvLeaseReleased, "", []string{FShard, FToken, FHolder},
 			func(l *Logger, ctx context.Context) { l.LeaseReleased(0, 7, "node-a") }},
+		{"PollStarted", EvPollStarted, "", []string{FToken},
+			func(l *Logger, ctx context.Context) { l.PollStarted(7) }},
+		{"PollStopped", EvPollStopped, "", []string{FToken, FReasonText},
+			func(l *Logger, ctx context.Context) { l.PollStopped(7, "", "shutting down") }},
+		{"PollStopped", EvPollStopped, "", []string{FToken, FReasonText, FReasonCode},
+			func(l *Logger, ctx context.Context) { l.PollStopped(7, ReasonFenced, "a newer poller took over") }},
+		{"PollBatch", EvPollBatch, "", []string{FCount, FOffset},
+			func(l *Logger, ctx context.Context) { l.PollBatch(3, 1004) }},
+		{"PollBackoff", EvPollBackoff, ReasonTelegramAPIError, []string{FReasonCode, FReasonText, FBackoffMS, FStatus, FRetryAfter},
+			func(l *Logger, ctx context.Context) {
+				l.PollBackoff(ctx, ReasonTelegramAPIError, "getUpdates: 429", 3*time.Second, 429, 3)
+			}},
+		{"PollBackoff", EvPollBackoff, ReasonBacklogFull, []string{FReasonCode, FReasonText, FBackoffMS},
+			func(l *Logger, ctx context.Context) {
+				l.PollBackoff(ctx, ReasonBacklogFull, "backlog of shard 0 is full", time.Second, 0, 0)
+			}},
+		{"PollSkipped", EvPollSkipped, "", []string{FReasonCode, FReasonText},
+			func(l *Logger, ctx context.Context) { l.PollSkipped(ReasonBadPayload, "update 7 is not an Update") }},
+		{"WebhookConflict", EvWebhookConflict, "", []string{FMsg, FBackoffMS},
+			func(l *Logger, ctx context.Context) { l.WebhookConflict("a webhook is set", time.Second) }},
+		{"QueueEnqueueFrom", EvQueueEnqueue, "", []string{FUpdateType, FShard, FQueueDepth, FStreamID, FSource},
+			func(l *Logger, ctx context.Context) {
+				l.QueueEnqueueFrom(ctx, time.Now(), "poll", "message", 0, 3, "1-0")
+			}},
+		{"DuplicateUpdateFrom", EvDuplicateUpdate, "", []string{FShard, FOriginalCID, FSource},
+			func(l *Logger, ctx context.Context) { l.DuplicateUpdateFrom(ctx, "poll", 0, "5f3a9c1e") }},
 		{"SilenceWarning", EvSilenceWarning, "", []string{FReasonText},
 			func(l *Logger, ctx context.Context) { l.SilenceWarning(ctx, "no answerCallbackQuery") }},
 		{"TelegramAPIError", EvTelegramAPIError, "", []string{FMethod, FStatus, FRetryAfter, FReasonCode, FError},
@@ -262,7 +288,7 @@ func TestEveryEventIsCovered(t *testing.T) {
 		require.True(t, names[s.Name], "event %s has no test call", s.Name)
 	}
 	notEvents := map[string]bool{"Level": true, "Enabled": true, "SetDebug": true, "SetRole": true,
-		"Sync": true, "Debug": true}
+		"Sync": true, "Debug": true, "Role": true, "With": true}
 	typ := reflect.TypeFor[*Logger]()
 	for i := 0; i < typ.NumMethod(); i++ {
 		m := typ.Method(i).Name

@@ -43,6 +43,7 @@ func (l *Logger) emitAt(ctx context.Context, at time.Time, lvl zapcore.Level, na
 		}
 	}
 	all = append(all, fields...)
+	all = append(all, l.extra...)
 	ce.Write(all...)
 	clear(all)
 	fb.f = all[:0]

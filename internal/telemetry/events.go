@@ -35,25 +35,50 @@ func (l *Logger) QueueEnqueue(ctx context.Context, updateType string, shard int,
 // entry (and log QUEUE_PICK) before the append's answer is back, and a trace
 // must read ingest before dispatch.
 func (l *Logger) QueueEnqueueAt(ctx context.Context, at time.Time, updateType string, shard int, depth int64, streamID string) {
+	l.QueueEnqueueFrom(ctx, at, "", updateType, shard, depth, streamID)
+}
+
+// QueueEnqueueFrom is QueueEnqueueAt naming where the update came from
+// (source: webhook or poll; "" leaves the field out).
+func (l *Logger) QueueEnqueueFrom(ctx context.Context, at time.Time, source, updateType string, shard int, depth int64, streamID string) {
 	if !l.on(info) {
+		return
+	}
+	if source == "" {
+		l.emitAt(ctx, at, info, EvQueueEnqueue, DomainQueue,
+			zap.String(FUpdateType, updateType), zap.Int(FShard, shard), zap.Int64(FQueueDepth, depth),
+			zap.String(FStreamID, streamID))
 		return
 	}
 	l.emitAt(ctx, at, info, EvQueueEnqueue, DomainQueue,
 		zap.String(FUpdateType, updateType), zap.Int(FShard, shard), zap.Int64(FQueueDepth, depth),
-		zap.String(FStreamID, streamID))
+		zap.String(FStreamID, streamID), zap.String(FSource, source))
 }
 
 // DuplicateUpdate logs an update_id seen within the dedupe window; original
 // is the cid of its first ingest ("" when the dedupe marker does not say).
 func (l *Logger) DuplicateUpdate(ctx context.Context, shard int, original string) {
+	l.DuplicateUpdateFrom(ctx, "", shard, original)
+}
+
+// DuplicateUpdateFrom is DuplicateUpdate naming where the resend came from
+// (source: webhook or poll; "" leaves the field out).
+func (l *Logger) DuplicateUpdateFrom(ctx context.Context, source string, shard int, original string) {
 	if !l.on(info) {
 		return
 	}
-	if original == "" {
-		l.emit(ctx, info, EvDuplicateUpdate, DomainQueue, zap.Int(FShard, shard))
-		return
+	fb := fieldPool.Get().(*fieldBuf)
+	f := append(fb.f[:0], zap.Int(FShard, shard))
+	if original != "" {
+		f = append(f, zap.String(FOriginalCID, l.text(original)))
 	}
-	l.emit(ctx, info, EvDuplicateUpdate, DomainQueue, zap.Int(FShard, shard), zap.String(FOriginalCID, l.text(original)))
+	if source != "" {
+		f = append(f, zap.String(FSource, source))
+	}
+	l.emit(ctx, info, EvDuplicateUpdate, DomainQueue, f...)
+	clear(f)
+	fb.f = f[:0]
+	fieldPool.Put(fb)
 }
 
 // ---- worker (domain QUEUE) ----

@@ -41,6 +41,7 @@ package telemetry
 import (
 	"io"
 	"os"
+	"slices"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -69,6 +70,7 @@ type Logger struct {
 	nop   bool
 	role  atomic.Value // func() string
 	red   *redactor
+	extra []zap.Field // With fields, after every event's own
 }
 
 // New returns a Logger writing to opts.Output.
@@ -111,6 +113,20 @@ func Nop() *Logger {
 func (l *Logger) SetRole(f func() string) { l.role.Store(f) }
 
 func (l *Logger) currentRole() string { return l.role.Load().(func() string)() }
+
+// Role returns the value the field role has now.
+func (l *Logger) Role() string { return l.currentRole() }
+
+// With returns a Logger that writes like l (same output, level and debug
+// mode, secrets, sink) and adds fields after every event's own fields: the
+// poll lease's LEASE_* events carry lease=poll this way. Its role is l's
+// until SetRole is called on it.
+func (l *Logger) With(fields ...zap.Field) *Logger {
+	c := &Logger{z: l.z, lib: l.lib, level: l.level, base: l.base, nop: l.nop, red: l.red,
+		extra: append(slices.Clip(l.extra), fields...)}
+	c.SetRole(l.Role)
+	return c
+}
 
 // Zap returns a zap logger for libraries that want one. Its lines are
 // LIBRARY_LOG events (domain QUEUE) with the message in msg, unless the

@@ -37,8 +37,9 @@ var specs = []EventSpec{
 	{Name: EvWebhookRejected, Domain: DomainWebhook, Level: warn, Fields: []string{FReasonCode, FReasonText, FStatus},
 		Doc: "a webhook request was refused (401, 400, 405, 413, 503)"},
 	{Name: EvQueueEnqueue, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FUpdateType, FShard, FQueueDepth, FStreamID},
-		Doc: "an update was appended to its shard's stream (by the ingesting instance)"},
-	{Name: EvDuplicateUpdate, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FShard}, Optional: []string{FOriginalCID},
+		Optional: []string{FSource},
+		Doc:      "an update was appended to its shard's stream (by the ingesting instance); source=poll when it came from getUpdates"},
+	{Name: EvDuplicateUpdate, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FShard}, Optional: []string{FOriginalCID, FSource},
 		Doc: "an update_id seen within DEDUPE_WINDOW was answered 200 and not enqueued; original_cid is the cid of its first ingest, whose chain tells what happened"},
 	// worker
 	{Name: EvQueuePick, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FWorkerID, FShard, FDelivery, FWaitMS},
@@ -101,6 +102,20 @@ var specs = []EventSpec{
 		Doc: "the lease was given up (shutdown or rebalance)"},
 	{Name: EvShardBalance, Domain: DomainLease, Level: info, Fields: []string{FMsg},
 		Doc: "the live instances sharing the shards changed; each now holds at most the quota named in msg"},
+	// long polling (INGEST=poll)
+	{Name: EvPollStarted, Domain: DomainLease, Level: info, Fields: []string{FToken},
+		Doc: "this instance won the poll lease and is now the one that calls getUpdates"},
+	{Name: EvPollStopped, Domain: DomainLease, Level: info, Fields: []string{FToken, FReasonText}, Optional: []string{FReasonCode},
+		Doc: "this instance stopped polling (shutdown, poll lease lost, or reason_code=FENCED: a newer poller took over)"},
+	{Name: EvPollBatch, Domain: DomainQueue, Level: info, Fields: []string{FCount, FOffset},
+		Doc: "count updates of a getUpdates batch are on the streams (or duplicates); offset, stored in Redis, is confirmed to Telegram by the next getUpdates"},
+	{Name: EvPollBackoff, Domain: DomainTelegram, ByReason: true, Level: warn, Update: true,
+		Fields: []string{FReasonCode, FReasonText, FBackoffMS}, Optional: []string{FStatus, FRetryAfter},
+		Doc: "polling waits backoff_ms before trying again: Telegram failed (status, retry_after), or Redis, the backlog or the replicas refused an update (the offset stays before it)"},
+	{Name: EvPollSkipped, Domain: DomainWebhook, Level: erro, Fields: []string{FReasonCode, FReasonText},
+		Doc: "getUpdates returned something that is not an Update; the offset passes it so polling goes on"},
+	{Name: EvWebhookConflict, Domain: DomainTelegram, Level: warn, Fields: []string{FMsg, FBackoffMS},
+		Doc: "getUpdates was refused with 409 because a webhook is set; run `dispatcher webhook delete` (the instance retries, and never deletes it itself)"},
 	// guards
 	{Name: EvSilenceWarning, Domain: DomainUX, Level: warn, Update: true, Fields: []string{FReasonText},
 		Doc: "a callback ended with no ACCEPTED/REJECTED or no answer; the guard answered it"},
@@ -186,6 +201,8 @@ var reasons = []ReasonSpec{
 	{ReasonShuttingDown, DomainWebhook, "webhook request while the instance drains (503)"},
 	{ReasonReplicasUnavailable, DomainWebhook, "the update was appended and will be dispatched, but fewer than REDIS_WAIT_REPLICAS replicas acknowledged it within REDIS_WAIT_TIMEOUT: 503 so that Telegram resends (the resend is a DUPLICATE_UPDATE)"},
 	{ReasonUnsupportedPayload, DomainQueue, "parts of an update telego cannot decode (a value newer than telego, such as a new reaction type); dispatched without them, ends in DISPATCH_OK, never retried for it"},
+	{ReasonPollConflict, DomainTelegram, "Telegram ended a getUpdates because another getUpdates came in: another process polls with this bot token (or a paused poller woke up)"},
+	{ReasonFenced, DomainLease, "a poller's append or offset was refused: a poller with a newer poll-lease token took over"},
 }
 
 // DomainOf returns the domain of a rejection with reason r: DB for DB_ERROR,
@@ -199,8 +216,10 @@ func DomainOf(r Reason) Domain {
 		return DomainDB
 	case ReasonForbidden:
 		return DomainAdmin
-	case ReasonTelegramAPIError:
+	case ReasonTelegramAPIError, ReasonPollConflict:
 		return DomainTelegram
+	case ReasonFenced:
+		return DomainLease
 	case ReasonPassiveReject, ReasonHandlerTimeout, ReasonHandlerPanic, ReasonMaxDeliveries, ReasonUnsupportedPayload:
 		return DomainQueue
 	case ReasonUnauthorized, ReasonBadPayload, ReasonPayloadTooLarge, ReasonBacklogFull,

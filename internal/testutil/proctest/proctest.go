@@ -371,6 +371,11 @@ type Readiness struct {
 		Role  string `json:"role"`
 		Token int64  `json:"token"`
 	} `json:"shards"`
+	// Poll is the poll lease on the instance (INGEST=poll only).
+	Poll *struct {
+		Role  string `json:"role"`
+		Token int64  `json:"token"`
+	} `json:"poll"`
 }
 
 var client = &http.Client{Timeout: 2 * time.Second}
