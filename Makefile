@@ -67,7 +67,7 @@ fuzz:
 
 ## chaos: the fault suite (chaos/): real processes under load while leaders
 ## die, Redis restarts or vanishes, the Bot API fails; writes the report
-## docs/RELIABILITY.md from the run. About 3 minutes on 2 cores.
+## docs/RELIABILITY.md from the run. About 4 minutes on 2 cores.
 chaos:
 	scripts/with-redis.sh $(GO) test -count=1 -timeout 10m -v -run . ./chaos -args -report ../docs/RELIABILITY.md
 

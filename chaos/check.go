@@ -52,7 +52,7 @@ type Result struct {
 	Replayed     int // dead letters re-enqueued with `dlq replay`
 	Duplicated   int // DISPATCH_OK beyond the first, summed over updates
 	DupBound     int
-	Reordered    int // updates whose first start preceded an earlier one of their chat
+	Reordered    int // updates whose first start, or first success, preceded an earlier one's of their chat
 	StaleStarts  int // DISPATCH_START under a token older than one already dispatching
 	Callbacks    int // callback queries accepted
 	// RepeatedAnswers counts answers beyond the first, each from another
@@ -134,6 +134,7 @@ func Check(name, title string, o Observation) Result {
 	okCount := map[int64]int{}
 	dead := map[int64]bool{}
 	starts := map[int64][]start{}
+	firstOK := map[int64]start{}
 	var oks []time.Time
 	var all []start
 	type acquisition struct {
@@ -147,8 +148,12 @@ func Check(name, title string, o Observation) Result {
 		seq[inst]++
 		switch l.Name() {
 		case "DISPATCH_OK":
-			okCount[l.Int("update_id")]++
+			id := l.Int("update_id")
+			okCount[id]++
 			oks = append(oks, lineTime(l))
+			if f, seen := firstOK[id]; !seen || (start{ts: lineTime(l), instance: inst, seq: seq[inst]}).before(f) {
+				firstOK[id] = start{ts: lineTime(l), instance: inst, seq: seq[inst]}
+			}
 		case "DEAD_LETTERED":
 			dead[l.Int("update_id")] = true
 		case "DISPATCH_START":
@@ -237,20 +242,27 @@ func Check(name, title string, o Observation) Result {
 			byChat[s.Chat] = append(byChat[s.Chat], s.UpdateID)
 		}
 	}
-	var reordered []int64
-	for _, ids := range byChat {
-		for j := 1; j < len(ids); j++ {
-			for i := 0; i < j; i++ {
-				if firsts[ids[j]].before(firsts[ids[i]]) {
-					reordered = append(reordered, ids[j])
-					break
-				}
-			}
-		}
-	}
-	r.Reordered = len(reordered)
+	reordered := outOfOrder(byChat, firsts)
 	r.verdictIDs("per-chat order", reordered,
 		"%d updates started before an earlier update of their chat%s", len(reordered), sample(reordered))
+
+	// per-chat order of first successes: an update that succeeded before
+	// an earlier one of its chat overtook it (a retry, a drain); updates
+	// that were dead-lettered (and maybe replayed) aside
+	okChat := map[int64][]int64{}
+	for _, s := range o.Sent {
+		if _, ok := firstOK[s.UpdateID]; ok && o.Accepted[s.UpdateID] && !dead[s.UpdateID] {
+			okChat[s.Chat] = append(okChat[s.Chat], s.UpdateID)
+		}
+	}
+	overtook := outOfOrder(okChat, firstOK)
+	r.verdictIDs("per-chat order of successes", overtook,
+		"%d updates dispatched successfully before an earlier update of their chat%s", len(overtook), sample(overtook))
+	seen := map[int64]bool{}
+	for _, id := range append(reordered, overtook...) {
+		seen[id] = true
+	}
+	r.Reordered = len(seen)
 
 	// no start under a token older than one that already started
 	sort.SliceStable(all, func(i, j int) bool { return all[i].ts.Before(all[j].ts) })
@@ -317,6 +329,10 @@ func Check(name, title string, o Observation) Result {
 			why = fmt.Sprintf("expected exit 0 after SIGTERM, got exited=%v code %d", p.Exited, p.Code)
 		case p.Expect == ExpectKilled && (!p.Exited || p.Code != -9):
 			why = fmt.Sprintf("expected to be killed, got exited=%v code %d", p.Exited, p.Code)
+		case p.Expect == ExpectExit1 && (!p.Exited || p.Code != 1):
+			why = fmt.Sprintf("expected to exit 1, got exited=%v code %d", p.Exited, p.Code)
+		case p.Expect == ExpectExit2 && (!p.Exited || p.Code != 2):
+			why = fmt.Sprintf("expected to exit 2, got exited=%v code %d", p.Exited, p.Code)
 		}
 		for _, bad := range []string{"panic:", "fatal error:", "DATA RACE"} {
 			if strings.Contains(p.Output, bad) {
@@ -382,6 +398,23 @@ func Check(name, title string, o Observation) Result {
 		prev = ts
 	}
 	return r
+}
+
+// outOfOrder returns, of each chat's updates in the order they were
+// accepted, those whose event (at) came before an earlier one's.
+func outOfOrder(byChat map[int64][]int64, at map[int64]start) []int64 {
+	var out []int64
+	for _, ids := range byChat {
+		for j := 1; j < len(ids); j++ {
+			for i := 0; i < j; i++ {
+				if at[ids[j]].before(at[ids[i]]) {
+					out = append(out, ids[j])
+					break
+				}
+			}
+		}
+	}
+	return out
 }
 
 func (r *Result) verdictIDs(name string, ids []int64, format string, args ...any) {

@@ -128,6 +128,31 @@ func TestOrderOfFirstStarts(t *testing.T) {
 	require.Equal(t, []int64{2}, verdict(t, Check("same-ms", "", o), "per-chat order").Updates)
 }
 
+// TestOrderOfFirstSuccesses: an update that succeeds before an earlier one
+// of its chat overtook it, although it started after (the earlier one was
+// waiting for a retry when a drain dispatched the later one); dead letters
+// do not count.
+func TestOrderOfFirstSuccesses(t *testing.T) {
+	o := clean()
+	o.Lines = []proctest.Line{
+		ev("DISPATCH_START", "a", 10, "update_id", 1, "shard", 0, "token", 5),
+		ev("DISPATCH_FAIL", "a", 11, "update_id", 1, "shard", 0, "token", 5),
+		ev("DISPATCH_START", "a", 20, "update_id", 2, "shard", 0, "token", 5), // the drain
+		ev("DISPATCH_OK", "a", 21, "update_id", 2, "shard", 0, "token", 5),
+		ev("DISPATCH_START", "b", 30, "update_id", 1, "shard", 0, "token", 6), // the successor
+		ev("DISPATCH_OK", "b", 31, "update_id", 1, "shard", 0, "token", 6),
+	}
+	o.Lines = append(o.Lines, dispatched("b", 40, 3, 6)...)
+	r := Check("overtaken", "", o)
+	require.True(t, verdict(t, r, "per-chat order").OK, "the first starts are in order")
+	require.Equal(t, []int64{2}, verdict(t, r, "per-chat order of successes").Updates)
+	require.Equal(t, 1, r.Reordered)
+
+	o.Lines = append(o.Lines[:4], ev("DEAD_LETTERED", "a", 25, "update_id", 1, "shard", 0))
+	o.Lines = append(o.Lines, dispatched("b", 40, 3, 6)...)
+	require.True(t, verdict(t, Check("dead", "", o), "per-chat order of successes").OK, "a dead letter is not overtaken")
+}
+
 func TestForeignEnqueue(t *testing.T) {
 	o := clean()
 	o.Lines = append(o.Lines, ev("QUEUE_ENQUEUE", "a", 5, "update_id", 1), ev("QUEUE_ENQUEUE", "a", 6, "update_id", 99))

@@ -3,9 +3,12 @@
 // Bot API, and a driver that posts like Telegram (across instances as a load
 // balancer would, resending on any non-2xx or timeout), while a scenario
 // breaks something: the leader is killed or paused, every instance is
-// restarted in turn, Redis restarts or becomes unreachable, one instance is
-// cut off from Redis, handlers outlive HANDLER_TIMEOUT, the Bot API throttles
-// and fails.
+// restarted in turn, Redis restarts, stalls past the read timeout or becomes
+// unreachable, one instance is cut off from Redis (also while its handlers
+// ignore their context), handlers outlive HANDLER_TIMEOUT, the Bot API
+// throttles, fails and asks for flood waits beyond the retry budget, a twin
+// starts under a paused leader's INSTANCE_ID, an instance comes with another
+// SHARDS.
 //
 // After every scenario the same invariants are checked from the instances'
 // logs and the fake Bot API's record (Check):
@@ -17,7 +20,8 @@
 //     handover);
 //   - the first starts of one chat's updates follow the order they were
 //     accepted in (the driver sends a chat's updates one after another, as
-//     Telegram does);
+//     Telegram does), and so do their first successes (dead letters aside):
+//     no update overtakes an earlier one waiting for its retry;
 //   - no DISPATCH_START under a fencing token older than one that already
 //     dispatched;
 //   - every callback query is answered, once per dispatch that ran its

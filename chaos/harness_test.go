@@ -47,6 +47,7 @@ type scenario struct {
 	// clicks on an old menu; updates per chat (0: until the load stops),
 	// one every pace
 	edits, menus, clicks int
+	starts               int // chats of /start and edits that do not wait for the menu
 	perChat              int
 	pace                 time.Duration
 	warm                 time.Duration // load before the fault
@@ -73,7 +74,8 @@ type harness struct {
 	faults  []Fault
 	notes   []string
 	replay  int
-	paused  int // pollers paused (SIGSTOP) by the scenario
+	paused  int                // pollers paused (SIGSTOP) by the scenario
+	stalled *proctest.Instance // the instance a fault cut off, for its finish
 	driver  *world.Driver
 	stopLB  chan struct{}
 	lbDone  chan struct{}
@@ -143,6 +145,10 @@ func runScenario(t *testing.T, sc scenario) {
 	for i := 0; i < sc.clicks; i++ {
 		chat++
 		h.load.clicks(chat, sc.perChat, sc.pace)
+	}
+	for i := 0; i < sc.starts; i++ {
+		chat++
+		h.load.starts(chat, sc.perChat, sc.pace)
 	}
 	loadStart := time.Now()
 	h.sleep(sc.warm)
@@ -304,6 +310,39 @@ func (h *harness) start(label string, extra ...string) *proctest.Instance {
 	}
 	h.mem[in] = m
 	return in
+}
+
+// startRefused starts one more instance that must exit at once with code
+// (a refused configuration), and returns it and what it said.
+func (h *harness) startRefused(label string, code int, extra ...string) (*proctest.Instance, string) {
+	h.t.Helper()
+	env := map[string]string{}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	if h.sc.redis == proxiedRedis {
+		env["REDIS_URL"] = h.srv.URL()
+	}
+	in := h.w.Cluster.Start(label, env)
+	h.mu.Lock()
+	h.ins = append(h.ins, in)
+	h.mu.Unlock()
+	h.labels[in] = label
+	h.expect[in] = ExpectExit2
+	if code == 1 {
+		h.expect[in] = ExpectExit1
+	}
+	got, exited := in.Wait(20 * time.Second)
+	if !exited || got != code {
+		h.t.Errorf("%s: expected to exit %d at once, got exited=%v code %d", label, code, exited, got)
+	}
+	return in, lastOutputLine(in.Output())
+}
+
+// lastOutputLine returns the last non-empty line of out.
+func lastOutputLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return lines[len(lines)-1]
 }
 
 // measureAfter reads every running instance's figures once the load is

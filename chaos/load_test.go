@@ -163,6 +163,30 @@ func (l *load) menus(chat int64, n int, pace time.Duration) {
 	}()
 }
 
+// starts starts a chat that sends /start and then three edited messages,
+// over and over, without waiting for the menu: when a /start fails and
+// waits for its retry, the chat's later updates wait behind it.
+func (l *load) starts(chat int64, n int, pace time.Duration) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		for i := 0; n == 0 || i < n; i++ {
+			if i > 0 && !l.wait(pace) {
+				return
+			}
+			start := i%4 == 0
+			if !l.send(func(id int64) (Sent, []byte) {
+				if start {
+					return Sent{UpdateID: id, Chat: chat, Kind: KindStart}, world.StartMessage(id, chat)
+				}
+				return Sent{UpdateID: id, Chat: chat, Kind: KindEdited}, world.EditedMessage(id, chat)
+			}) {
+				return
+			}
+		}
+	}()
+}
+
 // menuAfter waits for a menu sent to chat after the first skip Bot API
 // calls and returns its message id and the callback data of its first
 // button ("" when none came in time or the load stopped).

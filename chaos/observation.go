@@ -52,6 +52,8 @@ const (
 	ExpectRunning Expect = "running"   // still running at the end
 	ExpectExit0   Expect = "exit 0"    // stopped with SIGTERM
 	ExpectKilled  Expect = "killed -9" // killed with SIGKILL
+	ExpectExit1   Expect = "exit 1"    // stopped itself: a runtime failure (its id taken over)
+	ExpectExit2   Expect = "exit 2"    // refused to start: bad configuration
 )
 
 // Proc is what became of one process.

@@ -84,11 +84,12 @@ func Render(rep Report) []byte {
 	p("Columns: **sent**: distinct updates the driver posted. **lost**: answered 200 but neither dispatched nor\n")
 	p("dead-lettered, plus any never answered 200. **duplicated**: `DISPATCH_OK` beyond the first for one update; the\n")
 	p("bound is `WORKERS` per term that ended uncleanly (docs/queue.md, duplicates 1, 2 and 4), zero for clean\n")
-	p("handovers. **reordered**: updates whose first `DISPATCH_START` came before that of an earlier update of the same\n")
-	p("chat. **dead-lettered**: after `MAX_DELIVERIES`, with how many an operator replayed. **takeover**: from the fault\n")
-	p("to the first `LEASE_ACQUIRED` with a larger token, of shard 0's lease or, when polling, of the poll lease (the\n")
-	p("longest when a scenario has several faults; \"kept\" when the holder kept its lease). **longest pause**: the\n")
-	p("largest gap between two `DISPATCH_OK` while the load ran.\n\n")
+	p("handovers. **reordered**: updates whose first `DISPATCH_START`, or first `DISPATCH_OK`, came before that of an\n")
+	p("earlier update of the same chat (dead-lettered ones aside for the latter). **dead-lettered**: after\n")
+	p("`MAX_DELIVERIES`, with how many an operator replayed. **takeover**: from the fault to the first `LEASE_ACQUIRED`\n")
+	p("with a larger token, of shard 0's lease or, when polling, of the poll lease (the longest when a scenario has\n")
+	p("several faults; \"kept\" when the holder kept its lease). **longest pause**: the largest gap between two\n")
+	p("`DISPATCH_OK` while the load ran.\n\n")
 
 	p("## Scenarios\n\n")
 	for _, r := range rep.Results {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/proctest"
-	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/world"
 )
 
@@ -159,10 +158,10 @@ func kvLine(out string, parts ...string) string {
 // node-b with LOG_FORMAT=json and returns its CALLBACK_REJECTED line.
 func sandboxRejectionJSON(t *testing.T) string {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-	p := startProcess(t, map[string]string{"LISTEN_ADDR": addr, "INSTANCE_ID": "node-b", "LOG_FORMAT": "json",
+	p := startProcess(t, map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "INSTANCE_ID": "node-b", "LOG_FORMAT": "json",
 		"BOT_TOKEN": "", "REDIS_URL": "", "SANDBOX": "true", "ADMIN_IDS": ""}, "serve")
 	p.waitLine(t, 15*time.Second, `"name":"SERVICE_READY"`)
+	addr := p.boundAddr(t, time.Second)
 	send := func(body []byte) {
 		t.Helper()
 		resp, err := http.Post("http://"+addr+"/webhook", "application/json", strings.NewReader(string(body)))

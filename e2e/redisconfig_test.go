@@ -105,6 +105,15 @@ func (p *process) errs() string {
 	return p.stderr.String()
 }
 
+// boundAddr waits for the address the process reports it bound
+// (SERVICE_STARTING's addr: it listens on port 0).
+func (p *process) boundAddr(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	addr, ok := proctest.WaitAddr(timeout, p.out)
+	require.True(t, ok, "%v reported no address; stdout:\n%s", p.cmd.Args, p.out())
+	return addr
+}
+
 // waitLine waits for a stdout line containing s.
 func (p *process) waitLine(t *testing.T, timeout time.Duration, s string) {
 	t.Helper()
@@ -154,7 +163,7 @@ func TestRedisRefusalsExit2AndOutagesAreRetried(t *testing.T) {
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
-			env := map[string]string{"REDIS_URL": tc.url, "LISTEN_ADDR": fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))}
+			env := map[string]string{"REDIS_URL": tc.url, "LISTEN_ADDR": "127.0.0.1:0"}
 			for k, v := range base {
 				env[k] = v
 			}
@@ -174,8 +183,8 @@ func TestRedisRefusalsExit2AndOutagesAreRetried(t *testing.T) {
 	}
 
 	t.Run("outage", func(t *testing.T) {
-		env := map[string]string{"REDIS_URL": fmt.Sprintf("redis://127.0.0.1:%d/0", redistest.FreePort(t)),
-			"LISTEN_ADDR": fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))}
+		env := map[string]string{"REDIS_URL": fmt.Sprintf("redis://127.0.0.1:%d/0", redistest.FreePort(t)), // nothing listens
+			"LISTEN_ADDR": "127.0.0.1:0"}
 		for k, v := range base {
 			env[k] = v
 		}

@@ -44,6 +44,12 @@ type scaleStatus struct {
 	} `json:"shards"`
 }
 
+// withReadTimeout returns o with its read timeout set to d.
+func withReadTimeout(o *redis.Options, d time.Duration) *redis.Options {
+	o.ReadTimeout = d
+	return o
+}
+
 // scaleWorld is a set of dispatcher processes on any Redis topology (env
 // names it), with the fake Bot API; tests and benchmarks use it.
 type scaleWorld struct {
@@ -579,10 +585,13 @@ func TestScaleRedisClusterFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	rc := redistest.NewCluster(t, 3, 1)
+	// the nodes require an ACL user (the default user has a password nobody is given)
+	sec := redistest.NewSecurity(t, false)
+	rc := redistest.NewSecureCluster(t, 3, 1, sec)
 	ns := redistest.Namespace(t)
-	w := newScaleWorld(t, ns, map[string]string{"REDIS_CLUSTER_ADDRS": strings.Join(rc.Seeds(), ","),
-		"DISPATCHER_FAULTS": "sleep=20ms"})
+	env := sec.Env()
+	env["REDIS_CLUSTER_ADDRS"], env["DISPATCHER_FAULTS"] = strings.Join(rc.Seeds(), ","), "sleep=20ms"
+	w := newScaleWorld(t, ns, env)
 	ins := w.start("cl-a", "cl-b", "cl-c")
 	split := waitShardSplit(t, ins, 6, 2, 15*time.Second)
 	t.Logf("three instances on Redis Cluster: %v", split)
@@ -614,7 +623,7 @@ func TestScaleRedisClusterFailover(t *testing.T) {
 	}
 	replica := rc.ReplicaOf(victim)
 	require.NotNil(t, replica)
-	master, repl := redis.NewClient(&redis.Options{Addr: victim.Server.Addr(), ReadTimeout: 15 * time.Second}), redis.NewClient(&redis.Options{Addr: replica.Server.Addr()})
+	master, repl := redis.NewClient(withReadTimeout(victim.Server.Options(), 15*time.Second)), redis.NewClient(replica.Server.Options())
 	defer master.Close()
 	defer repl.Close()
 	runFailover(t, w, ins, failoverVictim{
@@ -631,10 +640,15 @@ func TestScaleSentinelFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	sn := redistest.NewSentinel(t, 1, 3)
+	// over TLS only (clients, replication, Sentinels), as an ACL user, with a
+	// password on the Sentinels
+	sec := redistest.NewSecurity(t, true)
+	sn := redistest.NewSecureSentinel(t, 1, 3, sec)
 	ns := redistest.Namespace(t)
-	w := newScaleWorld(t, ns, map[string]string{"REDIS_SENTINEL_ADDRS": strings.Join(sn.Addrs(), ","),
-		"REDIS_SENTINEL_MASTER": redistest.SentinelMaster, "SHARDS": "2", "DISPATCHER_FAULTS": "sleep=20ms"})
+	env := sec.SentinelEnv()
+	env["REDIS_SENTINEL_ADDRS"], env["REDIS_SENTINEL_MASTER"] = strings.Join(sn.Addrs(), ","), redistest.SentinelMaster
+	env["SHARDS"], env["DISPATCHER_FAULTS"] = "2", "sleep=20ms"
+	w := newScaleWorld(t, ns, env)
 	ins := w.start("sn-a", "sn-b")
 	split := waitShardSplit(t, ins, 2, 1, 15*time.Second)
 	t.Logf("two instances on Sentinel: %v", split)
@@ -644,14 +658,14 @@ func TestScaleSentinelFailover(t *testing.T) {
 	var st scaleStatus
 	require.NoError(t, json.Unmarshal([]byte(out), &st), out)
 	for _, s := range st.Shards {
-		require.Equal(t, sn.Master.Proxy.Addr(), s.Node, "status names the Sentinel master")
+		require.Equal(t, sn.Master.Server.Addr(), s.Node, "status names the Sentinel master")
 	}
 
-	master, repl := redis.NewClient(&redis.Options{Addr: sn.Master.Server.Addr(), ReadTimeout: 15 * time.Second}), redis.NewClient(&redis.Options{Addr: sn.Replicas[0].Server.Addr()})
+	master, repl := redis.NewClient(withReadTimeout(sn.Master.Server.Options(), 15*time.Second)), redis.NewClient(sn.Replicas[0].Server.Options())
 	defer master.Close()
 	defer repl.Close()
 	runFailover(t, w, ins, failoverVictim{
-		desc:   "Sentinel master " + sn.Master.Proxy.Addr(),
+		desc:   "Sentinel master " + sn.Master.Server.Addr(),
 		shards: []int{0, 1}, master: master, replica: repl, proxy: sn.Master.Proxy,
 		kill:     sn.Master.Kill,
 		promoted: func(timeout time.Duration) bool { return sn.WaitMaster(sn.Replicas[0].Server.Addr(), timeout) },

@@ -34,7 +34,7 @@ trap cleanup EXIT
 # A loopback port that is free: try random ones until redis-server binds.
 port=""
 for _ in $(seq 1 20); do
-  try=$((20000 + RANDOM % 20000))
+  try=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-): no listener on port 0 can take it meanwhile
   rm -f "$dir/redis.pid"
   redis-server --port "$try" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null || continue

@@ -61,6 +61,9 @@ func runDLQ(ctx context.Context, c *call, o dlqOpts) error {
 	ctx, cancel := context.WithTimeout(ctx, opsTimeout)
 	defer cancel()
 	stdout := c.stdout
+	if env.shards == 0 && !o.json {
+		fmt.Fprintln(stdout, env.noShardsLine())
+	}
 	switch sub {
 	case "list":
 		return dlqList(ctx, env, o.limit, o.json, stdout)

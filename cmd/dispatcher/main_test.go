@@ -109,7 +109,7 @@ func TestEveryCommandHasItsOwnHelp(t *testing.T) {
 	}
 	defaults := map[string][]string{
 		"serve":   {"(LEASE_TTL, default 10s)", "(WORKERS, default 16)", "(LISTEN_ADDR, default :8080)", "(DEDUPE_WINDOW, default 1h)", "(INSTANCE_ID, default HOSTNAME-PID)"},
-		"status":  {"(REDIS_NAMESPACE, default tgd)", "(SHARDS, default 1)"},
+		"status":  {"(REDIS_NAMESPACE, default tgd)"},
 		"dlq":     {"(default 100)"},
 		"webhook": {"(default 40)"},
 	}

@@ -27,10 +27,11 @@ import (
 const opsTimeout = 30 * time.Second
 
 // opsVars are the settings the operator commands take as flags too: where
-// the Redis is and how its keys are laid out. The others come from the
+// the Redis is and how its keys are laid out (the shard count is read from
+// Redis, where the first instance recorded it). The others come from the
 // environment only.
 var opsVars = []string{"REDIS_URL", "REDIS_CLUSTER_ADDRS", "REDIS_SENTINEL_ADDRS", "REDIS_SENTINEL_MASTER",
-	"REDIS_NAMESPACE", "SHARDS"}
+	"REDIS_NAMESPACE"}
 
 // opsAbout is the part of the help of status, trace and dlq that says
 // where they read.
@@ -44,10 +45,15 @@ type opsEnv struct {
 	cfg   config.Config
 	redis *redisx.Client
 	keys  keys.Space
-	queue *queue.Queue
-	log   *telemetry.Logger
-	jrnl  *journal.Journal
-	// inspect reads what status, trace and dlq show (shared with the ops page)
+	// shards is the shard count recorded in Redis by the namespace's first
+	// instance, 0 when none is recorded yet. The commands read it, never
+	// the SHARDS they were started with.
+	shards int
+	queue  *queue.Queue
+	log    *telemetry.Logger
+	jrnl   *journal.Journal
+	// inspect reads what status, trace and dlq show (shared with the ops
+	// page; it too reads the recorded shard count)
 	inspect *inspect.Inspector
 	stop    func()
 }
@@ -102,10 +108,22 @@ func openOps(ctx context.Context, name string, c *call) (*opsEnv, error) {
 		}
 		return nil, fmt.Errorf("redis unavailable (%s): %w", telemetry.ReasonRedisUnavailable, err)
 	}
+	// the commands run the instances' scripts: a Redis user that may not is
+	// refused here, as serve refuses it at start
+	if err := redisx.Probe(ctx, rc, env.keys.Shard(0).Probe(), 5*time.Second); err != nil {
+		if perr := redisx.PermanentError(&cfg, err); perr != nil {
+			closeRedis()
+			return nil, perr
+		}
+	}
+	if env.shards, _, err = queue.RecordedShards(ctx, rc, env.keys); err != nil {
+		closeRedis()
+		return nil, err
+	}
 	jctx, stopJournal := context.WithCancel(context.Background())
 	jdone := make(chan struct{})
 	go func() { _ = env.jrnl.Run(jctx); close(jdone) }()
-	env.queue = queue.New(rc, env.keys, queue.Options{Shards: cfg.Shards, MaxBacklog: cfg.MaxBacklog,
+	env.queue = queue.New(rc, env.keys, queue.Options{Shards: max(env.shards, 1), MaxBacklog: cfg.MaxBacklog,
 		DedupeWindow: cfg.DedupeWindow, Log: env.log})
 	env.inspect = inspect.ForConfig(&cfg, rc, env.queue, env.jrnl)
 	env.stop = func() {
@@ -178,6 +196,13 @@ func localAddr(listen string) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// noShardsLine is what the commands print for a namespace whose shard
+// count is not recorded yet.
+func (env *opsEnv) noShardsLine() string {
+	return fmt.Sprintf("no shard count recorded in Redis for namespace %s yet (key %s): no instance of it has started; "+
+		"the first one records its SHARDS", env.cfg.Namespace, env.keys.Shards())
 }
 
 func writeJSON(w io.Writer, v any) error {

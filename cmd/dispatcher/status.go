@@ -43,11 +43,15 @@ func runStatus(ctx context.Context, c *call, asJSON bool) error {
 	if asJSON {
 		return writeJSON(stdout, st)
 	}
-	return writeStatus(stdout, st)
+	return writeStatus(stdout, st, env.noShardsLine())
 }
 
-func writeStatus(w io.Writer, st inspect.Status) error {
-	fmt.Fprintf(w, "namespace %s: %d live instance(s)\n\n", st.Namespace, len(st.Instances))
+func writeStatus(w io.Writer, st inspect.Status, noShards string) error {
+	fmt.Fprintf(w, "namespace %s: %d live instance(s)", st.Namespace, len(st.Instances))
+	if st.ShardCount > 0 {
+		fmt.Fprintf(w, ", %d shard(s) (recorded in Redis)", st.ShardCount)
+	}
+	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tROLE\tSHARDS\tADDR\tVERSION\tUP\tHEARTBEAT TTL")
 	for _, in := range st.Instances {
@@ -86,6 +90,13 @@ func writeStatus(w io.Writer, st inspect.Status) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if st.ShardCount == 0 {
+		fmt.Fprintln(w, noShards)
+	}
+	for _, o := range st.Outside {
+		fmt.Fprintf(w, "WARNING: shard %d is outside the shard count but its stream holds %d update(s) that no instance reads\n",
+			o.Shard, o.Length)
 	}
 	writePoll(w, st.Poll)
 	fmt.Fprintln(w)

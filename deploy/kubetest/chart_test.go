@@ -250,8 +250,9 @@ func TestChartRefusesMissingSettings(t *testing.T) {
 }
 
 // TestChartHasEverySetting: values.yaml's config holds every variable of
-// internal/config but the secrets and INSTANCE_ID, which come from the
-// Secret and the pod's name.
+// internal/config but the secrets (BOT_TOKEN, WEBHOOK_SECRET, REDIS_URL and
+// the optional Redis passwords) and INSTANCE_ID, which come from the Secret
+// and the pod's name.
 func TestChartHasEverySetting(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
 	require.NoError(t, err)

@@ -45,6 +45,8 @@ type Config struct {
 	Username string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// WrapRoutes, when set, wraps every route's handler (router.Options.Wrap).
+	WrapRoutes func(router.HandlerFunc) router.HandlerFunc
 }
 
 // ErrConfig is returned by New for a Config without a required field.
@@ -81,7 +83,7 @@ func New(cfg Config) (*Bot, error) {
 	}
 	r, err := router.New(router.Options{
 		Log: cfg.Log, Telegram: cfg.Telegram, Metrics: cfg.Metrics, Admins: cfg.Admins,
-		SilenceGuard: cfg.SilenceGuard, Screens: b.store, Username: cfg.Username,
+		SilenceGuard: cfg.SilenceGuard, Screens: b.store, Username: cfg.Username, Wrap: cfg.WrapRoutes,
 	})
 	if err != nil {
 		return nil, err

@@ -36,6 +36,10 @@ type Config struct {
 	// InsecureWebhook (INSECURE_WEBHOOK, default false) allows a webhook
 	// without a secret outside sandbox mode.
 	InsecureWebhook bool
+	// AllowInsecureAdmin (ALLOW_INSECURE_ADMIN, default false) serves /debug
+	// although the webhook runs without a secret outside sandbox mode, where
+	// anyone who reaches it can post an update in an admin's name.
+	AllowInsecureAdmin bool
 	// ListenAddr (LISTEN_ADDR, default :8080) serves the webhook and the ops
 	// endpoints.
 	ListenAddr string
@@ -57,6 +61,21 @@ type Config struct {
 	// REDIS_SENTINEL_MASTER, default none) select Sentinel failover.
 	RedisSentinelAddrs  []string
 	RedisSentinelMaster string
+	// RedisUsername and RedisPassword (REDIS_USERNAME, REDIS_PASSWORD,
+	// default none) authenticate to Redis (an ACL user, or the default
+	// user's requirepass) in every topology; with REDIS_URL they fill in
+	// what the URL leaves out.
+	RedisUsername string
+	RedisPassword string
+	// RedisSentinelPassword (REDIS_SENTINEL_PASSWORD, default none)
+	// authenticates to the Sentinels themselves.
+	RedisSentinelPassword string
+	// RedisTLS (REDIS_TLS, default false, true for a rediss:// URL) connects
+	// to Redis (and the Sentinels) over TLS in every topology.
+	RedisTLS bool
+	// RedisTLSCAFile (REDIS_TLS_CA_FILE, default none: the system's roots)
+	// is a PEM file of the CAs that sign the Redis servers' certificates.
+	RedisTLSCAFile string
 	// RedisWaitReplicas (REDIS_WAIT_REPLICAS, default 0) is how many replicas
 	// must acknowledge an update's append before the webhook answers 200
 	// (Redis WAIT); 0 trusts the master alone.
@@ -323,10 +342,45 @@ func (c *Config) validateRedis() error {
 	if modes > 1 {
 		return invalid("REDIS_URL", "set only one of REDIS_URL, REDIS_CLUSTER_ADDRS and REDIS_SENTINEL_ADDRS")
 	}
+	if err := c.validateRedisAuth(modes); err != nil {
+		return err
+	}
 	for _, a := range append(append([]string{}, c.RedisClusterAddrs...), c.RedisSentinelAddrs...) {
 		if !strings.Contains(a, ":") {
 			return invalid("REDIS_CLUSTER_ADDRS", "each address must be host:port, got %q", a)
 		}
+	}
+	return nil
+}
+
+// validateRedisAuth checks the credentials and TLS settings, which apply to
+// every topology but the embedded Redis.
+func (c *Config) validateRedisAuth(modes int) error {
+	set := map[string]bool{"REDIS_USERNAME": c.RedisUsername != "", "REDIS_PASSWORD": c.RedisPassword != "",
+		"REDIS_SENTINEL_PASSWORD": c.RedisSentinelPassword != "", "REDIS_TLS": c.RedisTLS, "REDIS_TLS_CA_FILE": c.RedisTLSCAFile != ""}
+	for _, name := range []string{"REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "REDIS_TLS", "REDIS_TLS_CA_FILE"} {
+		if set[name] && modes == 0 {
+			return invalid(name, "applies to a shared Redis: set REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS")
+		}
+	}
+	if c.RedisSentinelPassword != "" && len(c.RedisSentinelAddrs) == 0 {
+		return invalid("REDIS_SENTINEL_PASSWORD", "applies to Sentinel only: set REDIS_SENTINEL_ADDRS")
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has && c.RedisPassword != "" {
+				return invalid("REDIS_PASSWORD", "REDIS_URL carries a password too: set it in one place")
+			}
+			if u.User.Username() != "" && c.RedisUsername != "" {
+				return invalid("REDIS_USERNAME", "REDIS_URL carries a user name too: set it in one place")
+			}
+		}
+	}
+	if c.RedisUsername != "" && c.RedisPassword == "" {
+		return invalid("REDIS_USERNAME", "needs REDIS_PASSWORD (Redis ACL users log in with both)")
+	}
+	if c.RedisTLSCAFile != "" && !c.RedisTLS && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		return invalid("REDIS_TLS_CA_FILE", "set REDIS_TLS=true (or a rediss:// REDIS_URL) to use it")
 	}
 	return nil
 }
@@ -365,8 +419,10 @@ func (c *Config) Secrets() []string {
 	if c.BotToken != "" {
 		s = append(s, c.BotToken)
 	}
-	if c.WebhookSecret != "" {
-		s = append(s, c.WebhookSecret)
+	for _, v := range []string{c.WebhookSecret, c.RedisPassword, c.RedisSentinelPassword} {
+		if v != "" {
+			s = append(s, v)
+		}
 	}
 	if c.OpsToken != "" {
 		s = append(s, c.OpsToken)

@@ -54,7 +54,11 @@ type DeadLetter struct {
 // oldest first.
 func (in *Inspector) DeadLetters(ctx context.Context, limit int64) ([]DeadLetter, error) {
 	out := []DeadLetter{}
-	for n := 0; n < in.c.Shards; n++ {
+	shards, err := in.ShardCount(ctx)
+	if err != nil {
+		return out, err
+	}
+	for n := 0; n < shards; n++ {
 		dls, err := in.c.Queue.DLQList(ctx, n, limit)
 		if err != nil {
 			return out, err
@@ -90,8 +94,12 @@ func (in *Inspector) Replay(ctx context.Context, ids ...string) (int, error) {
 
 // ReplayAll replays every dead letter of every shard.
 func (in *Inspector) ReplayAll(ctx context.Context) (int, error) {
+	shards, err := in.ShardCount(ctx)
+	if err != nil {
+		return 0, err
+	}
 	total := 0
-	for n := 0; n < in.c.Shards; n++ {
+	for n := 0; n < shards; n++ {
 		k, err := in.c.Queue.DLQReplayAll(ctx, n)
 		total += k
 		if err != nil {
@@ -111,9 +119,13 @@ type dlqOp func(ctx context.Context, shard int, ids ...string) (int, error)
 
 // each applies op to ids: SHARD/ID, or a bare ID tried on every shard.
 func (in *Inspector) each(ctx context.Context, ids []string, op dlqOp) (int, error) {
+	count, err := in.ShardCount(ctx)
+	if err != nil {
+		return 0, err
+	}
 	total := 0
 	for _, raw := range ids {
-		shards, id, err := in.parseID(raw)
+		shards, id, err := parseID(raw, count)
 		if err != nil {
 			return total, err
 		}
@@ -137,15 +149,19 @@ func (in *Inspector) each(ctx context.Context, ids []string, op dlqOp) (int, err
 	return total, nil
 }
 
-func (in *Inspector) parseID(raw string) ([]int, string, error) {
+func parseID(raw string, count int) ([]int, string, error) {
+	if count < 1 {
+		return nil, "", &IDError{ID: raw, err: ErrNoDeadLetter,
+			Reason: "no dead letter " + raw + ": no shard count is recorded yet"}
+	}
 	if i := strings.IndexByte(raw, '/'); i >= 0 {
 		n, err := strconv.Atoi(raw[:i])
-		if err != nil || n < 0 || n >= in.c.Shards {
-			return nil, "", &IDError{ID: raw, err: ErrBadID, Reason: fmt.Sprintf("%q: shard must be 0..%d", raw, in.c.Shards-1)}
+		if err != nil || n < 0 || n >= count {
+			return nil, "", &IDError{ID: raw, err: ErrBadID, Reason: fmt.Sprintf("%q: shard must be 0..%d", raw, count-1)}
 		}
 		return []int{n}, raw[i+1:], nil
 	}
-	all := make([]int, in.c.Shards)
+	all := make([]int, count)
 	for i := range all {
 		all[i] = i
 	}

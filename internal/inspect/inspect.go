@@ -13,6 +13,7 @@ package inspect
 
 import (
 	"context"
+	"crypto/tls"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/journal"
@@ -27,7 +28,11 @@ type Config struct {
 	Redis     *redisx.Client
 	Keys      keys.Space
 	Namespace string
-	// Shards is the number of shards (SHARDS).
+	// Shards, when positive, is a fixed number of shards to read (tests).
+	// Zero, as ForConfig sets it, reads at each call the shard count the
+	// namespace's first instance recorded in Redis ({ns}:shards), never the
+	// reader's own SHARDS: an instance started with another count exits, so
+	// the recorded one is what every dispatching instance uses.
 	Shards int
 	// Queue is the namespace's queue; replays log DLQ_REPLAYED through its
 	// Logger.
@@ -41,9 +46,12 @@ type Config struct {
 		Stats(ctx context.Context) (journal.Stats, error)
 	}
 	// SentinelAddrs and SentinelMaster name the Sentinels, for the node of
-	// a shard in Sentinel mode.
-	SentinelAddrs  []string
-	SentinelMaster string
+	// a shard in Sentinel mode; SentinelPassword and SentinelTLS are how
+	// they are reached (REDIS_SENTINEL_PASSWORD, REDIS_TLS).
+	SentinelAddrs    []string
+	SentinelMaster   string
+	SentinelPassword string
+	SentinelTLS      *tls.Config
 }
 
 // Inspector answers the operator's questions. Create it with New; it is
@@ -52,22 +60,34 @@ type Inspector struct{ c Config }
 
 // New returns an Inspector of c.
 func New(c Config) *Inspector {
-	if c.Shards < 1 {
-		c.Shards = 1
+	if c.Shards < 0 {
+		c.Shards = 0
 	}
 	return &Inspector{c: c}
 }
 
-// Shards returns the number of shards it reads.
-func (in *Inspector) Shards() int { return in.c.Shards }
+// ShardCount returns the number of shards it reads: Config.Shards when
+// fixed, else the count recorded in Redis, 0 when none is recorded yet (no
+// instance of the namespace has started).
+func (in *Inspector) ShardCount(ctx context.Context) (int, error) {
+	if in.c.Shards > 0 {
+		return in.c.Shards, nil
+	}
+	n, _, err := queue.RecordedShards(ctx, in.c.Redis, in.c.Keys)
+	return n, err
+}
 
 // Namespace returns the key namespace it reads.
 func (in *Inspector) Namespace() string { return in.c.Namespace }
 
 // ForConfig returns the Inspector of an instance's or a command's
-// configuration.
+// configuration. It reads the shard count recorded in Redis, not
+// cfg.Shards; q must serve at least that many shards.
 func ForConfig(cfg *config.Config, rc *redisx.Client, q *queue.Queue, j *journal.Journal) *Inspector {
-	return New(Config{Redis: rc, Keys: keys.New(cfg.Namespace), Namespace: cfg.Namespace, Shards: cfg.Shards,
+	// redisx.New built rc from cfg already, so its TLS settings are usable
+	tlsCfg, _ := redisx.TLSConfig(cfg)
+	return New(Config{Redis: rc, Keys: keys.New(cfg.Namespace), Namespace: cfg.Namespace,
 		Queue: q, Journal: j, JournalStats: j,
-		SentinelAddrs: cfg.RedisSentinelAddrs, SentinelMaster: cfg.RedisSentinelMaster})
+		SentinelAddrs: cfg.RedisSentinelAddrs, SentinelMaster: cfg.RedisSentinelMaster,
+		SentinelPassword: cfg.RedisSentinelPassword, SentinelTLS: tlsCfg})
 }

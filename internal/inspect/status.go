@@ -16,10 +16,16 @@ import (
 // Status is the deployment at a glance: what `dispatcher status --json`
 // prints.
 type Status struct {
-	Namespace string               `json:"namespace"`
-	Instances []lease.InstanceInfo `json:"instances"`
-	Shards    []ShardStatus        `json:"shards"`
-	Poll      *PollStatus          `json:"poll,omitempty"` // INGEST=poll
+	Namespace string `json:"namespace"`
+	// ShardCount is the shard count recorded in Redis by the namespace's
+	// first instance (0: none recorded yet); Shards lists that many.
+	ShardCount int                  `json:"shard_count"`
+	Instances  []lease.InstanceInfo `json:"instances"`
+	Shards     []ShardStatus        `json:"shards"`
+	// Outside lists non-empty update streams of shards at or above
+	// ShardCount: updates no instance reads.
+	Outside []queue.StrayStream `json:"streams_outside_shard_count"`
+	Poll    *PollStatus         `json:"poll,omitempty"` // INGEST=poll
 	// Journal is the event journal's memory, budget and oldest chain;
 	// nil when the journal's Redis did not answer (JournalError says why).
 	Journal      *journal.Stats `json:"journal,omitempty"`
@@ -43,9 +49,16 @@ type ShardStatus struct {
 	DeadLetters      int64   `json:"dead_letters"`
 }
 
-// Status reads the live instances (sorted by id) and every shard.
+// Status reads the live instances (sorted by id), every shard of the
+// recorded shard count and the non-empty streams outside it.
 func (in *Inspector) Status(ctx context.Context) (Status, error) {
-	st := Status{Namespace: in.c.Namespace, Instances: []lease.InstanceInfo{}}
+	st := Status{Namespace: in.c.Namespace, Instances: []lease.InstanceInfo{}, Shards: []ShardStatus{},
+		Outside: []queue.StrayStream{}}
+	shards, err := in.ShardCount(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.ShardCount = shards
 	// the bare client: ListInstances scans every master of a Cluster only
 	// when it sees the *redis.ClusterClient itself
 	insts, err := lease.ListInstances(ctx, in.c.Redis.UniversalClient, in.c.Keys)
@@ -55,7 +68,12 @@ func (in *Inspector) Status(ctx context.Context) (Status, error) {
 	sort.Slice(insts, func(i, j int) bool { return insts[i].ID < insts[j].ID })
 	st.Instances = append(st.Instances, insts...)
 	nodeOf := in.shardNodes(ctx)
-	for n := 0; n < in.c.Shards; n++ {
+	stray, err := queue.StrayStreams(ctx, in.c.Redis, in.c.Keys, shards)
+	if err != nil {
+		return st, err
+	}
+	st.Outside = append(st.Outside, stray...)
+	for n := 0; n < shards; n++ {
 		li, err := lease.Inspect(ctx, in.c.Redis, in.c.Keys, n)
 		if err != nil {
 			return st, err
@@ -104,7 +122,7 @@ func (in *Inspector) shardNodes(ctx context.Context) func(shard int) (string, *i
 	case *redis.Client:
 		addr := c.Options().Addr
 		if in.c.Redis.Mode == "sentinel" {
-			addr = sentinelMaster(ctx, in.c.SentinelAddrs, in.c.SentinelMaster)
+			addr = in.sentinelMaster(ctx)
 		}
 		return func(int) (string, *int) { return addr, nil }
 	}
@@ -112,12 +130,13 @@ func (in *Inspector) shardNodes(ctx context.Context) func(shard int) (string, *i
 }
 
 // sentinelMaster asks the Sentinels, in turn, for the current master's
-// address.
-func sentinelMaster(ctx context.Context, sentinels []string, name string) string {
-	for _, a := range sentinels {
+// address (with REDIS_SENTINEL_PASSWORD and REDIS_TLS, as the instances).
+func (in *Inspector) sentinelMaster(ctx context.Context) string {
+	for _, a := range in.c.SentinelAddrs {
 		sc := redis.NewSentinelClient(&redis.Options{Addr: a, DialTimeout: redisx.DialTimeout,
-			ReadTimeout: redisx.ReadTimeout, ContextTimeoutEnabled: true})
-		addr, err := sc.GetMasterAddrByName(ctx, name).Result()
+			ReadTimeout: redisx.ReadTimeout, ContextTimeoutEnabled: true,
+			Password: in.c.SentinelPassword, TLSConfig: in.c.SentinelTLS})
+		addr, err := sc.GetMasterAddrByName(ctx, in.c.SentinelMaster).Result()
 		_ = sc.Close()
 		if err == nil && len(addr) == 2 {
 			return net.JoinHostPort(addr[0], addr[1])

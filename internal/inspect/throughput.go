@@ -22,9 +22,13 @@ type Counters struct {
 // Counters reads every shard's counters in one pipeline; at is the time
 // they are taken as read at.
 func (in *Inspector) Counters(ctx context.Context, at time.Time) (Counters, error) {
-	c := Counters{At: at, Added: make([]int64, in.c.Shards), Length: make([]int64, in.c.Shards)}
-	cmds := make([]*redis.XInfoStreamCmd, in.c.Shards)
-	_, err := in.c.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+	shards, err := in.ShardCount(ctx)
+	if err != nil {
+		return Counters{At: at}, err
+	}
+	c := Counters{At: at, Added: make([]int64, shards), Length: make([]int64, shards)}
+	cmds := make([]*redis.XInfoStreamCmd, shards)
+	_, err = in.c.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for n := range cmds {
 			cmds[n] = p.XInfoStream(ctx, in.c.Keys.Shard(n).Stream())
 		}

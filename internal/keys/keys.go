@@ -10,7 +10,7 @@
 // Layout, for namespace "tgd" and shard 0:
 //
 //	{tgd:0}:stream        stream of updates (consumer group "dispatch")
-//	{tgd:0}:lease         hash {holder, token}, expires with the lease
+//	{tgd:0}:lease         hash {holder, owner, token}, expires with the lease
 //	{tgd:0}:fence         highest fencing token handed out
 //	{tgd:0}:seen:<uid>    dedupe marker of one update_id, expires with DEDUPE_WINDOW
 //	{tgd:0}:dlq           dead-letter stream
@@ -32,6 +32,7 @@ package keys
 
 import (
 	"strconv"
+	"strings"
 )
 
 // Group is the consumer group every shard stream is read with.
@@ -136,6 +137,28 @@ func (s Space) JournalSegment(tier string, id int64) string {
 
 // JournalEvicted is the list of the journal segments the budget evicted.
 func (s Space) JournalEvicted() string { return s.ns + ":journal:evicted" }
+
+// Shards holds the shard count every instance of the namespace must use,
+// recorded by the first one (SET NX).
+func (s Space) Shards() string { return s.ns + ":shards" }
+
+// StreamPattern matches every shard's update stream (for SCAN).
+func (s Space) StreamPattern() string { return "{" + s.ns + ":*}:stream" }
+
+// ShardOfKey returns the shard number of a per-shard key of this namespace
+// ({ns:N}:...), and false for any other key.
+func (s Space) ShardOfKey(key string) (int, bool) {
+	prefix := "{" + s.ns + ":"
+	if !strings.HasPrefix(key, prefix) {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(key[len(prefix):], "}")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(num)
+	return n, err == nil && n >= 0
+}
 
 // DebugUntil is the runtime debug flag; while it exists every instance logs
 // at debug level.

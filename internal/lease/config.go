@@ -20,12 +20,18 @@ const DefaultDrain = 20 * time.Second
 type Config struct {
 	Client   redis.UniversalClient // never closed by the Manager
 	Keys     keys.Space
-	Shards   int           // SHARDS, at least 1
-	Instance string        // INSTANCE_ID, the holder name
-	TTL      time.Duration // LEASE_TTL
-	Log      *telemetry.Logger
-	Metrics  *metrics.Metrics // LeaseRole, LeaseToken, LeaseTransitions
-	Clock    Clock            // nil = real clock
+	Shards   int    // SHARDS, at least 1
+	Instance string // INSTANCE_ID, the holder name
+	// Owner is this process's identity in the lease hashes (default:
+	// Instance, '#' and a random nonce; the server passes the registry's,
+	// Registry.Owner). Renewals, releases and re-acquisitions compare it,
+	// so another process under the same Instance never takes, renews or
+	// releases a lease of this one.
+	Owner   string
+	TTL     time.Duration // LEASE_TTL
+	Log     *telemetry.Logger
+	Metrics *metrics.Metrics // LeaseRole, LeaseToken, LeaseTransitions
+	Clock   Clock            // nil = real clock
 
 	// OnStarted is called in its own goroutine when a shard's lease is won;
 	// ctx is cancelled the moment leadership of that shard ends (step-down,

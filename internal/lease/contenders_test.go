@@ -36,7 +36,7 @@ func TestFiftyContendersRace(t *testing.T) {
 		for i := range contenders {
 			wg.Go(func() {
 				<-gate
-				results[i], errs[i] = acquireLease(ctx, clients[i], k, holderName(i), 5*time.Second, 0)
+				results[i], errs[i] = acquireLease(ctx, clients[i], k, ownerOf(holderName(i)), 5*time.Second, 0)
 			})
 		}
 		close(gate)
@@ -61,7 +61,7 @@ func TestFiftyContendersRace(t *testing.T) {
 		seen[tok] = true
 		require.Greater(t, tok, last, "round %d", round)
 		last = tok
-		ok, err := releaseLease(ctx, clients[winner], ks, k, holderName(winner), tok)
+		ok, err := releaseLease(ctx, clients[winner], ks, k, ownerOf(holderName(winner)), tok)
 		require.NoError(t, err)
 		require.True(t, ok)
 	}

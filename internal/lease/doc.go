@@ -1,7 +1,7 @@
 // Package lease elects, per shard, the one instance that dispatches the
 // shard's updates, and fences the Redis writes made on its behalf.
 //
-// Each shard has one lease: a Redis hash {holder, token} with a TTL at
+// Each shard has one lease: a Redis hash {holder, owner, token} with a TTL at
 // keys.Shard.Lease(). A Manager tries to acquire every shard's lease, renews
 // the ones it holds, steps down by itself when it can no longer prove it
 // holds one, and releases them on shutdown. Acquire, renew and release are
@@ -49,7 +49,12 @@
 //     next renewal (at most RenewEvery); a successor may already hold the
 //     lease. Its Redis writes are refused (fencing); its Valid is stale for
 //     that time.
-//   - Instance ids must be unique (the Registry refuses a live duplicate). Two
-//     processes with the same id would keep taking the lease from each other,
-//     each time with a new token, safe but wasteful.
+//   - Instance ids must be unique: the Registry refuses a live duplicate at
+//     start, and a process that finds its id taken over while it runs (it
+//     was paused past the heartbeat's ttl and replaced) gets
+//     ErrInstanceTakenOver, on which the server stops at once and exits 1.
+//     Until then the two cannot disturb each other's leases: a lease is
+//     owned by a per-process identity (Config.Owner: INSTANCE_ID and a
+//     random nonce), and acquire, renew and release compare it, so a twin
+//     never renews, releases or re-takes the other's live lease.
 package lease

@@ -413,7 +413,7 @@ func TestCrashedHolderReplacedAfterTTL(t *testing.T) {
 	c, ks := realClient(t)
 	const ttl = 2 * time.Second // LEASE_TTL of the acceptance runs
 	b := newNode(t, "b", dial(t, redistest.URL(t)), ks, Config{TTL: ttl})
-	crashed, err := acquireLease(context.Background(), c, ks.Shard(0), "crashed", ttl, 0)
+	crashed, err := acquireLease(context.Background(), c, ks.Shard(0), ownerOf("crashed"), ttl, 0)
 	require.NoError(t, err)
 	acquiredAt := time.Now() // the crashed holder's last word reached Redis before this
 	b.start(t)

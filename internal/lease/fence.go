@@ -84,3 +84,19 @@ func FenceFrom(ctx context.Context) (Fence, bool) {
 	f, ok := ctx.Value(fenceKey{}).(Fence)
 	return f, ok
 }
+
+type termKey struct{}
+
+// WithTerm returns ctx carrying term, the context of the leadership under
+// which ctx's work runs (cancelled when it ends). Work that outlives its
+// own context on purpose (an answer to the user after a dispatch's
+// deadline) uses TermFrom to stop once the leadership ended.
+func WithTerm(ctx, term context.Context) context.Context {
+	return context.WithValue(ctx, termKey{}, term)
+}
+
+// TermFrom returns the leadership context WithTerm put in ctx, or nil.
+func TermFrom(ctx context.Context) context.Context {
+	t, _ := ctx.Value(termKey{}).(context.Context)
+	return t
+}

@@ -18,6 +18,7 @@ import (
 // are safe for concurrent use.
 type Manager struct {
 	cfg    Config
+	owner  owner
 	t      Timings
 	clk    Clock
 	drain  time.Duration
@@ -59,7 +60,11 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, t: cfg.timings(), clk: cfg.Clock, drain: cfg.Drain, changed: make(chan struct{})}
+	m := &Manager{cfg: cfg, owner: owner{Name: cfg.Instance, ID: cfg.Owner}, t: cfg.timings(), clk: cfg.Clock,
+		drain: cfg.Drain, changed: make(chan struct{})}
+	if m.owner.ID == "" {
+		m.owner.ID = cfg.Instance + "#" + nonce()
+	}
 	if m.clk == nil {
 		m.clk = realClock{}
 	}

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
@@ -65,7 +65,9 @@ type InstanceInfo struct {
 // the same id by at most 5/6 of the ttl (two heartbeat intervals and one
 // call timeout), never by a full TTL. Not guaranteed: a process paused for longer
 // than ttl loses its claim, and a duplicate may then take the id; the paused
-// one's Run returns ErrDuplicateInstance when it wakes.
+// one's Run returns ErrInstanceTakenOver at its first heartbeat after it
+// wakes (the server then stops and exits 1), and meanwhile its leases are
+// safe from the duplicate and the duplicate's from it (Config.Owner).
 type Registry struct {
 	c       redis.UniversalClient
 	ks      keys.Space
@@ -87,16 +89,26 @@ func NewRegistry(c redis.UniversalClient, ks keys.Space, id string, ttl time.Dur
 	if ttl <= 0 {
 		ttl = DefaultRegistryTTL
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
 	return &Registry{
 		c: c, ks: ks, id: id, ttl: ttl,
 		every:   ttl / 3,
 		timeout: min(ttl/6, maxCallTimeout),
 		info:    info, log: log,
-		nonce: hex.EncodeToString(b[:]),
+		nonce: nonce(),
 	}
 }
+
+// nonce returns 16 random hex characters, one per process component.
+func nonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Owner returns this process's identity: the instance id, '#' and the
+// registry's nonce. The server gives it to the lease Manager (Config.Owner),
+// so the heartbeat and the leases name the same process.
+func (r *Registry) Owner() string { return r.id + "#" + r.nonce }
 
 // Register claims the instance id. If another process's heartbeat holds
 // it, Register watches that heartbeat for up to two heartbeat intervals and
@@ -147,14 +159,16 @@ func (r *Registry) Register(ctx context.Context) error {
 
 // Run writes a heartbeat every ttl/3 until ctx is cancelled, then removes
 // the entry (with a fresh bounded context) and returns nil. It returns
-// ErrDuplicateInstance, leaving the entry alone, if another process has
-// taken the id over. Failed heartbeats are logged and retried.
+// ErrInstanceTakenOver, leaving the entry alone, as soon as a heartbeat
+// finds that another process has taken the id over (this one was paused
+// past the ttl, or cut off from Redis): the caller must stop dispatching.
+// Failed heartbeats are logged and retried.
 func (r *Registry) Run(ctx context.Context) error {
 	failing := false
 	for {
 		err := r.beat(ctx)
 		switch {
-		case errors.Is(err, ErrDuplicateInstance):
+		case errors.Is(err, ErrInstanceTakenOver):
 			return err
 		case err != nil && ctx.Err() == nil:
 			lvl := zapcore.WarnLevel
@@ -215,7 +229,8 @@ func (r *Registry) beat(ctx context.Context) error {
 		return err
 	}
 	if n != 1 {
-		return fmt.Errorf("%w: another process took over %s", ErrDuplicateInstance, r.id)
+		return fmt.Errorf("%w: %s: another live process heartbeats under this id (its nonce is not this process's %s)",
+			ErrInstanceTakenOver, r.id, r.nonce)
 	}
 	return nil
 }
@@ -248,31 +263,7 @@ func (r *Registry) entry() (string, string, error) {
 // ListInstances returns the live instances, sorted by id, each with the TTL
 // left on its heartbeat. It scans every master of a Redis Cluster.
 func ListInstances(ctx context.Context, c redis.UniversalClient, ks keys.Space) ([]InstanceInfo, error) {
-	var names []string
-	scan := func(ctx context.Context, n redis.Cmdable) error {
-		iter := n.Scan(ctx, 0, ks.InstancePattern(), 100).Iterator()
-		for iter.Next(ctx) {
-			names = append(names, iter.Val())
-		}
-		return iter.Err()
-	}
-	var err error
-	if cc, ok := c.(*redis.ClusterClient); ok {
-		var mu sync.Mutex
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
-			var local []string
-			iter := n.Scan(ctx, 0, ks.InstancePattern(), 100).Iterator()
-			for iter.Next(ctx) {
-				local = append(local, iter.Val())
-			}
-			mu.Lock()
-			names = append(names, local...)
-			mu.Unlock()
-			return iter.Err()
-		})
-	} else {
-		err = scan(ctx, c)
-	}
+	names, err := redisx.Scan(ctx, c, ks.InstancePattern())
 	if err != nil {
 		return nil, fmt.Errorf("lease: list instances: %w", err)
 	}

@@ -65,7 +65,7 @@ func TestRegistryReplacesStaleLeftover(t *testing.T) {
 	// The crashed one, if it came back, finds its id taken.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	require.ErrorIs(t, crashed.Run(ctx), ErrDuplicateInstance)
+	require.ErrorIs(t, crashed.Run(ctx), ErrInstanceTakenOver)
 }
 
 func TestRegistryListsSeveral(t *testing.T) {

@@ -1,14 +1,15 @@
--- KEYS[1] -> the shard's lease hash ({ns:N}:lease, fields holder and token)
--- ARGV[1] -> the holder name (INSTANCE_ID)
+-- KEYS[1] -> the shard's lease hash ({ns:N}:lease, fields holder, owner and token)
+-- ARGV[1] -> the owner: the holder's per-process identity (INSTANCE_ID#nonce)
 -- ARGV[2] -> the holder's fencing token (decimal)
 -- ARGV[3] -> lease TTL in milliseconds
 --
--- Extends the lease only while it still names this holder and token; a
--- missing lease (expired, or Redis lost its data) is never re-created here,
--- because a newer holder may have come and gone in between.
+-- Extends the lease only while it is still this process's under this
+-- token; a twin with the same INSTANCE_ID cannot extend it. A missing lease
+-- (expired, or Redis lost its data) is never re-created here, because a
+-- newer holder may have come and gone in between.
 -- Returns {1} when renewed, {0, holder, token} ('' for a missing lease) when not.
-local cur = redis.call('HMGET', KEYS[1], 'holder', 'token')
-if cur[1] == ARGV[1] and cur[2] == ARGV[2] then
+local cur = redis.call('HMGET', KEYS[1], 'holder', 'token', 'owner')
+if cur[3] == ARGV[1] and cur[2] == ARGV[2] then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return {1}
 end

@@ -32,6 +32,15 @@ var (
 // errBadReply is a script reply of an unexpected shape.
 var errBadReply = errors.New("lease: unexpected script reply")
 
+// owner is who holds a lease: Name, the instance id shown by status and in
+// events, and ID, the per-process identity the scripts compare, so that a
+// twin under the same INSTANCE_ID can never renew, release or take over
+// this process's lease.
+type owner struct{ Name, ID string }
+
+// ownerOf is the owner whose per-process identity is its name (tests).
+func ownerOf(name string) owner { return owner{Name: name, ID: name} }
+
 // acquireResult is the outcome of one acquisition attempt.
 type acquireResult struct {
 	Won    bool
@@ -40,10 +49,10 @@ type acquireResult struct {
 	TTL    time.Duration // time left on the holder's lease when not won (<0: none)
 }
 
-// acquireLease tries to win shard k's lease for holder; floor is the lowest
+// acquireLease tries to win shard k's lease for o; floor is the lowest
 // token the caller accepts.
-func acquireLease(ctx context.Context, c redis.Scripter, k keys.Shard, holder string, ttl time.Duration, floor int64) (acquireResult, error) {
-	v, err := acquireScript.Run(ctx, c, []string{k.Lease(), k.Fence()}, holder, ttl.Milliseconds(), floor).Slice()
+func acquireLease(ctx context.Context, c redis.Scripter, k keys.Shard, o owner, ttl time.Duration, floor int64) (acquireResult, error) {
+	v, err := acquireScript.Run(ctx, c, []string{k.Lease(), k.Fence()}, o.Name, ttl.Milliseconds(), floor, o.ID).Slice()
 	if err != nil {
 		return acquireResult{}, err
 	}
@@ -70,9 +79,9 @@ type renewResult struct {
 	Token  int64  // current token when not renewed (0 when the lease is gone)
 }
 
-// renewLease extends shard k's lease while it names holder and token.
-func renewLease(ctx context.Context, c redis.Scripter, k keys.Shard, holder string, token int64, ttl time.Duration) (renewResult, error) {
-	v, err := renewScript.Run(ctx, c, []string{k.Lease()}, holder, token, ttl.Milliseconds()).Slice()
+// renewLease extends shard k's lease while it is o's under token.
+func renewLease(ctx context.Context, c redis.Scripter, k keys.Shard, o owner, token int64, ttl time.Duration) (renewResult, error) {
+	v, err := renewScript.Run(ctx, c, []string{k.Lease()}, o.ID, token, ttl.Milliseconds()).Slice()
 	if err != nil {
 		return renewResult{}, err
 	}
@@ -90,10 +99,10 @@ func renewLease(ctx context.Context, c redis.Scripter, k keys.Shard, holder stri
 	return renewResult{Holder: fmt.Sprint(v[1]), Token: tok}, nil
 }
 
-// releaseLease deletes shard k's lease while it names holder and token and
-// publishes the release; false means it was not this holder's any more.
-func releaseLease(ctx context.Context, c redis.Scripter, ks keys.Space, k keys.Shard, holder string, token int64) (bool, error) {
-	n, err := releaseScript.Run(ctx, c, []string{k.Lease()}, holder, token, ks.LeaseReleased(), k.N()).Int64()
+// releaseLease deletes shard k's lease while it is o's under token and
+// publishes the release; false means it was not o's any more.
+func releaseLease(ctx context.Context, c redis.Scripter, ks keys.Space, k keys.Shard, o owner, token int64) (bool, error) {
+	n, err := releaseScript.Run(ctx, c, []string{k.Lease()}, o.ID, token, ks.LeaseReleased(), k.N()).Int64()
 	return n == 1, err
 }
 

@@ -40,13 +40,13 @@ func TestAcquireRenewReleaseScripts(t *testing.T) {
 	const ttl = 2 * time.Second
 
 	before := time.Now().UnixMicro()
-	a, err := acquireLease(ctx, c, k, "a", ttl, 0)
+	a, err := acquireLease(ctx, c, k, ownerOf("a"), ttl, 0)
 	require.NoError(t, err)
 	require.True(t, a.Won)
 	// A fresh shard's first token is Redis TIME in µs (same host clock).
 	require.InDelta(t, float64(before), float64(a.Token), 5e6)
 
-	b, err := acquireLease(ctx, c, k, "b", ttl, 0)
+	b, err := acquireLease(ctx, c, k, ownerOf("b"), ttl, 0)
 	require.NoError(t, err)
 	require.False(t, b.Won)
 	require.Equal(t, "a", b.Holder)
@@ -59,13 +59,13 @@ func TestAcquireRenewReleaseScripts(t *testing.T) {
 	require.Equal(t, LeaseInfo{Shard: 0, Held: true, Holder: "a", Token: a.Token, TTL: info.TTL, LastToken: a.Token}, info)
 
 	// Renewal needs both the holder and the token.
-	r, err := renewLease(ctx, c, k, "a", a.Token+1, ttl)
+	r, err := renewLease(ctx, c, k, ownerOf("a"), a.Token+1, ttl)
 	require.NoError(t, err)
 	require.Equal(t, renewResult{Holder: "a", Token: a.Token}, r)
-	r, err = renewLease(ctx, c, k, "b", a.Token, ttl)
+	r, err = renewLease(ctx, c, k, ownerOf("b"), a.Token, ttl)
 	require.NoError(t, err)
 	require.False(t, r.OK)
-	r, err = renewLease(ctx, c, k, "a", a.Token, ttl)
+	r, err = renewLease(ctx, c, k, ownerOf("a"), a.Token, ttl)
 	require.NoError(t, err)
 	require.True(t, r.OK)
 
@@ -74,10 +74,10 @@ func TestAcquireRenewReleaseScripts(t *testing.T) {
 	defer sub.Close()
 	_, err = sub.Receive(ctx) // subscription confirmed
 	require.NoError(t, err)
-	ok, err := releaseLease(ctx, c, ks, k, "a", a.Token-1)
+	ok, err := releaseLease(ctx, c, ks, k, ownerOf("a"), a.Token-1)
 	require.NoError(t, err)
 	require.False(t, ok)
-	ok, err = releaseLease(ctx, c, ks, k, "a", a.Token)
+	ok, err = releaseLease(ctx, c, ks, k, ownerOf("a"), a.Token)
 	require.NoError(t, err)
 	require.True(t, ok)
 	msg, err := sub.ReceiveMessage(ctx)
@@ -85,7 +85,7 @@ func TestAcquireRenewReleaseScripts(t *testing.T) {
 	require.Equal(t, "0", msg.Payload)
 
 	// A renewal never re-creates a lease that is gone.
-	r, err = renewLease(ctx, c, k, "a", a.Token, ttl)
+	r, err = renewLease(ctx, c, k, ownerOf("a"), a.Token, ttl)
 	require.NoError(t, err)
 	require.Equal(t, renewResult{}, r)
 	info, err = Inspect(ctx, c, ks, 0)
@@ -93,7 +93,7 @@ func TestAcquireRenewReleaseScripts(t *testing.T) {
 	require.False(t, info.Held)
 	require.Equal(t, a.Token, info.LastToken)
 
-	b, err = acquireLease(ctx, c, k, "b", ttl, 0)
+	b, err = acquireLease(ctx, c, k, ownerOf("b"), ttl, 0)
 	require.NoError(t, err)
 	require.True(t, b.Won)
 	require.Greater(t, b.Token, a.Token)
@@ -102,15 +102,15 @@ func TestAcquireRenewReleaseScripts(t *testing.T) {
 func TestAcquireBySameHolderGetsNewToken(t *testing.T) {
 	c, ks := realClient(t)
 	ctx := context.Background()
-	a1, err := acquireLease(ctx, c, ks.Shard(0), "a", time.Second, 0)
+	a1, err := acquireLease(ctx, c, ks.Shard(0), ownerOf("a"), time.Second, 0)
 	require.NoError(t, err)
 	// The reply was lost, or the process restarted under the same id: the
 	// same holder wins again at once, with a larger token.
-	a2, err := acquireLease(ctx, c, ks.Shard(0), "a", time.Second, 0)
+	a2, err := acquireLease(ctx, c, ks.Shard(0), ownerOf("a"), time.Second, 0)
 	require.NoError(t, err)
 	require.True(t, a2.Won)
 	require.Greater(t, a2.Token, a1.Token)
-	r, err := renewLease(ctx, c, ks.Shard(0), "a", a1.Token, time.Second)
+	r, err := renewLease(ctx, c, ks.Shard(0), ownerOf("a"), a1.Token, time.Second)
 	require.NoError(t, err)
 	require.False(t, r.OK, "the older token is no longer current")
 }
@@ -119,12 +119,12 @@ func TestTokensSurviveDataLoss(t *testing.T) {
 	c, ks := realClient(t)
 	ctx := context.Background()
 	k := ks.Shard(0)
-	a, err := acquireLease(ctx, c, k, "a", time.Second, 0)
+	a, err := acquireLease(ctx, c, k, ownerOf("a"), time.Second, 0)
 	require.NoError(t, err)
 
 	// Redis forgets everything: the TIME term keeps the next token larger.
 	require.NoError(t, c.Del(ctx, k.Lease(), k.Fence()).Err())
-	b, err := acquireLease(ctx, c, k, "b", time.Second, 0)
+	b, err := acquireLease(ctx, c, k, ownerOf("b"), time.Second, 0)
 	require.NoError(t, err)
 	require.True(t, b.Won)
 	require.Greater(t, b.Token, a.Token)
@@ -134,15 +134,15 @@ func TestTokensSurviveDataLoss(t *testing.T) {
 	ahead := time.Now().UnixMicro() + 10_000_000_000
 	require.NoError(t, c.Set(ctx, k.Fence(), ahead, 0).Err())
 	require.NoError(t, c.Del(ctx, k.Lease()).Err())
-	x, err := acquireLease(ctx, c, k, "a", time.Second, 0)
+	x, err := acquireLease(ctx, c, k, ownerOf("a"), time.Second, 0)
 	require.NoError(t, err)
 	require.Equal(t, ahead+1, x.Token)
 	require.NoError(t, c.Del(ctx, k.Lease(), k.Fence()).Err())
-	y, err := acquireLease(ctx, c, k, "b", time.Second, 0)
+	y, err := acquireLease(ctx, c, k, ownerOf("b"), time.Second, 0)
 	require.NoError(t, err)
 	require.Less(t, y.Token, x.Token, "the documented limit: without a floor the token follows the clock")
 	require.NoError(t, c.Del(ctx, k.Lease(), k.Fence()).Err())
-	z, err := acquireLease(ctx, c, k, "b", time.Second, x.Token+1)
+	z, err := acquireLease(ctx, c, k, ownerOf("b"), time.Second, x.Token+1)
 	require.NoError(t, err)
 	require.Equal(t, x.Token+1, z.Token)
 }
@@ -154,12 +154,12 @@ func TestFencedScriptRefusesStaleToken(t *testing.T) {
 	write := NewFencedScript(`return redis.call('SET', KEYS[2], ARGV[2])`)
 	key := k.Tag() + "test-value"
 
-	a, err := acquireLease(ctx, c, k, "a", time.Second, 0)
+	a, err := acquireLease(ctx, c, k, ownerOf("a"), time.Second, 0)
 	require.NoError(t, err)
 	require.NoError(t, write.Run(ctx, c, k, a.Token, []string{key}, "from-a").Err())
 
 	require.NoError(t, c.Del(ctx, k.Lease()).Err()) // a's lease expired
-	b, err := acquireLease(ctx, c, k, "b", time.Second, 0)
+	b, err := acquireLease(ctx, c, k, ownerOf("b"), time.Second, 0)
 	require.NoError(t, err)
 	err = MapFenced(write.Run(ctx, c, k, a.Token, []string{key}, "stale").Err())
 	require.ErrorIs(t, err, ErrFenced)

@@ -63,7 +63,7 @@ func (m *Manager) tryAcquire(s *shardState) (acquireResult, time.Time, error) {
 	sent := m.clk.Now()
 	var res acquireResult
 	err := bounded(context.Background(), m.t.CallTimeout, func(ctx context.Context) error {
-		r, err := acquireLease(ctx, m.cfg.Client, s.key, m.cfg.Instance, m.t.TTL, floor)
+		r, err := acquireLease(ctx, m.cfg.Client, s.key, m.owner, m.t.TTL, floor)
 		res = r
 		return err
 	})
@@ -160,7 +160,7 @@ func (m *Manager) lead(ctx context.Context, s *shardState, token int64, sent tim
 		}
 		var res renewResult
 		err := bounded(context.Background(), timeout, func(ctx context.Context) error {
-			r, err := renewLease(ctx, m.cfg.Client, s.key, m.cfg.Instance, token, m.t.TTL)
+			r, err := renewLease(ctx, m.cfg.Client, s.key, m.owner, token, m.t.TTL)
 			res = r
 			return err
 		})
@@ -193,7 +193,7 @@ func (m *Manager) release(s *shardState, token int64) {
 	m.setPassive(s)
 	var ok bool
 	err := bounded(context.Background(), m.t.CallTimeout, func(ctx context.Context) error {
-		r, err := releaseLease(ctx, m.cfg.Client, m.cfg.Keys, s.key, m.cfg.Instance, token)
+		r, err := releaseLease(ctx, m.cfg.Client, m.cfg.Keys, s.key, m.owner, token)
 		ok = r
 		return err
 	})
@@ -211,7 +211,7 @@ func (m *Manager) release(s *shardState, token int64) {
 // a step-down; failures are expected (Redis unreachable) and only debug.
 func (m *Manager) releaseQuietly(s *shardState, token int64) {
 	err := bounded(context.Background(), m.t.CallTimeout, func(ctx context.Context) error {
-		_, err := releaseLease(ctx, m.cfg.Client, m.cfg.Keys, s.key, m.cfg.Instance, token)
+		_, err := releaseLease(ctx, m.cfg.Client, m.cfg.Keys, s.key, m.owner, token)
 		return err
 	})
 	if err != nil {

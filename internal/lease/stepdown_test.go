@@ -202,7 +202,7 @@ func TestPublishedReleaseWakesPassive(t *testing.T) {
 	_, c := redistest.Mini(t)
 	ks := keys.New("t")
 	ctx := context.Background()
-	res, err := acquireLease(ctx, c, ks.Shard(0), "b", clockTTL, 0)
+	res, err := acquireLease(ctx, c, ks.Shard(0), ownerOf("b"), clockTTL, 0)
 	require.NoError(t, err)
 	require.True(t, res.Won)
 	clk := newManualClock()
@@ -213,7 +213,7 @@ func TestPublishedReleaseWakesPassive(t *testing.T) {
 		return err == nil && m[ks.LeaseReleased()] == 1
 	})
 	// b releases: a acquires without its clock moving at all.
-	ok, err := releaseLease(ctx, c, ks, ks.Shard(0), "b", res.Token)
+	ok, err := releaseLease(ctx, c, ks, ks.Shard(0), ownerOf("b"), res.Token)
 	require.NoError(t, err)
 	require.True(t, ok)
 	s := n.waitStarted(t, 5*time.Second)

@@ -41,9 +41,14 @@ type Config struct {
 	Token    string          // BOT_TOKEN (or the sandbox's); never logged
 	APIURL   string          // TELEGRAM_API_URL
 	Instance string          // INSTANCE_ID
-	TTL      time.Duration   // LEASE_TTL: the poll lease's
-	Drain    time.Duration   // SHUTDOWN_TIMEOUT: how long a batch in hand may take to finish at shutdown
-	Timeout  time.Duration   // POLL_TIMEOUT, whole seconds
+	// Owner is this process's identity in the poll lease (lease.Config.Owner;
+	// the server passes the registry's), so a twin under the same INSTANCE_ID
+	// never takes or renews this process's poll lease. Default: Instance and
+	// a random nonce.
+	Owner   string
+	TTL     time.Duration // LEASE_TTL: the poll lease's
+	Drain   time.Duration // SHUTDOWN_TIMEOUT: how long a batch in hand may take to finish at shutdown
+	Timeout time.Duration // POLL_TIMEOUT, whole seconds
 	// AllowedUpdates is getUpdates' allowed_updates (default
 	// telegram.AllowedUpdates(), as `dispatcher webhook set` registers).
 	AllowedUpdates []string
@@ -108,7 +113,7 @@ func New(cfg Config) (*Poller, error) {
 	// series are per stream shard; /readyz shows the poll lease.
 	leaseLog := cfg.Log.With(zap.String(telemetry.FLease, "poll"))
 	p.leases, err = lease.NewManager(lease.Config{Client: cfg.Client, Keys: cfg.Keys.Poll(), Shards: 1,
-		Instance: cfg.Instance, TTL: cfg.TTL, Log: leaseLog, Metrics: metrics.New(prometheus.NewRegistry()),
+		Instance: cfg.Instance, Owner: cfg.Owner, TTL: cfg.TTL, Log: leaseLog, Metrics: metrics.New(prometheus.NewRegistry()),
 		OnStarted: p.lead, Drain: cfg.Drain})
 	if err != nil {
 		return nil, err

@@ -119,3 +119,27 @@ func mapOf(values map[string]any) map[string]string {
 	}
 	return m
 }
+
+// IDLess reports whether stream id a comes before b (ms, then sequence).
+// Ids that do not parse compare as text.
+func IDLess(a, b string) bool {
+	ams, aseq, aok := splitID(a)
+	bms, bseq, bok := splitID(b)
+	if !aok || !bok {
+		return a < b
+	}
+	if ams != bms {
+		return ams < bms
+	}
+	return aseq < bseq
+}
+
+func splitID(id string) (ms, seq uint64, ok bool) {
+	m, s, found := strings.Cut(id, "-")
+	ms, err1 := strconv.ParseUint(m, 10, 64)
+	if !found {
+		return ms, 0, err1 == nil
+	}
+	seq, err2 := strconv.ParseUint(s, 10, 64)
+	return ms, seq, err1 == nil && err2 == nil
+}

@@ -23,6 +23,10 @@ var (
 	replayLua string
 	//go:embed pollfence.lua
 	pollFenceLua string
+	//go:embed reclaim.lua
+	reclaimLua string
+	//go:embed forget.lua
+	forgetLua string
 
 	enqueueScript    = redis.NewScript(enqueueLua)
 	replayScript     = redis.NewScript(replayLua)
@@ -31,4 +35,6 @@ var (
 	claimScript      = lease.NewFencedScript(claimLua)
 	ackScript        = lease.NewFencedScript(ackLua)
 	deadLetterScript = lease.NewFencedScript(deadLetterLua)
+	reclaimScript    = lease.NewFencedScript(reclaimLua)
+	forgetScript     = lease.NewFencedScript(forgetLua)
 )

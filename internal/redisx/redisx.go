@@ -2,7 +2,9 @@
 // configuration: an embedded in-process Redis (miniredis) when no Redis is
 // configured, a single server from REDIS_URL (redis://, rediss:// for TLS,
 // unix://), Redis Cluster from REDIS_CLUSTER_ADDRS, or Sentinel failover
-// from REDIS_SENTINEL_ADDRS and REDIS_SENTINEL_MASTER.
+// from REDIS_SENTINEL_ADDRS and REDIS_SENTINEL_MASTER; credentials
+// (REDIS_USERNAME, REDIS_PASSWORD, REDIS_SENTINEL_PASSWORD) and TLS
+// (REDIS_TLS, REDIS_TLS_CA_FILE) apply to each.
 //
 // The embedded Redis lives and dies with the process: it serves one
 // instance only and keeps nothing across restarts. It exists so that a
@@ -12,8 +14,12 @@ package redisx
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	_ "embed"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -54,13 +60,22 @@ type Client struct {
 }
 
 // New builds the client described by cfg. It does not contact Redis.
+// REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS and REDIS_TLS_CA_FILE apply to
+// every topology (with REDIS_URL they fill in what the URL leaves out),
+// REDIS_SENTINEL_PASSWORD to the Sentinels. An unreadable CA file is a
+// *config.Error naming REDIS_TLS_CA_FILE.
 func New(cfg *config.Config) (*Client, error) {
+	tlsCfg, err := TLSConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case len(cfg.RedisClusterAddrs) > 0:
 		c := redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs: cfg.RedisClusterAddrs, DialTimeout: DialTimeout, ReadTimeout: ReadTimeout,
 			WriteTimeout: WriteTimeout, ClientName: cfg.InstanceID, ContextTimeoutEnabled: true,
 			ClusterStateReloadInterval: ClusterStateReload,
+			Username:                   cfg.RedisUsername, Password: cfg.RedisPassword, TLSConfig: tlsCfg,
 		})
 		return &Client{UniversalClient: c, Mode: "cluster"}, nil
 	case len(cfg.RedisSentinelAddrs) > 0:
@@ -68,6 +83,8 @@ func New(cfg *config.Config) (*Client, error) {
 			MasterName: cfg.RedisSentinelMaster, SentinelAddrs: cfg.RedisSentinelAddrs,
 			DialTimeout: DialTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout,
 			ClientName: cfg.InstanceID, ContextTimeoutEnabled: true,
+			Username: cfg.RedisUsername, Password: cfg.RedisPassword, SentinelPassword: cfg.RedisSentinelPassword,
+			TLSConfig: tlsCfg,
 		})
 		return &Client{UniversalClient: c, Mode: "sentinel"}, nil
 	case cfg.RedisURL != "":
@@ -81,6 +98,18 @@ func New(cfg *config.Config) (*Client, error) {
 		if opt.ClientName == "" {
 			opt.ClientName = cfg.InstanceID
 		}
+		if opt.Username == "" {
+			opt.Username = cfg.RedisUsername
+		}
+		if opt.Password == "" {
+			opt.Password = cfg.RedisPassword
+		}
+		switch {
+		case tlsCfg != nil && opt.TLSConfig != nil: // rediss:// with a CA file
+			opt.TLSConfig.RootCAs = tlsCfg.RootCAs
+		case tlsCfg != nil:
+			opt.TLSConfig = tlsCfg
+		}
 		return &Client{UniversalClient: redis.NewClient(opt), Mode: "single"}, nil
 	}
 	m := miniredis.NewMiniRedis()
@@ -92,6 +121,30 @@ func New(cfg *config.Config) (*Client, error) {
 	return &Client{UniversalClient: c, Embedded: m, Mode: "embedded"}, nil
 }
 
+// TLSConfig returns the TLS settings of REDIS_TLS and REDIS_TLS_CA_FILE,
+// nil without TLS (or when only a rediss:// URL asks for it: go-redis then
+// makes its own, verified against the system's roots). The server name is
+// each address's host, so a Cluster's or Sentinel's nodes are verified
+// under the names (or IP addresses) they announce.
+func TLSConfig(cfg *config.Config) (*tls.Config, error) {
+	if !cfg.RedisTLS && cfg.RedisTLSCAFile == "" {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.RedisTLSCAFile != "" {
+		pem, err := os.ReadFile(cfg.RedisTLSCAFile)
+		if err != nil {
+			return nil, &config.Error{Var: "REDIS_TLS_CA_FILE", Reason: "cannot be read: " + err.Error()}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &config.Error{Var: "REDIS_TLS_CA_FILE", Reason: "holds no PEM certificate"}
+		}
+		t.RootCAs = pool
+	}
+	return t, nil
+}
+
 // Close closes the client and stops the embedded server, if any.
 func (c *Client) Close() error {
 	err := c.UniversalClient.Close()
@@ -99,6 +152,21 @@ func (c *Client) Close() error {
 		c.Embedded.Close()
 	}
 	return err
+}
+
+//go:embed probe.lua
+var probeLua string
+
+var probeScript = redis.NewScript(probeLua)
+
+// Probe checks within timeout that the Redis user may do what an instance
+// does (probe.lua: a script that writes and deletes a stream at key, a
+// key of the namespace's shard 0): an ACL that forbids it answers NOPERM,
+// which PermanentError turns into the configuration error it is.
+func Probe(ctx context.Context, c redis.Scripter, key string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return probeScript.Run(ctx, c, []string{key}).Err()
 }
 
 // Ping checks that Redis answers within timeout.

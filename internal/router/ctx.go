@@ -50,6 +50,7 @@ type Ctx struct {
 	outcome   outcome
 	reason    telemetry.Reason
 	guardText string // what the guard answers when it has to
+	guarded   bool   // the guard ran already (at the deadline)
 }
 
 // Log returns the router's logger, for the handler's own events.

@@ -30,11 +30,20 @@ func (p *PanicError) Is(target error) bool { return target == ErrHandlerPanic }
 func (p *PanicError) ErrorType() string { return string(telemetry.ReasonHandlerPanic) }
 
 // run runs a route's handler with the admin check, panic recovery and the
-// context's deadline.
+// context's deadline. It returns only once the handler has returned: when
+// the context ends first (the deadline, or the end of the lease), the
+// outcome is logged and the user told at once (for a callback, by the
+// guard), and run then waits for the handler, so that the worker, which
+// bounds that wait (worker.Config.AbandonAfter and LeaseEndGrace), never
+// starts the chat's next dispatch beside it.
 func (r *Router) run(c *Ctx, rt *route) error {
 	if rt.admin && !r.admins(c.UserID()) {
 		c.Reject(telemetry.ReasonForbidden, TextForbidden, "", "")
 		return nil
+	}
+	h := rt.h
+	if r.wrap != nil {
+		h = r.wrap(h)
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -43,16 +52,28 @@ func (r *Router) run(c *Ctx, rt *route) error {
 				done <- &PanicError{Value: p, Stack: debug.Stack()}
 			}
 		}()
-		done <- rt.h(c)
+		done <- h(c)
 	}()
-	var err error
 	select {
-	case err = <-done:
+	case err := <-done:
+		return r.finish(c, err)
 	case <-c.Done():
-		// the handler ignores its context: stop waiting for it
-		err = c.Err()
 	}
-	return r.finish(c, err)
+	select {
+	case err := <-done: // returned at the same moment: its result counts
+		return r.finish(c, err)
+	default:
+	}
+	// the handler ignores its context: answer for it now, then wait
+	err := r.finish(c, c.Err())
+	if c.IsCallback() {
+		r.guard(c)
+		c.mu.Lock()
+		c.guarded = true
+		c.mu.Unlock()
+	}
+	<-done
+	return err
 }
 
 // finish turns a handler's error into the contract's reason codes and the
@@ -89,26 +110,41 @@ func (r *Router) finish(c *Ctx, err error) error {
 }
 
 // afterDeadline runs f with a fresh context bounded by GuardTimeout that
-// keeps the update's identity and answer tracker.
+// keeps the update's identity and answer tracker. It ends with the lease
+// too (lease.TermFrom): once a successor may dispatch the update, this
+// instance tells its user nothing more.
 func (r *Router) afterDeadline(c *Ctx, f func(ctx context.Context)) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Context), r.guardTimeout)
 	defer cancel()
+	if term := lease.TermFrom(c); term != nil {
+		defer context.AfterFunc(term, cancel)()
+	}
 	f(ctx)
 }
 
 // guard checks that a callback dispatch logged a result and answered the
-// query; when not, it logs SILENCE_WARNING and answers it.
+// query (an answer Telegram refused does not count); when not, it logs
+// SILENCE_WARNING and answers it: once more with the handler's own text
+// when the handler's answer failed.
 func (r *Router) guard(c *Ctx) {
-	if c.isPassive() {
-		return // the ACTIVE instance answers it
+	c.mu.Lock()
+	guarded := c.guarded
+	c.mu.Unlock()
+	if guarded || c.isPassive() {
+		return // done at the deadline, or the ACTIVE instance answers it
 	}
 	o, text := c.result()
 	answered := telegram.Answered(c, c.Query.ID)
 	if answered && o != outcomeNone {
 		return
 	}
+	failedText, failed := telegram.AnswerFailed(c, c.Query.ID)
 	why := "callback ended with no ACCEPTED/REJECTED event"
 	switch {
+	case failed && o == outcomeNone:
+		why = "callback ended with no ACCEPTED/REJECTED event and its answerCallbackQuery failed"
+	case failed:
+		why = "callback's answerCallbackQuery failed"
 	case !answered && o == outcomeNone:
 		why = "callback ended with no ACCEPTED/REJECTED event and no answerCallbackQuery"
 	case !answered:
@@ -124,10 +160,15 @@ func (r *Router) guard(c *Ctx) {
 	c.mu.Unlock()
 	routerRefusal := reason == telemetry.ReasonUnknownAction || reason == telemetry.ReasonHandlerPanic ||
 		reason == telemetry.ReasonHandlerTimeout
-	if !r.silenceGuard && !routerRefusal {
+	// a failed answer is tried once more, with its own text, whatever
+	// SILENCE_GUARD says: the handler did answer
+	if !r.silenceGuard && !routerRefusal && !failed {
 		return
 	}
-	if o == outcomeNone && text == "" {
+	switch {
+	case failed && !routerRefusal:
+		text = failedText
+	case o == outcomeNone && text == "":
 		text = TextServerError
 	}
 	r.afterDeadline(c, func(ctx context.Context) {

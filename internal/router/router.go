@@ -50,6 +50,9 @@ type Options struct {
 	// GuardTimeout bounds the guard's answer, made after the dispatch's
 	// own context may have expired (default 5 s).
 	GuardTimeout time.Duration
+	// Wrap, when set, wraps every route's handler (the multi-process tests
+	// inject faults with it: DISPATCHER_FAULTS hang=).
+	Wrap func(HandlerFunc) HandlerFunc
 }
 
 // Option changes one route.
@@ -76,6 +79,7 @@ type Router struct {
 	screens      ScreenReader
 	username     string
 	guardTimeout time.Duration
+	wrap         func(HandlerFunc) HandlerFunc
 
 	commands  map[string]*route
 	callbacks map[telemetry.ButtonID]*route
@@ -102,7 +106,7 @@ func New(o Options) (*Router, error) {
 	}
 	return &Router{
 		log: o.Log, tg: o.Telegram, metrics: o.Metrics, admins: o.Admins, silenceGuard: o.SilenceGuard,
-		screens: o.Screens, username: o.Username, guardTimeout: o.GuardTimeout,
+		screens: o.Screens, username: o.Username, guardTimeout: o.GuardTimeout, wrap: o.Wrap,
 		commands: map[string]*route{}, callbacks: map[telemetry.ButtonID]*route{},
 		texts: map[telemetry.ScreenID]*route{},
 	}, nil

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,9 +178,9 @@ func (s *screenStub) Screen(context.Context, int64, int64) (telemetry.ScreenID, 
 func TestMessageHandlerPanicAndTimeout(t *testing.T) {
 	e := newEnv(t, router.Options{GuardTimeout: time.Second})
 	e.r.Command("boom", "boom", func(c *router.Ctx) error { panic(errors.New("nil map")) })
-	block := make(chan struct{})
-	defer close(block)
-	e.r.Command("slow", "slow", func(c *router.Ctx) error { <-block; return nil })
+	// ignores its context for a while (Handle waits for it: see
+	// TestHandleWaitsForAHandlerThatIgnoresItsContext)
+	e.r.Command("slow", "slow", func(c *router.Ctx) error { time.Sleep(300 * time.Millisecond); return nil })
 
 	err := e.r.Handle(context.Background(), textUpdate(t, 1, 5, "/boom"))
 	require.ErrorIs(t, err, router.ErrHandlerPanic)
@@ -202,6 +203,63 @@ func TestMessageHandlerPanicAndTimeout(t *testing.T) {
 	}
 	require.Equal(t, []any{"HANDLER_PANIC", "HANDLER_TIMEOUT"}, reasons)
 	require.Len(t, e.fake.CallsOf("sendMessage"), 2, "both users are told, the second after the deadline")
+}
+
+// TestHandleWaitsForAHandlerThatIgnoresItsContext: at the deadline the
+// callback is refused (HANDLER_TIMEOUT) and answered at once, but Handle
+// returns only when the handler has: the worker, which bounds that wait,
+// never runs the chat's next dispatch (or the retry) beside it.
+func TestHandleWaitsForAHandlerThatIgnoresItsContext(t *testing.T) {
+	e := newEnv(t, router.Options{SilenceGuard: true, GuardTimeout: time.Second})
+	var returned atomic.Int64
+	e.r.Callback("slow", "slow", func(c *router.Ctx) error {
+		time.Sleep(400 * time.Millisecond) // ignores its context
+		returned.Store(time.Now().UnixNano())
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := e.r.Handle(ctx, callbackUpdate(t, 1, 5, "v1:slow"))
+	back := time.Now()
+	require.ErrorIs(t, err, router.ErrHandlerTimeout)
+	require.NotZero(t, returned.Load(), "Handle returned before the handler did")
+	require.False(t, back.Before(time.Unix(0, returned.Load())))
+	answers := e.fake.CallsOf("answerCallbackQuery")
+	require.Len(t, answers, 1, "answered once, by the guard")
+	require.True(t, answers[0].At.Before(time.Unix(0, returned.Load())), "the user is answered at the deadline, not when the handler returns")
+	rej := e.logs.first("CALLBACK_REJECTED")
+	require.Equal(t, "HANDLER_TIMEOUT", rej["reason_code"])
+}
+
+// TestAFailedAnswerIsNotCountedAndTheGuardTriesOnceMore: an answer that
+// Telegram refused does not count as answered: the guard logs
+// SILENCE_WARNING and answers once more, with the handler's text.
+func TestAFailedAnswerIsNotCountedAndTheGuardTriesOnceMore(t *testing.T) {
+	for _, guardOn := range []bool{true, false} {
+		e := newEnv(t, router.Options{SilenceGuard: guardOn})
+		e.fake.SetFault(func(method string, n int) *fakebot.Fault {
+			if method == "answerCallbackQuery" && n == 1 {
+				return &fakebot.Fault{Status: 400, Description: "Bad Request: try again"}
+			}
+			return nil
+		})
+		e.r.Callback("ok", "ok", func(c *router.Ctx) error {
+			_ = c.Answer("Done")
+			c.Accept("MAIN_MENU")
+			return nil
+		})
+		require.NoError(t, e.r.Handle(context.Background(), callbackUpdate(t, 1, 5, "v1:ok")))
+		warn := e.logs.first("SILENCE_WARNING")
+		require.NotNil(t, warn, "SILENCE_GUARD=%v: a failed answer is a silence", guardOn)
+		require.Contains(t, warn["reason_text"], "answerCallbackQuery failed")
+		var tried []string
+		for _, c := range e.fake.Calls() {
+			if c.Method == "answerCallbackQuery" {
+				tried = append(tried, fmt.Sprintf("%d %v", c.Status, c.Params["text"]))
+			}
+		}
+		require.Equal(t, []string{"400 Done", "200 Done"}, tried, "SILENCE_GUARD=%v: tried once more, with its text", guardOn)
+	}
 }
 
 func TestCancelledDispatchIsLeftForTheActiveInstance(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/dispatcher-bot/dispatcher/internal/bot"
+	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
@@ -20,7 +21,7 @@ import (
 // newBot builds the Bot API client and the reference bot. In sandbox mode
 // the client talks to the fake Bot API mounted on this instance's own
 // listener under /sandbox/.
-func (s *Server) newBot() (worker.Handler, error) {
+func (s *Server) newBot(faults Faults) (worker.Handler, error) {
 	token, apiURL := s.botAPI()
 	tg, err := telegram.New(telegram.Config{Token: token, APIURL: apiURL, Log: s.log, Metrics: s.metrics})
 	if err != nil {
@@ -35,8 +36,26 @@ func (s *Server) newBot() (worker.Handler, error) {
 		}
 	}
 	return bot.New(bot.Config{Client: s.redis, Telegram: tg, Log: s.log, Metrics: s.metrics, Catalog: cat,
-		Admins: s.cfg.IsAdmin, SilenceGuard: s.cfg.SilenceGuard, Journal: s.journal, Debug: s.debug,
-		Username: username})
+		Admins: s.admins(), SilenceGuard: s.cfg.SilenceGuard, Journal: s.journal, Debug: s.debug,
+		Username: username, WrapRoutes: faults.WrapRoutes()})
+}
+
+// insecureAdmin reports whether the webhook runs without a secret outside
+// sandbox mode: anyone who reaches it can post an update in any user's
+// name, an admin's too. With INGEST=poll the webhook path answers 404 and
+// every update comes from getUpdates, so no secret is needed.
+func (s *Server) insecureAdmin() bool {
+	return s.cfg.WebhookSecret == "" && !s.cfg.Sandbox && s.cfg.Ingest != config.IngestPoll
+}
+
+// admins is who may use /debug and its buttons: ADMIN_IDS, but nobody while
+// the webhook has no secret (outside sandbox mode), unless
+// ALLOW_INSECURE_ADMIN=true; the others are refused with FORBIDDEN.
+func (s *Server) admins() func(int64) bool {
+	if s.insecureAdmin() && !s.cfg.AllowInsecureAdmin {
+		return func(int64) bool { return false }
+	}
+	return s.cfg.IsAdmin
 }
 
 // botAPI returns the bot token and the Bot API base URL the instance talks

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dispatcher-bot/dispatcher/internal/router"
 	"github.com/dispatcher-bot/dispatcher/internal/update"
 	"github.com/dispatcher-bot/dispatcher/internal/worker"
 )
@@ -22,6 +23,9 @@ import (
 //	sleep=DURATION     every dispatch first waits DURATION (or its deadline)
 //	pollstall=DURATION with INGEST=poll, the poller waits DURATION after the
 //	                   first update of each batch of two or more (mid-batch)
+//	hang=DURATION      every routed handler (inside the router, as the
+//	                   bot's own handlers run) first waits DURATION
+//	                   ignoring its context, then goes on: a runaway handler
 //
 // Example: DISPATCHER_FAULTS='panic=700000001;sleep=5ms'.
 type Faults struct {
@@ -30,6 +34,8 @@ type Faults struct {
 	Sleep time.Duration
 	// PollStall is the poller's pause mid-batch (poll.Config.StallMidBatch).
 	PollStall time.Duration
+	// Hang is the routed handlers' pause that ignores their context.
+	Hang time.Duration
 }
 
 // ErrInjected is the error of a fail= fault.
@@ -60,15 +66,18 @@ func ParseFaults(s string) (Faults, error) {
 				}
 				set[n] = true
 			}
-		case "sleep", "pollstall":
+		case "sleep", "pollstall", "hang":
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 0 {
 				return f, fmt.Errorf("%s: %q is not a duration", k, v)
 			}
-			if k == "sleep" {
+			switch k {
+			case "sleep":
 				f.Sleep = d
-			} else {
+			case "pollstall":
 				f.PollStall = d
+			default:
+				f.Hang = d
 			}
 		default:
 			return f, fmt.Errorf("unknown fault %q", k)
@@ -77,7 +86,20 @@ func ParseFaults(s string) (Faults, error) {
 	return f, nil
 }
 
-// Wrap returns h with the faults applied.
+// WrapRoutes returns the route wrapper of the hang= fault, nil without it.
+func (f Faults) WrapRoutes() func(router.HandlerFunc) router.HandlerFunc {
+	if f.Hang <= 0 {
+		return nil
+	}
+	return func(h router.HandlerFunc) router.HandlerFunc {
+		return func(c *router.Ctx) error {
+			time.Sleep(f.Hang) // ignores its context on purpose: the runaway handler under test
+			return h(c)
+		}
+	}
+}
+
+// Wrap returns h with the faults applied (but hang=, see WrapRoutes).
 func (f Faults) Wrap(h worker.Handler) worker.Handler {
 	return worker.HandlerFunc(func(ctx context.Context, u *update.Update) error {
 		id := u.UpdateID

@@ -10,7 +10,8 @@ import (
 
 // newPoller builds the poller of INGEST=poll: every instance contends for
 // the poll lease; its holder calls getUpdates and ingests through the
-// webhook's own path (s.ingest.Ingest). Nil with INGEST=webhook.
+// webhook's own path (s.ingest.Ingest). Nil with INGEST=webhook. The poll
+// lease is owned by this process's identity, as the shard leases are.
 func (s *Server) newPoller() (*poll.Poller, error) {
 	if s.cfg.Ingest != config.IngestPoll {
 		return nil, nil
@@ -18,7 +19,7 @@ func (s *Server) newPoller() (*poll.Poller, error) {
 	token, apiURL := s.botAPI()
 	faults, _ := ParseFaults(os.Getenv("DISPATCHER_FAULTS")) // New refused a bad one already
 	return poll.New(poll.Config{Client: s.redis, Keys: s.keys, Queue: s.queue, Ingest: s.ingest,
-		Token: token, APIURL: apiURL, Instance: s.cfg.InstanceID, TTL: s.cfg.LeaseTTL, Drain: s.cfg.ShutdownTimeout,
+		Token: token, APIURL: apiURL, Instance: s.cfg.InstanceID, Owner: s.registry.Owner(), TTL: s.cfg.LeaseTTL, Drain: s.cfg.ShutdownTimeout,
 		Timeout: s.cfg.PollTimeout, Log: s.log, Metrics: s.metrics, StallMidBatch: faults.PollStall})
 }
 

@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	_ "embed"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -13,20 +11,13 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
-//go:embed probe.lua
-var probeLua string
-
-var probeScript = redis.NewScript(probeLua)
-
 // checkRedis pings Redis and runs the permission probe (probe.lua) within
 // timeout.
 func (s *Server) checkRedis(ctx context.Context, timeout time.Duration) error {
 	if err := redisx.Ping(ctx, s.redis, timeout); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return probeScript.Run(ctx, s.redis, []string{s.keys.Shard(0).Probe()}).Err()
+	return redisx.Probe(ctx, s.redis, s.keys.Shard(0).Probe(), timeout)
 }
 
 // waitRedis returns once Redis answers and lets this instance do its work,
@@ -50,12 +41,8 @@ func (s *Server) waitRedis(ctx context.Context) error {
 				zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)), zap.Error(err))
 			logged = true
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleepCtx(ctx, backoff); err != nil {
+			return err
 		}
 		if backoff < 2*time.Second {
 			backoff *= 2

@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
@@ -117,34 +118,38 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	s.ingest = ingest.New(ingest.Config{Queue: s.queue, Log: log, Metrics: s.metrics,
 		Secret: cfg.WebhookSecret, Instance: cfg.InstanceID})
 
-	handler, err := s.newBot()
+	var faults Faults
+	spec := os.Getenv("DISPATCHER_FAULTS")
+	if spec != "" {
+		if faults, err = ParseFaults(spec); err != nil {
+			ln.Close()
+			s.closeRedis()
+			return nil, &config.Error{Var: "DISPATCHER_FAULTS", Reason: err.Error()}
+		}
+	}
+	handler, err := s.newBot(faults)
 	if err != nil {
 		ln.Close()
 		s.closeRedis()
 		return nil, err
 	}
-	if spec := os.Getenv("DISPATCHER_FAULTS"); spec != "" {
-		faults, err := ParseFaults(spec)
-		if err != nil {
-			ln.Close()
-			s.closeRedis()
-			return nil, &config.Error{Var: "DISPATCHER_FAULTS", Reason: err.Error()}
-		}
+	if spec != "" {
 		handler = faults.Wrap(handler)
 		log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting, "DISPATCHER_FAULTS is set: faults are injected into dispatches (testing only)",
 			zap.String("faults", spec))
 	}
 	s.pool, err = worker.New(worker.Config{Queue: s.queue, Handler: handler, Leadership: leadership{s}, Log: log, Metrics: s.metrics,
 		Instance: cfg.InstanceID, Workers: cfg.Workers, MaxDeliveries: cfg.MaxDeliveries,
-		HandlerTimeout: cfg.HandlerTimeout})
+		HandlerTimeout: cfg.HandlerTimeout, LeaseEndGrace: LeaseEndGrace(cfg.LeaseTTL), Live: s.liveInstances})
 	if err != nil {
 		ln.Close()
 		s.closeRedis()
 		return nil, err
 	}
+	s.registry = lease.NewRegistry(rc, s.keys, cfg.InstanceID, cfg.LeaseTTL, s.instanceInfo, log)
 	if s.poller, err = s.newPoller(); err != nil {
 		ln.Close()
-		rc.Close()
+		s.closeRedis()
 		return nil, err
 	}
 	var want func(int) bool
@@ -154,7 +159,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		want = s.balance.Want
 	}
 	s.leases, err = lease.NewManager(lease.Config{Client: rc, Keys: s.keys, Shards: cfg.Shards,
-		Instance: cfg.InstanceID, TTL: cfg.LeaseTTL, Log: log, Metrics: s.metrics,
+		Instance: cfg.InstanceID, Owner: s.registry.Owner(), TTL: cfg.LeaseTTL, Log: log, Metrics: s.metrics,
 		OnStarted: s.pool.RunShard, Drain: cfg.ShutdownTimeout, Want: want})
 	if err != nil {
 		ln.Close()
@@ -170,7 +175,6 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		}
 		return telemetry.RolePassive
 	})
-	s.registry = lease.NewRegistry(rc, s.keys, cfg.InstanceID, cfg.LeaseTTL, s.instanceInfo, log)
 	s.ops, err = opsweb.New(opsweb.Config{Inspector: inspect.ForConfig(&cfg, rc, s.queue, s.journal), Debug: s.debug,
 		Log: log, Token: cfg.OpsToken, Open: cfg.Sandbox, Instance: cfg.InstanceID, LeaseTTL: cfg.LeaseTTL})
 	if err != nil {
@@ -189,6 +193,34 @@ func (s *Server) closeRedis() {
 		s.jredis.Close()
 	}
 	s.redis.Close()
+}
+
+// LeaseEndGrace is how long, after a shard's leadership ended, the worker
+// still waits for a handler that ignores its context before abandoning it:
+// LEASE_TTL/6. A holder steps down 2/3 of the TTL after its last good
+// renewal was sent and the lease cannot expire in Redis before the whole
+// TTL, so every handler of the term has returned or been abandoned at 5/6
+// of the TTL, before any successor can win the lease (docs/leader-election.md).
+func LeaseEndGrace(leaseTTL time.Duration) time.Duration { return leaseTTL / 6 }
+
+// liveInstances tells which of ids have a live heartbeat (one EXISTS
+// each, pipelined: no SCAN).
+func (s *Server) liveInstances(ctx context.Context, ids []string) (map[string]bool, error) {
+	cmds := make([]*redis.IntCmd, len(ids))
+	_, err := s.redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.Exists(ctx, s.keys.Instance(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	live := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		live[id] = cmds[i].Val() > 0
+	}
+	return live, nil
 }
 
 // MaxHeaderBytes bounds a request's header block; a larger one is answered
@@ -237,6 +269,13 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil // cancelled before Redis ever answered: a clean stop
 	}
+	if err := s.checkShards(ctx); err != nil {
+		s.shutdownHTTP()
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	if err := s.registry.Register(ctx); err != nil {
 		s.shutdownHTTP()
 		if errors.Is(err, lease.ErrDuplicateInstance) {
@@ -260,7 +299,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	run(s.journal.Run)
 	run(s.debug.Run)
-	run(s.registry.Run)
+	takenOver := make(chan error, 1)
+	run(func(ctx context.Context) error {
+		if err := s.registry.Run(ctx); errors.Is(err, lease.ErrInstanceTakenOver) {
+			takenOver <- err
+		}
+		return nil
+	})
 	run(s.healthLoop)
 	run(s.statsLoop)
 
@@ -283,6 +328,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceReady, "ready", zap.String("addr", s.Addr()))
 
 	var runErr error
+	drainFor := s.cfg.ShutdownTimeout
 	select {
 	case <-ctx.Done():
 	case err := <-httpErr:
@@ -290,6 +336,15 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-leasesDone:
 		runErr = fmt.Errorf("server: leases stopped: %w", err)
 		leasesDone <- err
+	case err := <-takenOver:
+		// another process runs under this INSTANCE_ID: stop dispatching at
+		// once (no drain: running handlers are cancelled, nothing in hand
+		// is acknowledged), give back what is still ours, exit 1
+		runErr = fmt.Errorf("INSTANCE_ID %s is now used by another live process, so this one stops dispatching and exits "+
+			"(it was paused or cut off from Redis for longer than LEASE_TTL and was replaced; give every instance its own INSTANCE_ID): %w",
+			s.cfg.InstanceID, err)
+		s.log.Service(zapcore.ErrorLevel, telemetry.EvServiceStopping, runErr.Error())
+		drainFor = 0
 	}
 
 	// 1. stop intake; leave the shard balance, so that the others count one
@@ -300,9 +355,9 @@ func (s *Server) Run(ctx context.Context) error {
 	stopBalance()
 	<-balanceDone
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStopping, "draining",
-		zap.Duration("shutdown_timeout", s.cfg.ShutdownTimeout))
+		zap.Duration("shutdown_timeout", drainFor))
 	// 2. drain the workers while the leases are still held (acks are fenced)
-	drainCtx, cancelDrain := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), drainFor)
 	if err := s.pool.Drain(drainCtx); err != nil {
 		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStopping, "drain incomplete: unfinished updates stay pending for the successor", zap.Error(err))
 	}
@@ -339,9 +394,15 @@ func (s *Server) announce() {
 		}
 		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting, msg)
 	}
-	if s.cfg.WebhookSecret == "" && !s.cfg.Sandbox {
+	if s.insecureAdmin() {
+		debug := "so /debug is refused (FORBIDDEN) to everyone until WEBHOOK_SECRET is set (ALLOW_INSECURE_ADMIN=true serves it anyway)"
+		if s.cfg.AllowInsecureAdmin {
+			debug = "and ALLOW_INSECURE_ADMIN=true serves /debug anyway: such a forged update can read any user's chains"
+		}
 		s.log.Service(zapcore.WarnLevel, telemetry.EvServiceStarting,
-			"INSECURE_WEBHOOK=true: the webhook accepts requests without a secret token")
+			"INSECURE_WEBHOOK=true: the webhook accepts requests without a secret token, so anyone who can reach it "+
+				"can post forged updates with any user's from.id (an admin's too) and their own chat, and read other "+
+				"users' chains with /debug USER_ID; "+debug)
 	}
 	webhook := "http://" + localAddr(s.listener.Addr()) + s.cfg.WebhookPath
 	if s.poller != nil {
@@ -361,6 +422,43 @@ func localAddr(addr net.Addr) string {
 		return addr.String()
 	}
 	return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
+}
+
+// checkShards records SHARDS as the namespace's shard count, or checks it
+// against the one the first instance recorded: a different count is a
+// configuration error (exit 2) naming both. Redis failures are retried
+// until ctx ends.
+func (s *Server) checkShards(ctx context.Context) error {
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
+		rec, err := queue.RecordShards(ctx, s.redis, s.keys, s.cfg.Shards)
+		switch {
+		case err == nil && rec == s.cfg.Shards:
+			return nil
+		case err == nil:
+			return &config.Error{Var: "SHARDS", Reason: fmt.Sprintf("this instance has %d, but namespace %s records %d (set by its first instance, key %s); "+
+				"every instance of a namespace must use the same SHARDS: start this one with SHARDS=%d",
+				s.cfg.Shards, s.cfg.Namespace, rec, s.keys.Shards(), rec)}
+		case !errors.Is(err, queue.ErrUnavailable):
+			return err
+		}
+		s.log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "could not check the recorded shard count; retrying",
+			zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)), zap.Error(err))
+		if err := sleepCtx(ctx, backoff); err != nil {
+			return err
+		}
+	}
+}
+
+// sleepCtx waits d, or returns ctx's error when it ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // healthLoop keeps redisOK current for /readyz.

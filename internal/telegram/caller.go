@@ -44,12 +44,15 @@ func (c *caller) Call(ctx context.Context, url string, data *ta.RequestData) (*t
 		}
 		body = b
 	}
-	chat := ""
+	chat := chatKey(data.ContentType, body)
 	if isMessageMethod(method) {
-		chat = chatKey(data.ContentType, body)
 		if err := c.limiter.Wait(ctx, chat); err != nil {
 			// the limiter's errors hold no URL: keep them for errors.Is
-			return nil, c.fail(ctx, &APIError{Method: method, Description: "rate limiter: " + err.Error(), cause: err})
+			e := &APIError{Method: method, Description: "rate limiter: " + err.Error(), cause: err}
+			if d := limitWait(err); d > 0 {
+				e.RetryAfter = int((d + time.Second - 1) / time.Second)
+			}
+			return nil, c.fail(ctx, e)
 		}
 	}
 	var waited time.Duration
@@ -57,8 +60,8 @@ func (c *caller) Call(ctx context.Context, url string, data *ta.RequestData) (*t
 		c.metrics.TelegramRequests.WithLabelValues(method).Inc()
 		resp, apiErr := c.once(ctx, url, method, data.ContentType, body)
 		if apiErr == nil {
-			if method == "answerCallbackQuery" {
-				answersFrom(ctx).claim(callbackQueryID(body))
+			if method == "answerCallbackQuery" { // also answers made with Bot() directly
+				answersFrom(ctx).settle(callbackQueryID(body), "", true)
 			}
 			return resp, nil
 		}
@@ -68,10 +71,11 @@ func (c *caller) Call(ctx context.Context, url string, data *ta.RequestData) (*t
 		}
 		var delay time.Duration
 		if apiErr.Status == http.StatusTooManyRequests {
-			delay = time.Duration(apiErr.RetryAfter) * time.Second
-			if delay <= 0 {
-				delay = time.Second
-			}
+			delay = apiErr.RetryDelay()
+			// recorded whether or not this call waits it out: the next
+			// call to the chat (to every chat when this one names none)
+			// waits too, instead of lengthening the flood wait
+			c.limiter.Pause(chat, delay)
 		} else {
 			// A callback query stays answerable for about 15 s and its user
 			// watches a spinner until it is answered: an answer is retried
@@ -84,9 +88,6 @@ func (c *caller) Call(ctx context.Context, url string, data *ta.RequestData) (*t
 		}
 		if waited+delay > c.maxWait || !fits(ctx, delay) {
 			return nil, c.fail(ctx, apiErr)
-		}
-		if apiErr.Status == http.StatusTooManyRequests {
-			c.limiter.Pause(chat, delay)
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -186,7 +187,8 @@ func isMessageMethod(m string) bool {
 		strings.HasPrefix(m, "copyMessage") || strings.HasPrefix(m, "forwardMessage")
 }
 
-// chatKey returns the chat_id of a JSON request as text ("" if none).
+// chatKey returns the chat_id of a JSON request as text ("" if none): the
+// limiter's key for the call.
 func chatKey(contentType string, body []byte) string {
 	if !strings.HasPrefix(contentType, ta.ContentTypeJSON) {
 		return ""

@@ -131,12 +131,16 @@ func (c *Client) Edit(ctx context.Context, chatID int64, messageID int, text str
 
 // AnswerCallback answers a callback query with text (may be empty) and
 // logs ANSWER_CALLBACK_QUERY. Under a TrackAnswers context it answers each
-// query at most once and returns ErrAlreadyAnswered for a second answer.
+// query at most once and returns ErrAlreadyAnswered for a second answer
+// while one is in flight or after one succeeded; after a failed answer
+// (logged as TELEGRAM_API_ERROR) the query counts as unanswered.
 func (c *Client) AnswerCallback(ctx context.Context, queryID, text string) error {
-	if !answersFrom(ctx).claim(queryID) {
+	tracked := answersFrom(ctx)
+	if !tracked.claim(queryID) {
 		return ErrAlreadyAnswered
 	}
 	err := c.bot.AnswerCallbackQuery(ctx, &telego.AnswerCallbackQueryParams{CallbackQueryID: queryID, Text: text})
+	tracked.settle(queryID, text, err == nil)
 	if err != nil {
 		return err
 	}

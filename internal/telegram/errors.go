@@ -1,10 +1,12 @@
 package telegram
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // ErrAPI matches every *APIError with errors.Is.
@@ -17,6 +19,27 @@ var ErrAlreadyAnswered = errors.New("telegram: callback query already answered")
 // ErrRateLimited is returned when the limiter's wait would outlast the
 // context's deadline; nothing was sent.
 var ErrRateLimited = errors.New("telegram: rate limit wait exceeds the deadline")
+
+// limitedError is the limiter's refusal: the call could go after wait. It
+// matches ErrRateLimited and context.DeadlineExceeded.
+type limitedError struct{ wait time.Duration }
+
+func (e *limitedError) Error() string {
+	return fmt.Sprintf("%v (%s left)", ErrRateLimited, e.wait.Round(time.Millisecond))
+}
+
+func (e *limitedError) Is(target error) bool {
+	return target == ErrRateLimited || target == context.DeadlineExceeded
+}
+
+// limitWait returns the wait of a limiter refusal in err's chain, 0 if none.
+func limitWait(err error) time.Duration {
+	var le *limitedError
+	if errors.As(err, &le) {
+		return le.wait
+	}
+	return 0
+}
 
 // APIError is a failed Bot API call. Its text never contains the token.
 type APIError struct {
@@ -39,6 +62,21 @@ func (e *APIError) Is(target error) bool { return target == ErrAPI }
 
 // Unwrap returns the context error that cut the call short, if any.
 func (e *APIError) Unwrap() error { return e.cause }
+
+// RetryDelay returns how long Telegram asked not to repeat the call: a
+// 429's retry_after (at least a second), or for a call the client's limiter
+// held back, the time left on the pause it keeps for the chat. 0 for other
+// failures. The worker delivers the update again no earlier
+// (worker.Throttled).
+func (e *APIError) RetryDelay() time.Duration {
+	if d := limitWait(e.cause); d > 0 {
+		return d
+	}
+	if e.Status != http.StatusTooManyRequests {
+		return 0
+	}
+	return max(time.Duration(e.RetryAfter)*time.Second, time.Second)
+}
 
 // Retryable reports whether the same call may succeed later: a transport
 // failure, a 429 or a 5xx.

@@ -2,7 +2,6 @@ package telegram
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -132,8 +131,9 @@ func (l *Limiter) reserve(chat string, deadline time.Time) (time.Duration, bool)
 }
 
 // Wait blocks until a message to chat ("" for a call that names none) may
-// go. It returns ErrRateLimited, without taking a slot, when that would be
-// after ctx's deadline, and ctx's error when ctx ends while waiting.
+// go. It returns an error matching ErrRateLimited (and saying how long is
+// left), without taking a slot, when that would be after ctx's deadline,
+// and ctx's error when ctx ends while waiting.
 func (l *Limiter) Wait(ctx context.Context, chat string) error {
 	if l == nil {
 		return nil
@@ -141,7 +141,7 @@ func (l *Limiter) Wait(ctx context.Context, chat string) error {
 	deadline, _ := ctx.Deadline()
 	d, ok := l.reserve(chat, deadline)
 	if !ok {
-		return errors.Join(ErrRateLimited, context.DeadlineExceeded)
+		return &limitedError{wait: d}
 	}
 	if d <= 0 {
 		return ctx.Err()
@@ -157,7 +157,8 @@ func (l *Limiter) Wait(ctx context.Context, chat string) error {
 }
 
 // Pause holds back calls to chat (every call when chat is "") for d, as
-// Telegram asked with a 429's retry_after.
+// Telegram asked with a 429's retry_after. The caller records every 429,
+// also one whose wait it does not make itself (beyond its budget).
 func (l *Limiter) Pause(chat string, d time.Duration) {
 	if l == nil || d <= 0 {
 		return

@@ -16,6 +16,9 @@ const (
 	EvDispatchFail  Event = "DISPATCH_FAIL"
 	EvDeadLettered  Event = "DEAD_LETTERED"
 	EvDLQReplayed   Event = "DLQ_REPLAYED"
+	// EvDispatchAbandoned: a handler ignored its context past the bound and
+	// its goroutine was left running (reason HANDLER_ABANDONED)
+	EvDispatchAbandoned Event = "DISPATCH_ABANDONED"
 	// EvDecodeIncomplete: telego could not decode every part of an update;
 	// it is dispatched with what did decode (UNSUPPORTED_PAYLOAD)
 	EvDecodeIncomplete Event = "DECODE_INCOMPLETE"
@@ -107,6 +110,10 @@ const (
 	// ReasonShuttingDown is logged for a webhook request that arrives while
 	// the instance drains (answered 503).
 	ReasonShuttingDown Reason = "SHUTTING_DOWN"
+	// ReasonHandlerAbandoned is logged (DISPATCH_ABANDONED) for a handler
+	// that had not returned AbandonAfter past its deadline, or
+	// LeaseEndGrace past the end of the lease: the worker stops waiting.
+	ReasonHandlerAbandoned Reason = "HANDLER_ABANDONED"
 	// ReasonReplicasUnavailable is logged for a webhook request whose update
 	// was appended (and will be dispatched) but not acknowledged by
 	// REDIS_WAIT_REPLICAS replicas in time (answered 503 so that Telegram

@@ -56,6 +56,10 @@ func eventCalls() []eventCall {
 			}},
 		{"DeadLettered", EvDeadLettered, "", []string{FReasonCode, FReasonText, FShard, FDelivery},
 			func(l *Logger, ctx context.Context) { l.DeadLettered(ctx, 0, 5, ReasonMaxDeliveries, "boom") }},
+		{"DispatchAbandoned", EvDispatchAbandoned, ReasonHandlerAbandoned, []string{FReasonCode, FReasonText, FDurationMS, FShard, FToken},
+			func(l *Logger, ctx context.Context) {
+				l.DispatchAbandoned(ctx, 2*time.Minute, "ignores its context", 0, 7)
+			}},
 		{"DLQReplayed", EvDLQReplayed, "", []string{FShard, FDLQID, FStreamID},
 			func(l *Logger, ctx context.Context) { l.DLQReplayed(ctx, 0, "5-0", "9-0") }},
 		{"DecodeIncomplete", EvDecodeIncomplete, "", []string{FUpdateType, FReasonCode, FReasonText},

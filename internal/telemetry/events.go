@@ -132,6 +132,17 @@ func (l *Logger) DispatchFail(ctx context.Context, d time.Duration, errType stri
 		zap.Int(FShard, shard), zap.Int64(FToken, token), zap.Int64(FDelivery, delivery))
 }
 
+// DispatchAbandoned logs a handler that has run for d and is no longer
+// waited for (reason HANDLER_ABANDONED, why in the text).
+func (l *Logger) DispatchAbandoned(ctx context.Context, d time.Duration, why string, shard int, token int64) {
+	if !l.on(erro) {
+		return
+	}
+	l.emit(ctx, erro, EvDispatchAbandoned, DomainQueue,
+		zap.String(FReasonCode, string(ReasonHandlerAbandoned)), zap.String(FReasonText, l.text(why)),
+		zap.Int64(FDurationMS, d.Milliseconds()), zap.Int(FShard, shard), zap.Int64(FToken, token))
+}
+
 // DeadLettered logs an update moved to the dead-letter stream.
 func (l *Logger) DeadLettered(ctx context.Context, shard int, deliveries int64, reason Reason, lastErr string) {
 	if !l.on(erro) {

@@ -55,6 +55,9 @@ var specs = []EventSpec{
 		Doc: "an update was moved to the dead-letter stream"},
 	{Name: EvDLQReplayed, Domain: DomainQueue, Level: info, Update: true, Fields: []string{FShard, FDLQID, FStreamID},
 		Doc: "a dead letter was put back on its stream"},
+	{Name: EvDispatchAbandoned, Domain: DomainQueue, Level: erro, Update: true,
+		Fields: []string{FReasonCode, FReasonText, FDurationMS, FShard, FToken},
+		Doc:    "a handler ignored its context past the bound (AbandonAfter past HANDLER_TIMEOUT, LEASE_TTL/6 past the end of the lease) and was left running; its chat moves on"},
 	{Name: EvDecodeIncomplete, Domain: DomainQueue, Level: warn, Update: true, Fields: []string{FUpdateType, FReasonCode, FReasonText},
 		Doc: "telego could not decode parts of an update (reason_text names them); it is dispatched without them, logged once"},
 	// callbacks
@@ -199,6 +202,7 @@ var reasons = []ReasonSpec{
 	{ReasonMaxDeliveries, DomainQueue, "the update failed MAX_DELIVERIES times and was dead-lettered"},
 	{ReasonMethodNotAllowed, DomainWebhook, "webhook request with a method other than POST (405)"},
 	{ReasonShuttingDown, DomainWebhook, "webhook request while the instance drains (503)"},
+	{ReasonHandlerAbandoned, DomainQueue, "a handler still ran past the bound after its context ended; the worker stopped waiting for it (DISPATCH_ABANDONED)"},
 	{ReasonReplicasUnavailable, DomainWebhook, "the update was appended and will be dispatched, but fewer than REDIS_WAIT_REPLICAS replicas acknowledged it within REDIS_WAIT_TIMEOUT: 503 so that Telegram resends (the resend is a DUPLICATE_UPDATE)"},
 	{ReasonUnsupportedPayload, DomainQueue, "parts of an update telego cannot decode (a value newer than telego, such as a new reaction type); dispatched without them, ends in DISPATCH_OK, never retried for it"},
 	{ReasonPollConflict, DomainTelegram, "Telegram ended a getUpdates because another getUpdates came in: another process polls with this bot token (or a paused poller woke up)"},
@@ -220,7 +224,8 @@ func DomainOf(r Reason) Domain {
 		return DomainTelegram
 	case ReasonFenced:
 		return DomainLease
-	case ReasonPassiveReject, ReasonHandlerTimeout, ReasonHandlerPanic, ReasonMaxDeliveries, ReasonUnsupportedPayload:
+	case ReasonPassiveReject, ReasonHandlerTimeout, ReasonHandlerPanic, ReasonMaxDeliveries, ReasonUnsupportedPayload,
+		ReasonHandlerAbandoned:
 		return DomainQueue
 	case ReasonUnauthorized, ReasonBadPayload, ReasonPayloadTooLarge, ReasonBacklogFull,
 		ReasonMethodNotAllowed, ReasonShuttingDown, ReasonReplicasUnavailable:

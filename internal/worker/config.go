@@ -54,6 +54,8 @@ const (
 	DefaultRedisBackoff    = 100 * time.Millisecond
 	DefaultRedisBackoffMax = 2 * time.Second
 	DefaultWriteTimeout    = 5 * time.Second
+	DefaultReclaimIdle     = 5 * time.Second
+	DefaultLeaseEndGrace   = time.Second
 )
 
 // Config of a Pool. Queue, Leadership, Handler, Log, Metrics and Instance
@@ -75,9 +77,19 @@ type Config struct {
 	// HandlerTimeout (HANDLER_TIMEOUT) is one dispatch's deadline.
 	HandlerTimeout time.Duration
 	// AbandonAfter is how long, after HandlerTimeout, a handler that ignores
-	// its context is still waited for before its goroutine is abandoned.
-	// Default: HandlerTimeout.
+	// its context is still waited for before its goroutine is abandoned
+	// (DISPATCH_ABANDONED, reason HANDLER_ABANDONED). Until then its chat
+	// waits: at most one handler per chat runs. Default: HandlerTimeout.
 	AbandonAfter time.Duration
+	// LeaseEndGrace is how long, once the lease's context ended, a handler
+	// still running is waited for before it is abandoned (at most
+	// AbandonAfter in all). RunShard returns only after every handler of
+	// its term has returned or been abandoned, so a shard's handlers are
+	// done or abandoned within LeaseEndGrace of the end of its leadership.
+	// The server passes LEASE_TTL/6: a holder steps down at 2/3 of the TTL,
+	// so its handlers are done or abandoned at 5/6 of it, before a successor
+	// can win the lease. Default: DefaultLeaseEndGrace.
+	LeaseEndGrace time.Duration
 	// RetryBackoff is the wait after a failed first delivery; it doubles for
 	// each further delivery, up to RetryBackoffMax.
 	RetryBackoff    time.Duration
@@ -91,6 +103,17 @@ type Config struct {
 	RedisBackoffMax time.Duration
 	// WriteTimeout bounds one ack or dead-letter attempt.
 	WriteTimeout time.Duration
+	// ReclaimIdle is the period of the sweep that takes back this
+	// consumer's pending entries idle at least that long that it does not
+	// hold (a read whose reply was lost and that Redis ran late); after a
+	// failed read the same is done at once, whatever their idle time.
+	// Default: DefaultReclaimIdle.
+	ReclaimIdle time.Duration
+	// Live, when set, tells which of the named instances are live: the
+	// instance that takes a shard removes the group's consumers that have
+	// no pending entry and belong to no live instance. Nil: consumers are
+	// kept.
+	Live func(ctx context.Context, ids []string) (map[string]bool, error)
 	// Now is the clock for wait_ms and durations. Default time.Now.
 	Now func() time.Time
 }
@@ -135,6 +158,8 @@ func (c *Config) setDefaults() error {
 		{"RedisBackoff", &c.RedisBackoff, DefaultRedisBackoff},
 		{"RedisBackoffMax", &c.RedisBackoffMax, DefaultRedisBackoffMax},
 		{"WriteTimeout", &c.WriteTimeout, DefaultWriteTimeout},
+		{"ReclaimIdle", &c.ReclaimIdle, DefaultReclaimIdle},
+		{"LeaseEndGrace", &c.LeaseEndGrace, DefaultLeaseEndGrace},
 	}
 	for _, f := range durs {
 		if *f.v < 0 {

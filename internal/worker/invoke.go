@@ -14,6 +14,7 @@ type result struct {
 	err     error
 	errType string // "" when err is nil
 	dur     time.Duration
+	started time.Time
 	// running is set when the handler had not returned at its deadline: it
 	// receives the handler's return.
 	running <-chan error
@@ -55,7 +56,7 @@ func (r *run) invoke(ctx context.Context, u *update.Update) result {
 		done <- r.p.cfg.Handler.Handle(hctx, u)
 	}()
 	returned := func(err error) result {
-		return result{err: err, dur: r.p.cfg.Now().Sub(start), errType: classify(ctx, hctx, err)}
+		return result{err: err, dur: r.p.cfg.Now().Sub(start), started: start, errType: classify(ctx, hctx, err)}
 	}
 	select {
 	case err := <-done:
@@ -67,7 +68,7 @@ func (r *run) invoke(ctx context.Context, u *update.Update) result {
 		default:
 		}
 	}
-	res := result{dur: r.p.cfg.Now().Sub(start), running: done}
+	res := result{dur: r.p.cfg.Now().Sub(start), started: start, running: done}
 	if errors.Is(hctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 		res.err = fmt.Errorf("handler did not return within HANDLER_TIMEOUT %s", r.p.cfg.HandlerTimeout)
 		res.errType = errTypeTimeout
@@ -78,17 +79,40 @@ func (r *run) invoke(ctx context.Context, u *update.Update) result {
 	return res
 }
 
-// await waits for a handler that outlived its deadline to return, at most
-// AbandonAfter (or until the pool's hard stop); then its goroutine is
-// abandoned and counted.
-func (r *run) await(running <-chan error) {
-	t := time.NewTimer(r.p.cfg.AbandonAfter)
+// await waits for a handler that outlived its context to return: at most
+// AbandonAfter, and at most LeaseEndGrace once the lease's context has
+// ended (or until the pool's hard stop). Then its goroutine is abandoned:
+// logged (DISPATCH_ABANDONED, HANDLER_ABANDONED) and counted. Until await
+// returns, the handler's chat waits, so at most one handler per chat runs
+// within that bound, and RunShard waits for the chat.
+func (r *run) await(ctx context.Context, running <-chan error, started time.Time) {
+	bound := r.p.cfg.AbandonAfter
+	why := fmt.Sprintf("running %s past its deadline", bound)
+	leaseEnd := r.ctx.Done()
+	if r.ctx.Err() != nil {
+		bound, leaseEnd = min(bound, r.p.cfg.LeaseEndGrace), nil
+		why = fmt.Sprintf("running %s past the lease's end", bound)
+	}
+	t := time.NewTimer(bound)
 	defer t.Stop()
-	select {
-	case <-running:
-		return
-	case <-t.C:
-	case <-r.p.hard.Done():
+	waitFrom := time.Now()
+	for {
+		select {
+		case <-running:
+			return
+		case <-leaseEnd:
+			leaseEnd = nil
+			if left := bound - time.Since(waitFrom); left > r.p.cfg.LeaseEndGrace {
+				t.Reset(r.p.cfg.LeaseEndGrace)
+				why = fmt.Sprintf("running %s past the lease's end", r.p.cfg.LeaseEndGrace)
+			}
+			continue
+		case <-t.C:
+		case <-r.p.hard.Done():
+			why = "running when the drain ran out"
+		}
+		break
 	}
 	r.p.abandoned.Add(1)
+	r.p.cfg.Log.DispatchAbandoned(ctx, r.p.cfg.Now().Sub(started), why, r.shard, r.token)
 }

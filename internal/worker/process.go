@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -26,32 +27,33 @@ func (r *run) updateCtx(ctx context.Context, e queue.Entry) context.Context {
 	env := e.Envelope
 	ctx = telemetry.WithUpdate(ctx, telemetry.Update{CID: env.CID, UpdateID: env.UpdateID, Type: env.Type,
 		UserID: env.UserID, ChatID: env.ChatID, Shard: r.shard})
+	ctx = lease.WithTerm(ctx, r.ctx)
 	return lease.WithFence(ctx, lease.Fence{Shard: r.q.Keys().Shard(r.shard), Token: r.token})
 }
 
-// process takes one entry to its end in this term: acknowledged,
-// dead-lettered, or left pending (stopped, drained, refused).
-func (r *run) process(it *item) {
+// process takes one entry to its end in this term: acknowledged or
+// dead-lettered (true), or left pending (false: stopped, drained, refused).
+func (r *run) process(it *item) bool {
 	for {
 		ctx := r.updateCtx(r.ctx, it.e)
 		switch {
 		case r.p.hard.Err() != nil:
-			return // drain ran out: left pending, the drain's error says so
+			return false // drain ran out: left pending, the drain's error says so
 		case r.ctx.Err() != nil:
 			r.reject(ctx)
-			return
+			return false
 		case it.failed && r.p.isDraining():
-			return // no retries while draining: left pending for the successor
+			return false // no retries while draining: left pending for the successor
 		case it.e.Invalid != nil:
-			r.deadLetter(ctx, it, telemetry.ReasonBadPayload, errTypeBadPay, it.e.Invalid.Error())
-			return
-		case it.e.Deliveries > int64(r.p.cfg.MaxDeliveries):
+			return r.deadLetter(ctx, it, telemetry.ReasonBadPayload, errTypeBadPay, it.e.Invalid.Error())
+		case it.e.Deliveries > int64(r.p.cfg.MaxDeliveries) && !it.failed:
+			// taken over beyond the limit (a predecessor's deliveries); a
+			// failure of this term decided below whether to go on
 			typ, text := it.errType, it.errText
 			if typ == "" {
 				typ, text = errTypeUnacked, fmt.Sprintf("delivered %d times without an ack", it.e.Deliveries-1)
 			}
-			r.deadLetter(ctx, it, telemetry.ReasonMaxDeliveries, typ, text)
-			return
+			return r.deadLetter(ctx, it, telemetry.ReasonMaxDeliveries, typ, text)
 		}
 
 		now := r.p.cfg.Now()
@@ -64,10 +66,12 @@ func (r *run) process(it *item) {
 		if !r.p.cfg.Leadership.Valid(r.shard, r.token) {
 			r.reject(ctx)
 			r.cancel()
-			return
+			return false
 		}
-		if it.u == nil && !r.decode(ctx, it) {
-			return
+		if it.u == nil {
+			if ok, settled := r.decode(ctx, it); !ok {
+				return settled
+			}
 		}
 
 		r.p.cfg.Log.DispatchStartAt(ctx, decided, r.shard, r.token)
@@ -75,51 +79,90 @@ func (r *run) process(it *item) {
 		r.p.cfg.Metrics.ObserveDispatch(r.label, res.outcome(), res.dur)
 		if res.err == nil {
 			r.p.cfg.Log.DispatchOK(ctx, res.dur, r.shard, r.token)
-			r.ack(ctx, it)
-			return
+			return r.ack(ctx, it)
 		}
 		r.p.cfg.Log.DispatchFail(ctx, res.dur, res.errType, res.err, r.shard, r.token, it.e.Deliveries)
 		r.p.cfg.Metrics.DispatchFailures.WithLabelValues(res.errType).Inc()
 		if res.running != nil {
-			r.await(res.running)
+			r.await(ctx, res.running, res.started)
 		}
 		it.failed, it.errType, it.errText = true, res.errType, telemetry.Shorten(res.err.Error())
 
 		if res.errType == errTypeCancelled {
 			continue // stopped under it: the checks above leave it pending, uncounted
 		}
-		if it.e.Deliveries >= int64(r.p.cfg.MaxDeliveries) {
-			r.deadLetter(ctx, it, telemetry.ReasonMaxDeliveries, it.errType, it.errText)
-			return
+		wait := r.p.retryBackoff(it.e.Deliveries)
+		if d := retryDelay(res.err); d > 0 {
+			// Telegram (or the limiter) asked for a pause: the next delivery
+			// is not earlier, and a flood wait gets MaxDeliveries of them
+			if it.floodSince.IsZero() {
+				it.floodSince = now
+			}
+			it.floodWait = max(it.floodWait, d)
+			wait = max(wait, d)
+		} else {
+			it.notFlood = true
 		}
-		if !r.pause(r.p.retryBackoff(it.e.Deliveries)) {
+		if it.e.Deliveries >= int64(r.p.cfg.MaxDeliveries) && !r.floodPatience(it) {
+			return r.deadLetter(ctx, it, telemetry.ReasonMaxDeliveries, it.errType, it.errText)
+		}
+		if !r.pause(wait) {
 			continue // stopped or draining: the checks above leave it pending
 		}
-		e, ok := r.redeliver(ctx, it)
+		e, ok, gone := r.redeliver(ctx, it)
 		if !ok {
-			return
+			return gone
 		}
 		it.e = e
 	}
 }
 
+// floodPatience reports whether an update must not be dead-lettered yet
+// although it reached MaxDeliveries: every failure of this term was a
+// flood wait (a 429's retry_after) and MaxDeliveries times the longest
+// wait has not passed since the first one. Telegram's flood waits can
+// outlast the retries; they do not make an update undeliverable.
+func (r *run) floodPatience(it *item) bool {
+	if it.notFlood || it.floodSince.IsZero() {
+		return false
+	}
+	return r.p.cfg.Now().Sub(it.floodSince) < time.Duration(r.p.cfg.MaxDeliveries)*it.floodWait
+}
+
+// Throttled is implemented by handler errors that say when the update may
+// be tried again: a Bot API 429's retry_after (telegram.APIError), or the
+// client's limiter holding the chat back. The next delivery is not earlier.
+type Throttled interface {
+	error
+	RetryDelay() time.Duration
+}
+
+// retryDelay returns the delay err asks for, 0 when none.
+func retryDelay(err error) time.Duration {
+	var t Throttled
+	if errors.As(err, &t) {
+		return t.RetryDelay()
+	}
+	return 0
+}
+
 // decode decodes an entry's update for its dispatches in this term: once,
 // logging DECODE_INCOMPLETE (UNSUPPORTED_PAYLOAD) once when telego could
 // not decode all of it, which is no failure. A payload that is not even a
-// JSON object (never ingested as such) is dead-lettered at once.
-func (r *run) decode(ctx context.Context, it *item) bool {
+// JSON object (never ingested as such) is dead-lettered at once: ok is
+// false then, and settled tells whether the dead letter was written.
+func (r *run) decode(ctx context.Context, it *item) (ok, settled bool) {
 	env := it.e.Envelope
 	u, err := update.Decode(env.Payload, update.Info{UpdateID: env.UpdateID, Type: env.Type, ChatID: env.ChatID,
 		UserID: env.UserID})
 	if err != nil {
-		r.deadLetter(ctx, it, telemetry.ReasonBadPayload, errTypeBadPay, "payload is not an Update: "+err.Error())
-		return false
+		return false, r.deadLetter(ctx, it, telemetry.ReasonBadPayload, errTypeBadPay, "payload is not an Update: "+err.Error())
 	}
 	if u.Incomplete != nil {
 		r.p.cfg.Log.DecodeIncomplete(ctx, env.Type, u.Incomplete)
 	}
 	it.u = u
-	return true
+	return true, false
 }
 
 // reject logs an entry this run will not dispatch because it is no longer

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -14,7 +15,10 @@ func TestRedisStoppedAndRestartedWorkersBackOffAndResume(t *testing.T) {
 	srv := redistest.NewServer(t, true) // append-only: what was acknowledged survives
 	c := srv.Client()
 	b := newBlocker(t)
-	h := newHarness(t, c, "restart", 1, b, func(cfg *Config) { cfg.Workers = 4 })
+	// the handlers wait until Redis is down, which a loaded machine can take
+	// seconds to reach (a graceful stop with AOF): more than the harness's
+	// 2 s deadline, which would turn them into timeouts this test is not about
+	h := newHarness(t, c, "restart", 1, b, func(cfg *Config) { cfg.Workers, cfg.HandlerTimeout = 4, time.Minute })
 	for i := int64(1); i <= 3; i++ {
 		h.enqueue(i, i)
 	}

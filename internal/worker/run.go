@@ -32,7 +32,8 @@ type run struct {
 
 	mu    sync.Mutex
 	chats map[string]*chat
-	wg    sync.WaitGroup // chat goroutines
+	held  map[string]bool // ids of the entries in hand
+	wg    sync.WaitGroup  // chat goroutines
 
 	workDone chan struct{} // reading stopped and every chat finished
 	done     chan struct{} // RunShard returned
@@ -41,7 +42,7 @@ type run struct {
 func newRun(p *Pool, ctx context.Context, shard int, token int64) *run {
 	rctx, cancel := context.WithCancel(ctx)
 	r := &run{p: p, q: p.cfg.Queue, shard: shard, label: strconv.Itoa(shard), token: token,
-		ctx: rctx, cancel: cancel, chats: map[string]*chat{},
+		ctx: rctx, cancel: cancel, chats: map[string]*chat{}, held: map[string]bool{},
 		workDone: make(chan struct{}), done: make(chan struct{})}
 	r.stopAF = context.AfterFunc(p.hard, cancel)
 	return r
@@ -62,9 +63,14 @@ func (r *run) taking() bool { return r.ctx.Err() == nil && !r.p.isDraining() }
 
 // read takes entries into the pool: first every entry left pending by
 // anyone (oldest first), then new ones, never more than there are free
-// workers.
+// workers. Its own pending entries that it does not hold (a read whose
+// reply was lost: a timeout, a reset connection) are taken back before the
+// next read after any failed one, and by a sweep every ReclaimIdle of the
+// ones idle that long (a lost read that Redis ran late).
 func (r *run) read() {
 	recovering, cursor := true, ""
+	rescan := false // a read failed: its entries may be ours without our knowing
+	nextSweep := time.Now().Add(r.p.cfg.ReclaimIdle)
 	failures := 0
 	for r.taking() {
 		slots := r.p.acquire(r.ctx)
@@ -75,13 +81,38 @@ func (r *run) read() {
 			entries []queue.Entry
 			last    string
 			err     error
+			readNew bool
 		)
-		if recovering {
+		switch now := time.Now(); {
+		case recovering:
 			entries, cursor, err = r.q.ClaimPending(r.ctx, r.shard, r.token, r.p.cfg.Instance, cursor, len(slots))
 			if err == nil && cursor == "" {
 				recovering = false
+				r.forgetConsumers()
 			}
-		} else {
+		case rescan || !now.Before(nextSweep):
+			if !rescan {
+				r.forgetConsumers() // consumers whose entries were claimed since
+			}
+			idle := r.p.cfg.ReclaimIdle
+			if rescan {
+				idle = 0
+			}
+			entries, err = r.q.Reclaim(r.ctx, r.shard, r.token, r.p.cfg.Instance, idle, len(slots), r.heldIDs())
+			switch done := err == nil && len(entries) < len(slots); { // every one found
+			case rescan && done:
+				rescan, nextSweep = false, now.Add(r.p.cfg.ReclaimIdle)
+			case !rescan && (done || err != nil): // a failed sweep waits for the next one
+				nextSweep = now.Add(r.p.cfg.ReclaimIdle)
+			}
+			if len(entries) > 0 {
+				r.p.cfg.Log.Service(zapcore.WarnLevel, telemetry.EvRedisError,
+					"took back entries of this consumer whose read reply was lost",
+					zap.Int(telemetry.FShard, r.shard), zap.Int("entries", len(entries)),
+					zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)))
+			}
+		default:
+			readNew = true
 			entries, last, err = r.q.ReadNew(r.ctx, r.shard, r.token, r.p.cfg.Instance, len(slots))
 		}
 		r.p.release(slots[len(entries):]...)
@@ -99,6 +130,9 @@ func (r *run) read() {
 			case r.ctx.Err() != nil:
 				return
 			}
+			if readNew {
+				rescan = true // it may have run on Redis: its entries are ours now
+			}
 			r.redisError("read", err)
 			failures++
 			if !r.pause(r.p.redisBackoff(failures)) {
@@ -107,8 +141,8 @@ func (r *run) read() {
 			continue
 		}
 		failures = 0
-		if len(entries) == 0 && !recovering {
-			if err := r.wait(last); err != nil {
+		if readNew && len(entries) == 0 {
+			if err := r.wait(last, nextSweep); err != nil {
 				r.redisError("wait", err)
 				failures++
 				if !r.pause(r.p.redisBackoff(failures)) {
@@ -119,16 +153,59 @@ func (r *run) read() {
 	}
 }
 
-// wait blocks until an entry may be there after last, the run stops, or
-// the pool drains. The blocking call itself takes nothing, so leaving it
-// behind is safe; Pool.Close waits for it.
-func (r *run) wait(last string) error {
+// forgetConsumers removes from the shard's group the consumers of
+// instances that are gone: no pending entry (the recovery claims them all,
+// a crashed instance's too) and not a live instance. Without it every
+// restart under a new INSTANCE_ID (a pod name) would add one for good. It
+// runs when the recovery has walked the pending list and at every sweep
+// (the recovery can be slow while every worker is busy). Failures are
+// logged and left to the next time.
+func (r *run) forgetConsumers() {
+	if r.p.cfg.Live == nil {
+		return
+	}
+	consumers, err := r.q.Consumers(r.ctx, r.shard)
+	if err != nil {
+		r.redisError("list consumers", err)
+		return
+	}
+	var idle []string
+	for _, c := range consumers {
+		if c.Name != r.p.cfg.Instance && c.Pending == 0 {
+			idle = append(idle, c.Name)
+		}
+	}
+	if len(idle) == 0 {
+		return
+	}
+	live, err := r.p.cfg.Live(r.ctx, idle)
+	if err != nil {
+		r.redisError("check live instances", err)
+		return
+	}
+	var gone []string
+	for _, name := range idle {
+		if !live[name] {
+			gone = append(gone, name)
+		}
+	}
+	if _, err := r.q.ForgetConsumers(r.ctx, r.shard, r.token, gone); err != nil && r.ctx.Err() == nil {
+		r.redisError("remove consumers", err)
+	}
+}
+
+// wait blocks until an entry may be there after last, the run stops, the
+// pool drains, or the sweep is due. The blocking call itself takes
+// nothing, so leaving it behind is safe; Pool.Close waits for it.
+func (r *run) wait(last string, sweep time.Time) error {
 	errc := make(chan error, 1)
 	r.p.waiters.Add(1)
 	go func() {
 		defer r.p.waiters.Done()
 		errc <- r.q.WaitNew(r.ctx, r.shard, last, r.p.cfg.Block)
 	}()
+	due := time.NewTimer(max(time.Until(sweep), 0))
+	defer due.Stop()
 	select {
 	case err := <-errc:
 		if r.ctx.Err() != nil {
@@ -137,6 +214,7 @@ func (r *run) wait(last string) error {
 		return err
 	case <-r.ctx.Done():
 	case <-r.p.draining:
+	case <-due.C:
 	}
 	return nil
 }

@@ -50,15 +50,17 @@ func (r *run) write(ctx context.Context, what string, f func(ctx context.Context
 	}
 }
 
-// ack acknowledges the entry (and deletes it from the stream).
-func (r *run) ack(ctx context.Context, it *item) {
-	r.write(ctx, "ack", func(wctx context.Context) error {
+// ack acknowledges the entry (and deletes it from the stream); false when
+// the run may not write any more (the entry stays pending).
+func (r *run) ack(ctx context.Context, it *item) bool {
+	return r.write(ctx, "ack", func(wctx context.Context) error {
 		return r.q.Ack(wctx, r.shard, r.token, it.e.ID)
 	})
 }
 
-// deadLetter moves the entry to the dead-letter stream and logs it.
-func (r *run) deadLetter(ctx context.Context, it *item, reason telemetry.Reason, errType, text string) {
+// deadLetter moves the entry to the dead-letter stream and logs it; false
+// when the run may not write any more (the entry stays pending).
+func (r *run) deadLetter(ctx context.Context, it *item, reason telemetry.Reason, errType, text string) bool {
 	f := queue.Failure{Reason: string(reason), ErrorType: errType, Error: text, Deliveries: it.e.Deliveries,
 		Instance: r.p.cfg.Instance}
 	if it.e.Deliveries > int64(r.p.cfg.MaxDeliveries) {
@@ -69,23 +71,21 @@ func (r *run) deadLetter(ctx context.Context, it *item, reason telemetry.Reason,
 		return err
 	})
 	if !ok {
-		return
+		return false
 	}
 	r.p.cfg.Log.DeadLettered(ctx, r.shard, f.Deliveries, reason, errType+": "+text)
 	r.p.cfg.Metrics.DeadLetters.Inc()
+	return true
 }
 
-// redeliver takes the entry back for another delivery; false when it is
-// gone or the run may not write any more.
-func (r *run) redeliver(ctx context.Context, it *item) (queue.Entry, bool) {
-	var (
-		e     queue.Entry
-		found bool
-	)
-	ok := r.write(ctx, "redeliver", func(wctx context.Context) error {
+// redeliver takes the entry back for another delivery; ok is false when it
+// is gone (gone: nothing to keep pending) or the run may not write any more.
+func (r *run) redeliver(ctx context.Context, it *item) (e queue.Entry, ok, gone bool) {
+	var found bool
+	wrote := r.write(ctx, "redeliver", func(wctx context.Context) error {
 		var err error
 		e, found, err = r.q.Redeliver(wctx, r.shard, r.token, r.p.cfg.Instance, it.e.ID)
 		return err
 	})
-	return e, ok && found
+	return e, wrote && found, wrote && !found
 }

@@ -11,19 +11,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
 var (
@@ -100,9 +99,11 @@ func (l Line) Name() string { return l.Str("name") }
 
 // Instance is one running dispatcher process.
 type Instance struct {
-	t    testing.TB
-	ID   string
-	Addr string // host:port of LISTEN_ADDR
+	t  testing.TB
+	ID string
+	// Addr is the host:port the instance listens on, as it reported it
+	// (LISTEN_ADDR defaults to port 0); "" when it exited before.
+	Addr string
 	Env  map[string]string
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -110,7 +111,8 @@ type Instance struct {
 
 	mu      sync.Mutex
 	lines   []Line
-	raw     bytes.Buffer // non-JSON output (stderr, panics)
+	raw     bytes.Buffer // non-JSON output (stderr, panics, LOG_FORMAT=kv)
+	addrKV  string       // the bound address of a kv SERVICE_STARTING line
 	changed chan struct{}
 }
 
@@ -139,14 +141,16 @@ func (c *Cluster) Start(id string, extra map[string]string) *Instance {
 		env[k] = v
 	}
 	if env["LISTEN_ADDR"] == "" {
-		env["LISTEN_ADDR"] = "127.0.0.1:" + strconv.Itoa(redistest.FreePort(c.t))
+		// the kernel picks the port; the instance logs the one it bound
+		env["LISTEN_ADDR"] = "127.0.0.1:0"
 	}
 	env["INSTANCE_ID"] = id
 	if env["LOG_FORMAT"] == "" {
 		env["LOG_FORMAT"] = "json"
 	}
-	in := &Instance{t: c.t, ID: id, Addr: env["LISTEN_ADDR"], Env: env, changed: make(chan struct{})}
+	in := &Instance{t: c.t, ID: id, Env: env, changed: make(chan struct{})}
 	in.start()
+	in.Addr = in.boundAddr(StartTimeout)
 	c.mu.Lock()
 	c.instances = append(c.instances, in)
 	c.mu.Unlock()
@@ -157,10 +161,24 @@ func (c *Cluster) Start(id string, extra map[string]string) *Instance {
 // base environment and returns its stdout, stderr and exit code.
 func (c *Cluster) CLI(args ...string) (string, string, int) {
 	c.t.Helper()
+	return c.CLIEnv(nil, args...)
+}
+
+// CLIEnv is CLI with extra environment (which wins over the base; an empty
+// value unsets a variable).
+func (c *Cluster) CLIEnv(extra map[string]string, args ...string) (string, string, int) {
+	c.t.Helper()
 	cmd := exec.Command(Binary(c.t), args...)
 	cmd.Env = os.Environ()
 	for k, v := range c.BaseEnv {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		if _, over := extra[k]; !over {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	for k, v := range extra {
+		if v != "" {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
 	}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -244,6 +262,86 @@ func (in *Instance) start() {
 	})
 }
 
+// StartTimeout bounds how long Start waits for an instance to report the
+// address it listens on.
+const StartTimeout = 30 * time.Second
+
+// boundAddr waits for the line that reports the address the instance
+// bound (SERVICE_STARTING with addr, JSON or kv) and returns it; "" when
+// the process exited first (a refused configuration, which the test
+// looks at).
+func (in *Instance) boundAddr(timeout time.Duration) string {
+	in.t.Helper()
+	addr := ""
+	found := func() bool {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		for _, l := range in.lines {
+			if l.Name() == "SERVICE_STARTING" && l.Str("addr") != "" {
+				addr = localhost(l.Str("addr"))
+				return true
+			}
+		}
+		addr = in.addrKV
+		return addr != ""
+	}
+	if ok, exited := in.waitFor(timeout, true, found); !ok && !exited {
+		in.t.Fatalf("%s did not report its address within %s: %s", in.ID, timeout, in.Output())
+	}
+	return addr
+}
+
+var kvAddr = regexp.MustCompile(`(?:^| )addr=(\S+)`)
+
+// AddrOf returns the address an instance reports it bound, when line (one
+// log line, JSON or kv) is its SERVICE_STARTING line with addr.
+func AddrOf(line string) (string, bool) {
+	if strings.HasPrefix(line, "{") {
+		var l Line
+		if json.Unmarshal([]byte(line), &l) != nil || l.Name() != "SERVICE_STARTING" || l.Str("addr") == "" {
+			return "", false
+		}
+		return localhost(l.Str("addr")), true
+	}
+	if !strings.Contains(line, "name=SERVICE_STARTING ") {
+		return "", false
+	}
+	m := kvAddr.FindStringSubmatch(line)
+	if m == nil {
+		return "", false
+	}
+	return localhost(strings.Trim(m[1], `"`)), true
+}
+
+// WaitAddr polls output (a process's log so far) until it holds the line
+// that reports the address the process bound (AddrOf), at most timeout.
+func WaitAddr(timeout time.Duration, output func() string) (string, bool) {
+	addr := ""
+	ok := Eventually(timeout, 20*time.Millisecond, func() bool {
+		for _, l := range strings.Split(output(), "\n") {
+			if a, found := AddrOf(l); found {
+				addr = a
+				return true
+			}
+		}
+		return false
+	})
+	return addr, ok
+}
+
+// localhost turns an address on every interface (":8080", "[::]:8080")
+// into one this machine can dial.
+func localhost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
 func (in *Instance) read(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
@@ -256,6 +354,9 @@ func (in *Instance) read(r io.Reader) {
 		} else {
 			in.raw.Write(b)
 			in.raw.WriteByte('\n')
+			if a, ok := AddrOf(string(b)); ok && in.addrKV == "" {
+				in.addrKV = a
+			}
 		}
 		in.mu.Unlock()
 		in.notify()
@@ -303,22 +404,44 @@ func (in *Instance) Output() string {
 
 // WaitLine waits until a line matching f was logged, and returns it.
 func (in *Instance) WaitLine(timeout time.Duration, f func(Line) bool) (Line, bool) {
+	var found Line
+	ok, _ := in.waitFor(timeout, false, func() bool {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		for _, l := range in.lines {
+			if f(l) {
+				found = l
+				return true
+			}
+		}
+		return false
+	})
+	return found, ok
+}
+
+// waitFor waits until cond holds (checked at every line the instance
+// writes), timeout passes, or, with untilExit, the process exits (exited
+// then reports it).
+func (in *Instance) waitFor(timeout time.Duration, untilExit bool, cond func() bool) (ok, exited bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
+	var done <-chan struct{}
+	if untilExit {
+		done = in.done
+	}
 	for {
 		in.mu.Lock()
 		ch := in.changed
-		for _, l := range in.lines {
-			if f(l) {
-				in.mu.Unlock()
-				return l, true
-			}
-		}
 		in.mu.Unlock()
+		if cond() {
+			return true, false
+		}
 		select {
 		case <-ch:
+		case <-done:
+			return cond(), !cond()
 		case <-deadline.C:
-			return nil, false
+			return false, false
 		}
 	}
 }

@@ -27,6 +27,8 @@ const ClusterNodeTimeout = time.Second
 type Cluster struct {
 	t     testing.TB
 	Nodes []*ClusterNode
+	// Sec is the access control of a NewSecureCluster, nil otherwise.
+	Sec *Security
 }
 
 // ClusterNode is one node of a Cluster.
@@ -50,32 +52,48 @@ func (n *ClusterNode) Addr() string { return n.Proxy.Addr() }
 // cleanup.
 func NewCluster(t testing.TB, masters, replicas int) *Cluster {
 	t.Helper()
+	return NewSecureCluster(t, masters, replicas, nil)
+}
+
+// NewSecureCluster is NewCluster with access control (nil: none): every
+// node requires sec's ACL user, and with sec.TLS speaks TLS only, to
+// clients, replicas and the cluster bus.
+func NewSecureCluster(t testing.TB, masters, replicas int, sec *Security) *Cluster {
+	t.Helper()
 	for _, bin := range []string{"redis-server", "redis-cli"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			missing(t, bin+" is not on PATH")
 		}
 	}
-	c := &Cluster{t: t}
+	c := &Cluster{t: t, Sec: sec}
 	var addrs []string
 	for i := 0; i < masters*(1+replicas); i++ {
-		port, bus := FreePort(t), FreePort(t)
-		px := NewProxy(t, "127.0.0.1:"+strconv.Itoa(port))
-		s := &Server{t: t, Port: port, Dir: t.TempDir(), extra: []string{
-			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", strconv.Itoa(int(ClusterNodeTimeout.Milliseconds())),
-			"--cluster-port", strconv.Itoa(bus),
-			"--cluster-announce-ip", "127.0.0.1", "--cluster-announce-port", strconv.Itoa(px.Port()),
-			"--cluster-announce-bus-port", strconv.Itoa(bus),
-			"--cluster-require-full-coverage", "no", "--cluster-replica-validity-factor", "0",
-			"--cluster-allow-replica-migration", "no",
-			"--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
-		}}
-		s.Start()
+		px := NewProxy(t, "")
+		s := &Server{t: t, Dir: t.TempDir(), sec: sec, cluster: true}
+		s.startNew(func() {
+			bus := pickPort(t)
+			s.Port = pickPort(t)
+			px.setTarget(s.Addr())
+			s.extra = []string{
+				"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+				"--cluster-node-timeout", strconv.Itoa(int(ClusterNodeTimeout.Milliseconds())),
+				"--cluster-port", strconv.Itoa(bus),
+				"--cluster-announce-ip", "127.0.0.1", "--cluster-announce-port", strconv.Itoa(px.Port()),
+				"--cluster-announce-bus-port", strconv.Itoa(bus),
+				"--cluster-require-full-coverage", "no", "--cluster-replica-validity-factor", "0",
+				"--cluster-allow-replica-migration", "no",
+				"--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
+			}
+			if sec != nil && sec.TLS {
+				s.extra = append(s.extra, "--cluster-announce-tls-port", strconv.Itoa(px.Port()))
+			}
+		})
 		t.Cleanup(s.Kill)
 		c.Nodes = append(c.Nodes, &ClusterNode{Server: s, Proxy: px})
 		addrs = append(addrs, px.Addr())
 	}
-	args := append([]string{"--cluster", "create"}, addrs...)
+	args := append(sec.cliArgs(), "--cluster", "create")
+	args = append(args, addrs...)
 	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	out, err := exec.Command("redis-cli", args...).CombinedOutput()
 	if err != nil {
@@ -97,15 +115,18 @@ func (c *Cluster) Seeds() []string {
 
 // Client returns a cluster client seeded with every node, closed at cleanup.
 func (c *Cluster) Client() *redis.ClusterClient {
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Seeds(), MaxRedirects: 16, ClusterStateReloadInterval: time.Second})
+	o := c.Sec.options("")
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Seeds(), MaxRedirects: 16, ClusterStateReloadInterval: time.Second,
+		Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig})
 	c.t.Cleanup(func() { _ = cc.Close() })
 	return cc
 }
 
 // nodeClient returns a plain client of a node's real address; callers close it.
 func nodeClient(n *ClusterNode) *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: n.Server.Addr(), DialTimeout: time.Second,
-		ReadTimeout: time.Second, MaxRetries: -1})
+	o := n.Server.Options()
+	o.DialTimeout, o.ReadTimeout, o.MaxRetries = time.Second, time.Second, -1
+	return redis.NewClient(o)
 }
 
 // Alive reports whether the node's process runs.

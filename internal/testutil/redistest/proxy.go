@@ -23,6 +23,10 @@ type Proxy struct {
 	t      testing.TB
 	ln     net.Listener
 	target string
+	// replicationOnly: every connection is a replication link (a proxy
+	// only replicas use); Freeze holds all of them, even over TLS, where
+	// the handshake cannot be read.
+	replicationOnly bool
 
 	mu     sync.Mutex
 	gate   chan struct{} // closed while replication flows
@@ -36,11 +40,16 @@ type Proxy struct {
 // It is closed at cleanup.
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
+	return newProxy(t, target, false)
+}
+
+func newProxy(t testing.TB, target string, replicationOnly bool) *Proxy {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("proxy listen: %v", err)
 	}
-	p := &Proxy{t: t, ln: ln, target: target, gate: make(chan struct{}), closed: make(chan struct{}),
+	p := &Proxy{t: t, ln: ln, target: target, replicationOnly: replicationOnly, gate: make(chan struct{}), closed: make(chan struct{}),
 		conns: map[net.Conn]struct{}{}}
 	close(p.gate)
 	p.wg.Add(1)
@@ -49,11 +58,33 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	return p
 }
 
+// NewReplicationProxy is NewProxy for a proxy that only replicas use:
+// Freeze holds every connection on it (TLS replication links too).
+func NewReplicationProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	return newProxy(t, target, true)
+}
+
 // Addr returns the proxy's host:port.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Port returns the proxy's port.
 func (p *Proxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+
+// Target returns the address the proxy forwards to.
+func (p *Proxy) Target() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.target
+}
+
+// setTarget changes the address new connections are forwarded to (a
+// server started again on another port).
+func (p *Proxy) setTarget(addr string) {
+	p.mu.Lock()
+	p.target = addr
+	p.mu.Unlock()
+}
 
 // Freeze stops forwarding on replication links until Thaw.
 func (p *Proxy) Freeze() {
@@ -103,7 +134,7 @@ func (p *Proxy) accept() {
 		if err != nil {
 			return
 		}
-		out, err := net.Dial("tcp", p.target)
+		out, err := net.Dial("tcp", p.Target())
 		if err != nil {
 			_ = in.Close()
 			continue
@@ -119,7 +150,7 @@ func (p *Proxy) accept() {
 		}
 		p.conns[in], p.conns[out] = struct{}{}, struct{}{}
 		p.mu.Unlock()
-		link := &proxyLink{}
+		link := &proxyLink{replication: p.replicationOnly}
 		p.wg.Add(2)
 		go p.pipe(out, in, link, true)
 		go p.pipe(in, out, link, false)
@@ -189,5 +220,5 @@ func (p *Proxy) pipe(dst, src net.Conn, link *proxyLink, fromClient bool) {
 
 // String describes the proxy for test output.
 func (p *Proxy) String() string {
-	return "proxy " + p.Addr() + " -> " + p.target + " (port " + strconv.Itoa(p.Port()) + ")"
+	return "proxy " + p.Addr() + " -> " + p.Target() + " (port " + strconv.Itoa(p.Port()) + ")"
 }

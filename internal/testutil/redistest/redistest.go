@@ -13,10 +13,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,21 +101,33 @@ type Server struct {
 	AOF  bool
 	// extra arguments of redis-server (cluster or replication settings)
 	extra []string
-	cmd   *exec.Cmd
-	done  chan struct{}
+	// sec, when set, is the topology's access control (Security)
+	sec     *Security
+	cluster bool
+	cmd     *exec.Cmd
+	done    chan struct{}
 }
 
-// NewServer starts a dedicated redis-server on a free loopback port, with
-// append-only persistence when aof is true. It is killed at cleanup.
+// NewServer starts a dedicated redis-server on a loopback port (see
+// pickPort), with append-only persistence when aof is true. It is killed at
+// cleanup.
 func NewServer(t testing.TB, aof bool) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		missing(t, "redis-server is not on PATH")
 	}
-	s := &Server{t: t, Port: FreePort(t), Dir: t.TempDir(), AOF: aof}
-	s.Start()
+	s := &Server{t: t, Dir: t.TempDir(), AOF: aof}
+	s.startNew(func() { s.Port = pickPort(t) })
 	t.Cleanup(s.Kill)
 	return s
+}
+
+// startNew starts a server that has no port yet: pick chooses its ports,
+// again whenever another process took them first.
+func (s *Server) startNew(pick func()) {
+	s.t.Helper()
+	pick()
+	launchRetrying(s.t, "redis-server", pick, s.launch)
 }
 
 // Addr returns host:port.
@@ -126,11 +136,20 @@ func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
 // URL returns the redis:// URL of the server.
 func (s *Server) URL() string { return "redis://" + s.Addr() }
 
-// Start starts the server (again) and waits until it answers PING.
+// Start starts the server again on its port and files and waits until it
+// answers.
 func (s *Server) Start() {
 	s.t.Helper()
-	args := []string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--dir", s.Dir,
-		"--save", "", "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"}
+	if err := s.launch(); err != nil {
+		s.t.Fatalf("restart %s: %v", s, err)
+	}
+}
+
+// launch starts the process and waits until it answers; errPortTaken when
+// its port was taken by another process.
+func (s *Server) launch() error {
+	args := append(s.sec.serverArgs(s.Port, s.cluster), "--bind", "127.0.0.1", "--dir", s.Dir,
+		"--save", "", "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning")
 	if s.AOF {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	} else {
@@ -138,36 +157,35 @@ func (s *Server) Start() {
 	}
 	args = append(args, s.extra...)
 	cmd := exec.Command("redis-server", args...)
-	logf, err := os.OpenFile(filepath.Join(s.Dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err == nil {
+	logf, logPath := logFile(s.Dir, "redis.log")
+	if logf != nil {
 		cmd.Stdout, cmd.Stderr = logf, logf
+		defer logf.Close()
 	}
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start redis-server: %v", err)
+		return err
 	}
-	s.cmd = cmd
-	s.done = make(chan struct{})
-	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.done)
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s did not answer: %v", s.Addr(), err)
-		}
-		select {
-		case <-s.done:
-			s.t.Fatalf("redis-server on %s exited at start", s.Addr())
-		case <-time.After(20 * time.Millisecond): // poll interval while the server boots
-		}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	err := waitOurs(s.plainClient, cmd.Process.Pid, done, func() error { return exitedAtStart(logPath, s.Addr()) }, 10*time.Second)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		return err
 	}
+	s.cmd, s.done = cmd, done
+	return nil
 }
+
+func (s *Server) plainClient() *redis.Client {
+	o := s.Options()
+	o.DialTimeout, o.MaxRetries = 500*time.Millisecond, -1
+	return redis.NewClient(o)
+}
+
+// Options returns client options for this server's real address, logged
+// in as the topology's ACL user (over TLS) when it has a Security.
+func (s *Server) Options() *redis.Options { return s.sec.options(s.Addr()) }
 
 // Kill stops the server with SIGKILL and waits for it to exit.
 func (s *Server) Kill() {
@@ -196,20 +214,9 @@ func (s *Server) Stop() {
 
 // Client returns a client of this server, closed at cleanup.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	c := redis.NewClient(s.Options())
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // String describes the server for test output.

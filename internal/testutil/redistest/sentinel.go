@@ -25,22 +25,25 @@ const SentinelDownAfter = time.Second
 const SentinelMaster = "dispatcher"
 
 // Sentinel is a replicated Redis watched by Sentinels: one master, its
-// replicas and the Sentinel processes, all real and on loopback. The master
-// is reached through a Proxy (the Sentinels monitor the proxy's address and
-// the replicas replicate from it), so a test can freeze the replication
-// stream (Master.Proxy.Freeze) before killing the master.
+// replicas and the Sentinel processes, all real and on loopback. The
+// Sentinels (and so the clients) reach the master at its own address; the
+// replicas replicate from it through a Proxy they alone use, so a test can
+// freeze the replication stream (Master.Proxy.Freeze), TLS or not, before
+// killing the master.
 type Sentinel struct {
 	t         testing.TB
 	Master    *Replicated
 	Replicas  []*Replicated
 	Sentinels []*SentinelNode
+	// Sec is the access control of a NewSecureSentinel, nil otherwise.
+	Sec *Security
 }
 
 // Replicated is a master or replica of a Sentinel topology.
 type Replicated struct {
 	*Server
-	// Proxy is in front of the first master only: its address is the one
-	// Sentinel reports for it. Nil for replicas.
+	// Proxy is in front of the first master only: the replicas replicate
+	// through it. Nil for replicas.
 	Proxy *Proxy
 }
 
@@ -55,7 +58,9 @@ func (r *Replicated) Kill() {
 
 // Info returns one section of INFO as a map.
 func (r *Replicated) Info(ctx context.Context, section string) (map[string]string, error) {
-	cl := redis.NewClient(&redis.Options{Addr: r.Server.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+	o := r.Server.Options()
+	o.DialTimeout, o.ReadTimeout, o.MaxRetries = time.Second, time.Second, -1
+	cl := redis.NewClient(o)
 	defer cl.Close()
 	return infoMap(ctx, cl, section)
 }
@@ -65,6 +70,8 @@ type SentinelNode struct {
 	t    testing.TB
 	Port int
 	Dir  string
+	sec  *Security
+	conf func() string // sentinel.conf for Port
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -79,50 +86,63 @@ func (s *SentinelNode) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port
 // at cleanup.
 func NewSentinel(t testing.TB, replicas, sentinels int) *Sentinel {
 	t.Helper()
+	return NewSecureSentinel(t, replicas, sentinels, nil)
+}
+
+// NewSecureSentinel is NewSentinel with access control (nil: none): the
+// master and replicas require sec's ACL user, the Sentinels sec.SentinelPass,
+// and with sec.TLS all of them speak TLS only (replication too).
+func NewSecureSentinel(t testing.TB, replicas, sentinels int, sec *Security) *Sentinel {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		missing(t, "redis-server is not on PATH")
 	}
-	st := &Sentinel{t: t}
-	mport := FreePort(t)
-	px := NewProxy(t, "127.0.0.1:"+strconv.Itoa(mport))
-	m := &Server{t: t, Port: mport, Dir: t.TempDir(), extra: []string{
+	st := &Sentinel{t: t, Sec: sec}
+	px := NewReplicationProxy(t, "")
+	m := &Server{t: t, Dir: t.TempDir(), sec: sec, extra: []string{
 		"--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"}}
-	m.Start()
+	m.startNew(func() { m.Port = pickPort(t); px.setTarget(m.Addr()) })
 	t.Cleanup(m.Kill)
 	st.Master = &Replicated{Server: m, Proxy: px}
 	for i := 0; i < replicas; i++ {
-		r := &Server{t: t, Port: FreePort(t), Dir: t.TempDir(), extra: []string{
+		r := &Server{t: t, Dir: t.TempDir(), sec: sec, extra: []string{
 			"--replicaof", "127.0.0.1", strconv.Itoa(px.Port()),
 			"--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
 			"--replica-announce-ip", "127.0.0.1"}}
-		r.Start()
+		r.startNew(func() { r.Port = pickPort(t) })
 		t.Cleanup(r.Kill)
 		st.Replicas = append(st.Replicas, &Replicated{Server: r})
 	}
 	quorum := sentinels/2 + 1
 	for i := 0; i < sentinels; i++ {
-		s := &SentinelNode{t: t, Port: FreePort(t), Dir: t.TempDir()}
-		conf := strings.Join([]string{
-			"port " + strconv.Itoa(s.Port),
-			"bind 127.0.0.1",
-			"protected-mode no",
-			"dir " + s.Dir,
-			"logfile " + filepath.Join(s.Dir, "sentinel.log"),
-			fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d %d", SentinelMaster, px.Port(), quorum),
-			fmt.Sprintf("sentinel down-after-milliseconds %s %d", SentinelMaster, SentinelDownAfter.Milliseconds()),
-			// a failed vote is retried after twice this
-			fmt.Sprintf("sentinel failover-timeout %s %d", SentinelMaster, 3000),
-			fmt.Sprintf("sentinel parallel-syncs %s 1", SentinelMaster),
-		}, "\n") + "\n"
-		if err := os.WriteFile(filepath.Join(s.Dir, "sentinel.conf"), []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
+		s := &SentinelNode{t: t, Dir: t.TempDir(), sec: sec}
+		s.conf = func() string {
+			lines := append(sec.sentinelHead(s.Port),
+				"bind 127.0.0.1",
+				"protected-mode no",
+				"dir "+s.Dir,
+				"logfile "+filepath.Join(s.Dir, "sentinel.log"),
+				fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d %d", SentinelMaster, m.Port, quorum),
+				fmt.Sprintf("sentinel down-after-milliseconds %s %d", SentinelMaster, SentinelDownAfter.Milliseconds()),
+				// a failed vote is retried after twice this
+				fmt.Sprintf("sentinel failover-timeout %s %d", SentinelMaster, 3000),
+				fmt.Sprintf("sentinel parallel-syncs %s 1", SentinelMaster))
+			return strings.Join(append(lines, sec.sentinelTail(SentinelMaster)...), "\n") + "\n"
 		}
-		s.start()
+		s.Port = pickPort(t)
+		launchRetrying(t, "sentinel", func() { s.Port = pickPort(t) }, s.launch)
 		t.Cleanup(s.Kill)
 		st.Sentinels = append(st.Sentinels, s)
 	}
 	st.waitReady(20 * time.Second)
 	return st
+}
+
+func (st *Sentinel) sentinelPass() string {
+	if st.Sec == nil {
+		return ""
+	}
+	return st.Sec.SentinelPass
 }
 
 // Addrs returns the Sentinels' addresses, for REDIS_SENTINEL_ADDRS.
@@ -137,8 +157,10 @@ func (st *Sentinel) Addrs() []string {
 // Client returns a Sentinel-aware client of the current master, closed at
 // cleanup.
 func (st *Sentinel) Client() *redis.Client {
+	o := st.Sec.options("")
 	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: SentinelMaster, SentinelAddrs: st.Addrs(),
-		DialTimeout: time.Second, ReadTimeout: time.Second})
+		DialTimeout: time.Second, ReadTimeout: time.Second, Username: o.Username, Password: o.Password,
+		SentinelPassword: st.sentinelPass(), TLSConfig: o.TLSConfig})
 	st.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -147,7 +169,7 @@ func (st *Sentinel) Client() *redis.Client {
 func (st *Sentinel) MasterAddr(ctx context.Context) (string, error) {
 	var last error
 	for _, s := range st.Sentinels {
-		sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+		sc := redis.NewSentinelClient(st.Sec.sentinelOptions(s.Addr()))
 		addr, err := sc.GetMasterAddrByName(ctx, SentinelMaster).Result()
 		_ = sc.Close()
 		if err == nil && len(addr) == 2 {
@@ -167,7 +189,7 @@ func (st *Sentinel) WaitMaster(addr string, timeout time.Duration) bool {
 			if s.cmd == nil {
 				continue
 			}
-			sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+			sc := redis.NewSentinelClient(st.Sec.sentinelOptions(s.Addr()))
 			got, err := sc.GetMasterAddrByName(ctx, SentinelMaster).Result()
 			_ = sc.Close()
 			if err != nil || len(got) != 2 || got[0]+":"+got[1] != addr {
@@ -194,7 +216,7 @@ func (st *Sentinel) waitReady(timeout time.Duration) {
 			}
 		}
 		for _, s := range st.Sentinels {
-			sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+			sc := redis.NewSentinelClient(st.Sec.sentinelOptions(s.Addr()))
 			m, err := sc.Master(ctx, SentinelMaster).Result()
 			_ = sc.Close()
 			if err != nil {
@@ -213,24 +235,33 @@ func (st *Sentinel) waitReady(timeout time.Duration) {
 	}
 }
 
-func (s *SentinelNode) start() {
-	s.t.Helper()
-	cmd := exec.Command("redis-server", filepath.Join(s.Dir, "sentinel.conf"), "--sentinel")
+// launch writes the Sentinel's configuration for its port, starts it and
+// waits until it answers; errPortTaken when another process had the port.
+func (s *SentinelNode) launch() error {
+	conf := filepath.Join(s.Dir, "sentinel.conf")
+	logPath := filepath.Join(s.Dir, "sentinel.log")
+	_ = os.Remove(logPath)
+	if err := os.WriteFile(conf, []byte(s.conf()), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command("redis-server", conf, "--sentinel")
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start sentinel: %v", err)
+		return err
 	}
-	s.cmd, s.done = cmd, make(chan struct{})
-	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.done)
-	ok := poll(10*time.Second, func() bool {
-		c := redis.NewClient(&redis.Options{Addr: s.Addr(), DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		return c.Ping(ctx).Err() == nil
-	})
-	if !ok {
-		s.t.Fatalf("sentinel on %s did not answer (log in %s)", s.Addr(), s.Dir)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	client := func() *redis.Client {
+		o := s.sec.sentinelOptions(s.Addr())
+		o.DialTimeout = 200 * time.Millisecond
+		return redis.NewClient(o)
 	}
+	if err := waitOurs(client, cmd.Process.Pid, done, func() error { return exitedAtStart(logPath, s.Addr()) }, 10*time.Second); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		return err
+	}
+	s.cmd, s.done = cmd, done
+	return nil
 }
 
 // Kill stops the Sentinel with SIGKILL and waits for it to exit.

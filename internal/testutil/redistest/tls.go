@@ -1,7 +1,6 @@
 package redistest
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,7 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"math/big"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -50,52 +52,55 @@ func NewTLSServer(t testing.TB) *TLSServer {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		missing(t, "redis-server is not on PATH")
 	}
-	s := &TLSServer{Port: FreePort(t), Dir: t.TempDir(), Password: "default-pass-" + randHex(t),
+	s := &TLSServer{Dir: t.TempDir(), Password: "default-pass-" + randHex(t),
 		User: "dispatcher", UserPass: "user-pass-" + randHex(t)}
 	ca := writeCerts(t, s.Dir)
 	s.CAFile = filepath.Join(s.Dir, "ca.pem")
+	s.Port = pickPort(t)
+	launchRetrying(t, "redis-server with TLS", func() { s.Port = pickPort(t) }, func() error { return s.launch(ca) })
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	})
+	return s
+}
+
+func (s *TLSServer) launch(ca *x509.Certificate) error {
 	cmd := exec.Command("redis-server", "--port", "0", "--tls-port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
 		"--tls-cert-file", filepath.Join(s.Dir, "server.pem"), "--tls-key-file", filepath.Join(s.Dir, "server.key"),
 		"--tls-ca-cert-file", s.CAFile, "--tls-auth-clients", "no",
 		"--requirepass", s.Password, "--user", s.User, "on", ">"+s.UserPass, "~*", "&*", "+@all",
 		"--dir", s.Dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
-	logf, err := os.Create(filepath.Join(s.Dir, "redis.log"))
-	if err == nil {
+	logf, logPath := logFile(s.Dir, "redis.log")
+	if logf != nil {
 		cmd.Stdout, cmd.Stderr = logf, logf
+		defer logf.Close()
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server with TLS: %v", err)
+		return err
 	}
-	s.cmd, s.done = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-s.done
-	})
-
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), Password: s.Password,
-		TLSConfig: &tls.Config{ServerName: "localhost", RootCAs: pool, MinVersion: tls.VersionTLS12}})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return s
-		}
-		select {
-		case <-s.done:
-			log, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
-			t.Fatalf("redis-server with TLS exited at start (is it built with TLS?): %s", log)
-		case <-time.After(20 * time.Millisecond): // poll interval while the server boots
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server with TLS on %s did not answer: %v", s.Addr(), err)
-		}
+	client := func() *redis.Client {
+		return redis.NewClient(&redis.Options{Addr: s.Addr(), Password: s.Password, MaxRetries: -1,
+			TLSConfig: &tls.Config{ServerName: "localhost", RootCAs: pool, MinVersion: tls.VersionTLS12}})
 	}
+	exited := func() error {
+		if err := exitedAtStart(logPath, s.Addr()); errors.Is(err, errPortTaken) {
+			return err
+		}
+		log, _ := os.ReadFile(logPath)
+		return fmt.Errorf("redis-server with TLS exited at start (is it built with TLS?): %s", log)
+	}
+	if err := waitOurs(client, cmd.Process.Pid, done, exited, 10*time.Second); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		return err
+	}
+	s.cmd, s.done = cmd, done
+	return nil
 }
 
 // Addr returns 127.0.0.1:port.
@@ -155,9 +160,17 @@ func caOnce() (*x509.Certificate, []byte, *ecdsa.PrivateKey, error) {
 	return testCA.cert, testCA.der, testCA.key, testCA.err
 }
 
-// writeCerts writes ca.pem, server.pem and server.key into dir and returns
-// the CA certificate.
+// writeCerts writes ca.pem, server.pem and server.key into dir, a
+// certificate for localhost only, and returns the CA certificate.
 func writeCerts(t testing.TB, dir string) *x509.Certificate {
+	t.Helper()
+	return writeCertPair(t, dir, "server", nil)
+}
+
+// writeCertPair writes ca.pem, NAME.pem and NAME.key into dir: a
+// certificate for localhost and the given IP addresses, signed by the test
+// process's CA, which it returns.
+func writeCertPair(t testing.TB, dir, name string, ips []net.IP) *x509.Certificate {
 	t.Helper()
 	ca, caDER, caKey, err := caOnce()
 	if err != nil {
@@ -173,8 +186,8 @@ func writeCerts(t testing.TB, dir string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+		DNSNames: []string{"localhost"}, IPAddresses: ips, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		t.Fatal(err)
@@ -183,12 +196,12 @@ func writeCerts(t testing.TB, dir string) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, block := range map[string]*pem.Block{
-		"ca.pem":     {Type: "CERTIFICATE", Bytes: caDER},
-		"server.pem": {Type: "CERTIFICATE", Bytes: der},
-		"server.key": {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	for file, block := range map[string]*pem.Block{
+		"ca.pem":      {Type: "CERTIFICATE", Bytes: caDER},
+		name + ".pem": {Type: "CERTIFICATE", Bytes: der},
+		name + ".key": {Type: "EC PRIVATE KEY", Bytes: keyDER},
 	} {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, file), pem.EncodeToMemory(block), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -116,6 +116,12 @@ func (e *World) CLI(args ...string) (string, string, int) {
 	return e.Cluster.CLI(args...)
 }
 
+// CLIEnv is CLI with extra environment (an empty value unsets a variable).
+func (e *World) CLIEnv(extra map[string]string, args ...string) (string, string, int) {
+	e.T.Helper()
+	return e.Cluster.CLIEnv(extra, args...)
+}
+
 // Driver posts updates like Telegram: round-robin over instances (a load
 // balancer), resending on any non-2xx, error or timeout until accepted.
 type Driver struct {
