@@ -22,7 +22,7 @@ func writeDeployment(w io.Writer, st inspect.Status) {
 	}
 	since := ""
 	if !d.RecordedAt.IsZero() {
-		since = " since " + d.RecordedAt.Format(time.RFC3339)
+		since = " at " + d.RecordedAt.Format(time.RFC3339)
 	}
 	fmt.Fprintf(w, "deployment: mode %s, %s (recorded%s; an instance of another mode or bot refuses to start)\n", d.Mode, bot, since)
 }
