@@ -60,8 +60,8 @@ type Server struct {
 	fault    FaultFunc
 	webhook  map[string]any
 	hookInfo map[string]any // SetWebhookInfo: fields laid over getWebhookInfo's answer
-	changed  chan struct{} // closed and replaced on every call
-	polling  polling       // getUpdates (updates.go)
+	changed  chan struct{}  // closed and replaced on every call
+	polling  polling        // getUpdates (updates.go)
 }
 
 // place is where a sent message lives: its forum topic, its business
