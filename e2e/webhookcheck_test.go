@@ -75,6 +75,15 @@ func TestWebhookCheckReportsWhatTelegramSees(t *testing.T) {
 		return l.Name() == "TELEGRAM_WEBHOOK_UNHEALTHY" && l.Str("reason_code") == "WEBHOOK_URL_MISMATCH"
 	})
 	require.True(t, ok)
+
+	// and the fix: `webhook set` with no URL registers WEBHOOK_URL
+	e.Bot.SetWebhookInfo(nil)
+	out, stderr, code = e.CLI("webhook", "set")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "webhook set to "+url)
+	require.True(t, proctest.Eventually(10*time.Second, 50*time.Millisecond, func() bool {
+		return series(passive)["dispatcher_telegram_webhook_url_match"] == 1
+	}), "the check sees the URL match again")
 }
 
 // reasonOf returns "/REASON" for a series with a reason label, else "".
