@@ -117,20 +117,29 @@ type Report struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Run checks every Every while Leading, until ctx ends; while not leading
-// it exports nothing. It removes its gauges when it returns.
+// Run checks while Leading: at once when this instance starts leading,
+// then every Every; it looks whether it leads every min(Every, 5s), and
+// while it does not it exports nothing. It removes its gauges when it
+// returns (ctx ended).
 func (w *Checker) Run(ctx context.Context) error {
 	defer w.cfg.Metrics.ForgetTelegramWebhook()
+	step := min(w.cfg.Every, 5*time.Second)
+	var last time.Time // of the last check while leading; zero when not leading
 	for {
-		if w.cfg.Leading() {
+		switch now := w.cfg.Clock.Now(); {
+		case !w.cfg.Leading():
+			if !last.IsZero() {
+				w.cfg.Metrics.ForgetTelegramWebhook()
+			}
+			last = time.Time{}
+		case last.IsZero() || now.Sub(last) >= w.cfg.Every:
 			w.Check(ctx)
-		} else {
-			w.cfg.Metrics.ForgetTelegramWebhook()
+			last = now
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-w.cfg.Clock.After(w.cfg.Every):
+		case <-w.cfg.Clock.After(step):
 		}
 	}
 }

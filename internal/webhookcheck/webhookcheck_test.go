@@ -201,48 +201,52 @@ func TestURLMatchWithoutWebhookURL(t *testing.T) {
 	require.False(t, r.checker.Check(ctx).URLMatch)
 }
 
-// TestRunAsksEveryIntervalOnlyWhileLeading: Run asks at start and then at
-// each interval of the injected clock while it leads; when it stops
-// leading its series go (another instance exports them), and they come
-// back when it leads again; getWebhookInfo failing is logged once.
+// TestRunAsksEveryIntervalOnlyWhileLeading: Run asks at start and then
+// once an interval of the injected clock has passed, while it leads; when
+// it stops leading its series go (another instance exports them), and it
+// asks at once when it leads again; getWebhookInfo failing is logged once.
 func TestRunAsksEveryIntervalOnlyWhileLeading(t *testing.T) {
 	r := newRig(t, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = r.checker.Run(ctx); close(done) }()
 	asks := func() int { return len(r.bot.CallsOf("getWebhookInfo")) }
-	tick := func() {
+	// step advances the clock and waits until Run waits again
+	step := func(d time.Duration) {
 		t.Helper()
+		r.clock.Advance(d)
 		select {
-		case <-r.clock.waiting: // Run waits for the next interval
+		case <-r.clock.waiting:
 		case <-time.After(5 * time.Second):
-			t.Fatal("Run does not wait for its interval")
+			t.Fatal("Run does not wait for its next look")
 		}
 	}
 
-	tick()
+	step(0)
 	require.Equal(t, 1, asks(), "asked at start")
 	require.NotEmpty(t, r.series(t))
-	r.clock.Advance(59 * time.Second)
-	r.clock.Advance(time.Second)
-	tick()
+	step(30 * time.Second)
+	require.Equal(t, 1, asks(), "not before the interval")
+	step(30 * time.Second)
 	require.Equal(t, 2, asks(), "asked again after one interval")
 
 	r.leading.Store(false)
-	r.clock.Advance(time.Minute)
-	tick()
+	step(5 * time.Second)
+	require.Empty(t, r.series(t), "not leading: its series are gone")
+	step(time.Minute)
 	require.Equal(t, 2, asks(), "not asked while another instance holds shard 0")
-	require.Empty(t, r.series(t), "and its series are gone")
 
 	r.leading.Store(true)
+	step(5 * time.Second)
+	require.Equal(t, 3, asks(), "asked as soon as it leads again")
+	require.NotEmpty(t, r.series(t))
+
 	r.bot.SetWebhookInfo(map[string]any{"url": "https://bot.example.com/webhook"})
 	r.bot.SetFault(func(method string, n int) *fakebot.Fault {
 		return &fakebot.Fault{Status: 400, Description: "Bad Request: nope"}
 	})
-	r.clock.Advance(time.Minute)
-	tick()
-	r.clock.Advance(time.Minute)
-	tick()
+	step(time.Minute)
+	step(time.Minute)
 	var failed []map[string]any
 	for _, ev := range r.logs.Events(string(telemetry.EvWebhookUnhealthy)) {
 		if ev["reason_code"] == string(telemetry.ReasonTelegramAPIError) {
@@ -255,9 +259,8 @@ func TestRunAsksEveryIntervalOnlyWhileLeading(t *testing.T) {
 	require.Contains(t, stored.Error, "nope")
 
 	r.bot.SetFault(nil)
-	r.clock.Advance(time.Minute)
-	tick()
-	require.NotEmpty(t, r.series(t), "leading again: exported again")
+	step(time.Minute)
+	require.Equal(t, 1.0, r.series(t)["dispatcher_telegram_webhook_url_match"], "answering again")
 
 	cancel()
 	<-done
