@@ -98,3 +98,36 @@ func lastLine(out, prefix string) string {
 	}
 	return fmt.Sprint(why)
 }
+
+// TestUpgradeRecordsTheModeOnFirstRealStart: a namespace an older version
+// ran on (its shard count recorded, no mode): a sandbox instance is refused
+// and records nothing; the first real instance of this version records the
+// mode, and a sandbox instance is then refused as on any real deployment.
+func TestUpgradeRecordsTheModeOnFirstRealStart(t *testing.T) {
+	e := world.New(t, "", nil)
+	ctx := context.Background()
+	require.NoError(t, e.Redis.Set(ctx, e.Keys.Shards(), 1, 0).Err(), "an older version ran here")
+
+	sandboxEnv := map[string]string{"BOT_TOKEN": "", "SANDBOX": "true", "WEBHOOK_SECRET": ""}
+	early := e.Cluster.Start("sandbox-early", sandboxEnv)
+	code, exited := early.Wait(15 * time.Second)
+	require.True(t, exited)
+	require.Equal(t, 2, code, early.Output())
+	why := lastLine(early.Output(), "dispatcher:")
+	require.Contains(t, why, "was used by an older version that recorded no mode", why)
+	require.Contains(t, why, "reason_code=MODE_MISMATCH", why)
+	n, err := e.Redis.Exists(ctx, e.Keys.Deployment()).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "the sandbox instance recorded nothing")
+
+	e.Start(1, "upgraded")
+	mode, err := e.Redis.HGet(ctx, e.Keys.Deployment(), "mode").Result()
+	require.NoError(t, err)
+	require.Equal(t, "real", mode, "the first real instance of this version records the mode")
+
+	late := e.Cluster.Start("sandbox-late", sandboxEnv)
+	code, exited = late.Wait(15 * time.Second)
+	require.True(t, exited)
+	require.Equal(t, 2, code, late.Output())
+	require.Contains(t, lastLine(late.Output(), "dispatcher:"), "is a real deployment")
+}

@@ -87,8 +87,9 @@ func (s *Server) refusal(mm *deployment.MismatchError) *config.Error {
 	case mm.Recorded.Mode == "":
 		v = "SANDBOX"
 		why = fmt.Sprintf("this instance runs in sandbox mode, and namespace %s was used by an older version that recorded no mode, "+
-			"so it may be a real deployment: a sandbox instance never joins one; use another REDIS_NAMESPACE, or start a real "+
-			"instance of this version first (it records the mode in key %s)", ns, key)
+			"so it may be a real deployment: a sandbox instance never joins one; use another REDIS_NAMESPACE; if it is a real "+
+			"deployment, its first real instance of this version records the mode; if it is a sandbox's, record that: "+
+			"redis-cli HSET %s mode sandbox", ns, key)
 	case mm.Mine.Mode == deployment.ModeSandbox:
 		v = "SANDBOX"
 		why = fmt.Sprintf("this instance runs in sandbox mode (a fake Bot API), but namespace %s is a real deployment (key %s): "+
