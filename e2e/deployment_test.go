@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -86,6 +87,23 @@ func TestSandboxInstanceRefusesARealDeployment(t *testing.T) {
 	t.Log(out)
 	require.Contains(t, out, "mode real", out)
 	require.Regexp(t, `(?m)^`+real.ID+`\s+\S+\s+\S+\s+real\s+@`, out, "the instance row names its mode and bot")
+	out, stderr, code = e.CLI("status", "--json")
+	require.Equal(t, 0, code, stderr)
+	var st struct {
+		Deployment struct {
+			Mode  string `json:"mode"`
+			BotID int64  `json:"bot_id"`
+		} `json:"deployment"`
+		Instances []struct {
+			ID, Mode, Bot string
+		} `json:"instances"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	require.Equal(t, "real", st.Deployment.Mode)
+	require.NotZero(t, st.Deployment.BotID)
+	require.Len(t, st.Instances, 1, "the refused instances never registered")
+	require.Equal(t, "real", st.Instances[0].Mode)
+	require.Contains(t, st.Instances[0].Bot, "@")
 }
 
 // lastLine returns the last line of out that starts with prefix.
