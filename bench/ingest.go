@@ -65,10 +65,11 @@ func (r *IngestResults) config(key string) *IngestConfig {
 
 // instanceEnv is the environment of every measured instance: defaults
 // everywhere except what the bench needs (its Redis and namespace, a
-// webhook secret; sandbox mode since no real Telegram is reached).
+// webhook secret; sandbox mode since no real Telegram is reached, said with
+// SANDBOX=true as a shared Redis requires).
 func instanceEnv(e *Env, ns string, extra map[string]string) map[string]string {
 	env := map[string]string{"REDIS_URL": e.Redis.URL(), "REDIS_NAMESPACE": ns, "WEBHOOK_SECRET": benchSecret,
-		"BOT_TOKEN": "", "LOG_FORMAT": "json", "LOG_LEVEL": "info"}
+		"BOT_TOKEN": "", "SANDBOX": "true", "LOG_FORMAT": "json", "LOG_LEVEL": "info"}
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -77,7 +78,7 @@ func instanceEnv(e *Env, ns string, extra map[string]string) map[string]string {
 
 func envString(env map[string]string) string {
 	var parts []string
-	for _, k := range []string{"REDIS_URL", "REDIS_NAMESPACE", "WEBHOOK_SECRET", "BOT_TOKEN", "LOG_FORMAT", "LOG_LEVEL",
+	for _, k := range []string{"REDIS_URL", "REDIS_NAMESPACE", "WEBHOOK_SECRET", "BOT_TOKEN", "SANDBOX", "LOG_FORMAT", "LOG_LEVEL",
 		"LEASE_TTL", "SHUTDOWN_TIMEOUT", "DISPATCHER_FAULTS"} {
 		if v, ok := env[k]; ok {
 			if k == "REDIS_URL" {

@@ -116,7 +116,7 @@ func pollRun(ctx context.Context, e *Env, n, run int, dispatch bool) (PollRun, e
 	env := instanceEnv(e, ns, map[string]string{"INGEST": "poll", "BOT_TOKEN": pollToken,
 		"SANDBOX": "false", "TELEGRAM_API_URL": api.URL})
 	delete(env, "WEBHOOK_SECRET")
-	recordCommand("dispatcher serve   # poll: one instance, env " + envString(env) + " INGEST=poll SANDBOX=false TELEGRAM_API_URL=http://127.0.0.1:PORT (the bench's fake Bot API; PASSIVE or ACTIVE)")
+	recordCommand("dispatcher serve   # poll: one instance, env " + envString(env) + " INGEST=poll TELEGRAM_API_URL=http://127.0.0.1:PORT (the bench's fake Bot API; PASSIVE or ACTIVE)")
 	in, err := startInstance(e.Bin, e.Work, fmt.Sprintf("bench-poll-%d", run), env)
 	if err != nil {
 		return PollRun{}, err

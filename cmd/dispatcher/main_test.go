@@ -169,7 +169,7 @@ func TestUsageErrorIsOneLineAndAHint(t *testing.T) {
 		{[]string{"dlq", "list", "--limit"}, "dlq: flag needs an argument: -limit", "dlq", nil},
 		{[]string{"dlq", "replay"}, "dlq replay takes dead-letter ids or --all (not both)", "dlq", nil},
 		{[]string{"webhook"}, "webhook needs a subcommand: set, info or delete", "webhook", nil},
-		{[]string{"webhook", "set"}, "webhook set takes one URL, got 0 arguments", "webhook", nil},
+		{[]string{"webhook", "set"}, "webhook set takes one URL (or WEBHOOK_URL), got 0 arguments", "webhook", nil},
 		{[]string{"smoke", "now"}, `smoke takes no arguments, got "now"`, "smoke", nil},
 		{[]string{"version", "--short"}, "version: flag provided but not defined: -short", "version", nil},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`, "", nil},

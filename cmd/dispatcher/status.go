@@ -51,9 +51,11 @@ func writeStatus(w io.Writer, st inspect.Status, noShards string) error {
 	if st.ShardCount > 0 {
 		fmt.Fprintf(w, ", %d shard(s) (recorded in Redis)", st.ShardCount)
 	}
-	fmt.Fprint(w, "\n\n")
+	fmt.Fprint(w, "\n")
+	writeDeployment(w, st)
+	fmt.Fprint(w, "\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tROLE\tSHARDS\tADDR\tVERSION\tUP\tHEARTBEAT TTL")
+	fmt.Fprintln(tw, "INSTANCE\tROLE\tSHARDS\tMODE\tBOT\tADDR\tVERSION\tUP\tHEARTBEAT TTL")
 	for _, in := range st.Instances {
 		shards := make([]string, len(in.Shards))
 		for i, s := range in.Shards {
@@ -63,8 +65,8 @@ func writeStatus(w io.Writer, st inspect.Status, noShards string) error {
 		if !in.Started.IsZero() {
 			up = time.Since(in.Started).Truncate(time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, dash(in.Role), dash(strings.Join(shards, ",")),
-			dash(in.Addr), dash(in.Version), up, in.TTL.Truncate(time.Millisecond))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, dash(in.Role), dash(strings.Join(shards, ",")),
+			dash(in.Mode), dash(in.Bot), dash(in.Addr), dash(in.Version), up, in.TTL.Truncate(time.Millisecond))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -99,6 +101,7 @@ func writeStatus(w io.Writer, st inspect.Status, noShards string) error {
 			o.Shard, o.Length)
 	}
 	writePoll(w, st.Poll)
+	writeWebhookCheck(w, st.Webhook)
 	fmt.Fprintln(w)
 	return writeJournalStatus(w, st)
 }

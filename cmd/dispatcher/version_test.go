@@ -90,6 +90,6 @@ func TestEveryBuildPathSetsTheVersion(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "status never showed the version: %s", status)
 		time.Sleep(100 * time.Millisecond) // polling a condition with a deadline
 	}
-	require.Regexp(t, `(?m)^INSTANCE +ROLE +SHARDS +ADDR +VERSION`, status)
+	require.Regexp(t, `(?m)^INSTANCE +ROLE +SHARDS +MODE +BOT +ADDR +VERSION`, status)
 	t.Logf("dispatcher status:\n%s", status)
 }

@@ -17,10 +17,11 @@ import (
 )
 
 func init() {
-	register(&command{name: "webhook", usage: "webhook set URL [--max-connections N] [--drop-pending]\nwebhook info\nwebhook delete [--drop-pending]",
+	register(&command{name: "webhook", usage: "webhook set [URL] [--max-connections N] [--drop-pending]\nwebhook info\nwebhook delete [--drop-pending]",
 		summary: "register (set), show (info) or remove (delete) the bot's webhook with Telegram",
 		about: `Talks to Telegram with BOT_TOKEN (at TELEGRAM_API_URL); set registers WEBHOOK_SECRET as the
-secret_token Telegram sends with each update, and the update types the dispatcher handles.`,
+secret_token Telegram sends with each update, and the update types the dispatcher handles; without
+URL, set registers WEBHOOK_URL.`,
 		config: true,
 		setup: func(fs *flag.FlagSet, _ *config.Config) func(context.Context, *call) error {
 			o := webhookOpts{}
@@ -42,11 +43,14 @@ func runWebhook(ctx context.Context, c *call, o webhookOpts) error {
 		return usageErr("webhook", "webhook needs a subcommand: set, info or delete")
 	}
 	sub, rest := c.args[0], c.args[1:]
+	if sub == "set" && len(rest) == 0 && c.cfg.WebhookURL != "" {
+		rest = []string{c.cfg.WebhookURL} // WEBHOOK_URL is the default
+	}
 	switch {
 	case sub != "set" && sub != "info" && sub != "delete":
 		return usageErr("webhook", "unknown webhook subcommand %q (set, info or delete)", sub)
 	case sub == "set" && len(rest) != 1:
-		return usageErr("webhook", "webhook set takes one URL, got %d arguments", len(rest))
+		return usageErr("webhook", "webhook set takes one URL (or WEBHOOK_URL), got %d arguments", len(rest))
 	case sub != "set" && len(rest) > 0:
 		return usageErr("webhook", "webhook %s takes no arguments, got %q", sub, rest[0])
 	}

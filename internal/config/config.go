@@ -30,6 +30,11 @@ type Config struct {
 	// Sandbox (SANDBOX, default true when BOT_TOKEN is empty) serves a built-in
 	// fake Bot API that records what the bot sends.
 	Sandbox bool
+	// SandboxImplied is true when Sandbox was not set but follows from an
+	// empty BOT_TOKEN (FromEnv): with a shared Redis, serve refuses that
+	// (CheckSandbox), so that a forgotten BOT_TOKEN never puts a sandbox
+	// instance into a real deployment.
+	SandboxImplied bool
 	// WebhookSecret (WEBHOOK_SECRET, default none) is compared in constant time
 	// with the header X-Telegram-Bot-Api-Secret-Token.
 	WebhookSecret string
@@ -45,6 +50,16 @@ type Config struct {
 	ListenAddr string
 	// WebhookPath (WEBHOOK_PATH, default /webhook).
 	WebhookPath string
+	// WebhookURL (WEBHOOK_URL, default none) is the public https:// URL
+	// Telegram delivers updates to, as given to `dispatcher webhook set`
+	// (which takes it when no URL argument is given). The webhook check
+	// compares it with getWebhookInfo's url; unset, any URL on WEBHOOK_PATH
+	// matches.
+	WebhookURL string
+	// WebhookCheckInterval (WEBHOOK_CHECK_INTERVAL, default 1m; 0 turns the
+	// check off) is how often the holder of shard 0 asks Telegram
+	// getWebhookInfo (INGEST=webhook, not in sandbox mode).
+	WebhookCheckInterval time.Duration
 	// Ingest (INGEST, default webhook) is how updates come in: webhook
 	// (Telegram POSTs to WEBHOOK_PATH) or poll (the holder of the poll lease
 	// calls getUpdates; the webhook path answers 404).
@@ -162,6 +177,8 @@ func Default() Config {
 		SilenceGuard:     true,
 		JournalTTL:       24 * time.Hour,
 		JournalMaxMemory: 256 << 20,
+
+		WebhookCheckInterval: time.Minute,
 	}
 }
 
@@ -227,6 +244,14 @@ func (c *Config) Validate() error {
 	}
 	if c.WebhookPath == "/ops" || strings.HasPrefix(c.WebhookPath, "/ops/") {
 		return invalid("WEBHOOK_PATH", "/ops is the ops page")
+	}
+	if c.WebhookURL != "" {
+		if u, err := url.Parse(c.WebhookURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			return invalid("WEBHOOK_URL", "must be an https:// URL (Telegram delivers only over HTTPS), got %q", c.WebhookURL)
+		}
+	}
+	if c.WebhookCheckInterval != 0 && (c.WebhookCheckInterval < 100*time.Millisecond || c.WebhookCheckInterval > time.Hour) {
+		return invalid("WEBHOOK_CHECK_INTERVAL", "must be 0 (off) or between 100ms and 1h, got %s", c.WebhookCheckInterval)
 	}
 	if c.OpsToken != "" && (len(c.OpsToken) < MinOpsToken || len(c.OpsToken) > 256 || strings.ContainsFunc(c.OpsToken, unicode.IsSpace)) {
 		return invalid("OPS_TOKEN", "must be %d-256 characters without spaces (a random string: openssl rand -hex 24)", MinOpsToken)
@@ -381,6 +406,19 @@ func (c *Config) validateRedisAuth(modes int) error {
 	}
 	if c.RedisTLSCAFile != "" && !c.RedisTLS && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return invalid("REDIS_TLS_CA_FILE", "set REDIS_TLS=true (or a rediss:// REDIS_URL) to use it")
+	}
+	return nil
+}
+
+// CheckSandbox refuses, for `serve`, a sandbox mode that only follows from
+// an empty BOT_TOKEN while the Redis is a shared one: such an instance would
+// join whatever deployment that Redis holds with a fake Bot API.
+// SANDBOX=true says it is meant.
+func (c *Config) CheckSandbox() error {
+	if c.Sandbox && c.SandboxImplied && !c.Embedded() {
+		return invalid("SANDBOX", "BOT_TOKEN is empty, which means sandbox mode (a fake Bot API), but the Redis is a shared one "+
+			"(REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS) that may hold a real deployment: set BOT_TOKEN, "+
+			"or SANDBOX=true to run a sandbox on it")
 	}
 	return nil
 }

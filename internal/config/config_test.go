@@ -218,3 +218,44 @@ func TestJournalSizes(t *testing.T) {
 	require.Equal(t, int64(8<<20), c.JournalMaxMemory)
 	require.Equal(t, "redis://journal:6379/2", c.JournalRedisURL)
 }
+
+// TestSandboxOnASharedRedisMustBeExplicit: an empty BOT_TOKEN means sandbox
+// mode, but with a shared Redis serve refuses it unless SANDBOX=true says so
+// (issue 24); the embedded Redis needs nothing.
+func TestSandboxOnASharedRedisMustBeExplicit(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"REDIS_URL": "redis://r:6379/0"}))
+	require.NoError(t, err)
+	require.NoError(t, c.Validate(), "status, trace and dlq need no BOT_TOKEN")
+	err = c.CheckSandbox()
+	require.ErrorIs(t, err, ErrInvalid)
+	require.True(t, strings.HasPrefix(err.Error(), "SANDBOX: BOT_TOKEN is empty"), err.Error())
+
+	c, err = FromEnv(env(map[string]string{"REDIS_URL": "redis://r:6379/0", "SANDBOX": "true"}))
+	require.NoError(t, err)
+	require.NoError(t, c.CheckSandbox(), "SANDBOX=true means it")
+
+	c, err = FromEnv(env(nil))
+	require.NoError(t, err)
+	require.NoError(t, c.CheckSandbox(), "the embedded Redis holds no other deployment")
+
+	c, err = FromEnv(env(map[string]string{"REDIS_URL": "redis://r:6379/0"}))
+	require.NoError(t, err)
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.BindFlags(fs)
+	require.NoError(t, fs.Parse([]string{"-sandbox"}))
+	require.NoError(t, c.CheckSandbox(), "the -sandbox flag means it too")
+}
+
+func TestWebhookCheckSettings(t *testing.T) {
+	c := Default()
+	c.Sandbox = true
+	require.Equal(t, time.Minute, c.WebhookCheckInterval)
+	c.WebhookURL = "http://example.com/webhook"
+	require.ErrorContains(t, c.Validate(), "WEBHOOK_URL: must be an https:// URL")
+	c.WebhookURL = "https://bot.example.com/webhook"
+	require.NoError(t, c.Validate())
+	c.WebhookCheckInterval = 10 * time.Millisecond
+	require.ErrorContains(t, c.Validate(), "WEBHOOK_CHECK_INTERVAL")
+	c.WebhookCheckInterval = 0
+	require.NoError(t, c.Validate(), "0 turns the check off")
+}

@@ -45,6 +45,8 @@ var vars = []Var{
 	boolVar("ALLOW_INSECURE_ADMIN", "serve /debug although the webhook has no secret (anyone can post as an admin)", func(c *Config) *bool { return &c.AllowInsecureAdmin }),
 	strVar("LISTEN_ADDR", "HTTP address for the webhook and ops endpoints", false, func(c *Config) *string { return &c.ListenAddr }),
 	strVar("WEBHOOK_PATH", "path of the webhook", false, func(c *Config) *string { return &c.WebhookPath }),
+	strVar("WEBHOOK_URL", "public https:// URL Telegram delivers to (webhook set's default; the webhook check compares it)", false, func(c *Config) *string { return &c.WebhookURL }),
+	durVar("WEBHOOK_CHECK_INTERVAL", "how often the holder of shard 0 asks Telegram getWebhookInfo (0: never)", func(c *Config) *time.Duration { return &c.WebhookCheckInterval }),
 	strVar("INGEST", "webhook (Telegram POSTs to WEBHOOK_PATH) or poll (one instance at a time calls getUpdates)", false, func(c *Config) *string { return &c.Ingest }),
 	durVar("POLL_TIMEOUT", "getUpdates long-poll timeout with INGEST=poll (whole seconds)", func(c *Config) *time.Duration { return &c.PollTimeout }),
 	strVar("REDIS_URL", "redis:// or rediss:// URL; empty: embedded in-process Redis (one instance only)", true, func(c *Config) *string { return &c.RedisURL }),
@@ -218,6 +220,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if !sandboxSet {
 		c.Sandbox = c.BotToken == ""
+		c.SandboxImplied = c.Sandbox
 	}
 	return c, nil
 }
@@ -257,6 +260,10 @@ func (f *flagValue) Set(s string) error {
 	}
 	if f.v.Env == "BOT_TOKEN" && s != "" {
 		f.c.Sandbox = false
+		f.c.SandboxImplied = false
+	}
+	if f.v.Env == "SANDBOX" {
+		f.c.SandboxImplied = false
 	}
 	return nil
 }

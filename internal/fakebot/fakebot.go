@@ -5,8 +5,8 @@
 //
 // It answers the methods the bot uses (sendMessage, editMessageText,
 // answerCallbackQuery, getMe with the bot's Username, setWebhook,
-// getWebhookInfo, deleteWebhook; anything else gets ok:true), remembers the
-// messages it "sent" so that an edit of an unknown message fails as
+// getWebhookInfo, its answer settable with SetWebhookInfo, deleteWebhook;
+// anything else gets ok:true), remembers the messages it "sent" so that an edit of an unknown message fails as
 // Telegram's does, answers a message sent into a forum topic or through a
 // business connection as being there, and can be told to fail calls (429
 // with retry_after, 5xx, 400) to test the client. It serves getUpdates with
@@ -59,8 +59,9 @@ type Server struct {
 	messages map[int64]map[int64]place // chat -> message id -> where the fake sent it
 	fault    FaultFunc
 	webhook  map[string]any
-	changed  chan struct{} // closed and replaced on every call
-	polling  polling       // getUpdates (updates.go)
+	hookInfo map[string]any // SetWebhookInfo: fields laid over getWebhookInfo's answer
+	changed  chan struct{}  // closed and replaced on every call
+	polling  polling        // getUpdates (updates.go)
 }
 
 // place is where a sent message lives: its forum topic, its business
@@ -80,6 +81,17 @@ func New() *Server {
 func (s *Server) SetFault(f FaultFunc) {
 	s.mu.Lock()
 	s.fault = f
+	s.mu.Unlock()
+}
+
+// SetWebhookInfo lays fields over what getWebhookInfo answers (the webhook
+// setWebhook registered, else none), as Telegram would report a broken
+// webhook: for example {"pending_update_count": 40, "last_error_date":
+// 1764300000, "last_error_message": "Wrong response from the webhook: 502
+// Bad Gateway"}. nil goes back to the plain answer.
+func (s *Server) SetWebhookInfo(fields map[string]any) {
+	s.mu.Lock()
+	s.hookInfo = fields
 	s.mu.Unlock()
 }
 
@@ -304,10 +316,14 @@ func (s *Server) result(method string, p map[string]any) (int, map[string]any) {
 		s.webhook = nil
 		return ok(true)
 	case "getWebhookInfo":
-		if s.webhook == nil {
-			return ok(map[string]any{"url": "", "has_custom_certificate": false, "pending_update_count": 0})
+		info := map[string]any{"url": "", "has_custom_certificate": false, "pending_update_count": 0}
+		for k, v := range s.webhook {
+			info[k] = v
 		}
-		return ok(s.webhook)
+		for k, v := range s.hookInfo {
+			info[k] = v
+		}
+		return ok(info)
 	}
 	return ok(true)
 }

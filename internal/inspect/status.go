@@ -7,10 +7,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dispatcher-bot/dispatcher/internal/deployment"
 	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
+	"github.com/dispatcher-bot/dispatcher/internal/webhookcheck"
 )
 
 // Status is the deployment at a glance: what `dispatcher status --json`
@@ -26,6 +28,12 @@ type Status struct {
 	// ShardCount: updates no instance reads.
 	Outside []queue.StrayStream `json:"streams_outside_shard_count"`
 	Poll    *PollStatus         `json:"poll,omitempty"` // INGEST=poll
+	// Deployment is the mode and bot the namespace's first instance
+	// recorded (nil: none yet); each instance's own are in Instances.
+	Deployment *deployment.Recorded `json:"deployment,omitempty"`
+	// Webhook is the last getWebhookInfo answer of the webhook check
+	// (nil: none within a few WEBHOOK_CHECK_INTERVALs).
+	Webhook *webhookcheck.Report `json:"webhook,omitempty"`
 	// Journal is the event journal's memory, budget and oldest chain;
 	// nil when the journal's Redis did not answer (JournalError says why).
 	Journal      *journal.Stats `json:"journal,omitempty"`
@@ -87,6 +95,9 @@ func (in *Inspector) Status(ctx context.Context) (Status, error) {
 		st.Shards = append(st.Shards, ss)
 	}
 	if st.Poll, err = in.poll(ctx); err != nil {
+		return st, err
+	}
+	if err := in.deployment(ctx, &st); err != nil {
 		return st, err
 	}
 	// the journal may live in a Redis of its own: its trouble is shown,

@@ -28,6 +28,8 @@
 //	tgd:journal:<tier>:<id>  one journal segment (hash: cid -> chain, or user -> last cids)
 //	tgd:journal:evicted   what the journal budget evicted (list, newest first)
 //	tgd:debug-until       runtime debug level flag
+//	tgd:deployment        hash {mode, bot_id, recorded_at}: the deployment's mode and bot, recorded by its first instance
+//	tgd:webhook-info      the last getWebhookInfo answer (JSON), written by the webhook check's instance
 package keys
 
 import (
@@ -141,6 +143,15 @@ func (s Space) JournalEvicted() string { return s.ns + ":journal:evicted" }
 // Shards holds the shard count every instance of the namespace must use,
 // recorded by the first one (SET NX).
 func (s Space) Shards() string { return s.ns + ":shards" }
+
+// Deployment is the hash that records the deployment's mode (real or
+// sandbox) and its bot's id: written by the first instance of the
+// namespace, checked by every later one before it registers.
+func (s Space) Deployment() string { return s.ns + ":deployment" }
+
+// WebhookInfo holds the last getWebhookInfo answer as the webhook check
+// (the holder of shard 0) saw it, for `dispatcher status`.
+func (s Space) WebhookInfo() string { return s.ns + ":webhook-info" }
 
 // StreamPattern matches every shard's update stream (for SCAN).
 func (s Space) StreamPattern() string { return "{" + s.ns + ":*}:stream" }

@@ -49,6 +49,10 @@ type InstanceInfo struct {
 	Started time.Time `json:"started,omitzero"`
 	Role    string    `json:"role,omitempty"`
 	Shards  []int     `json:"shards,omitempty"` // shards held
+	// Mode is "real" or "sandbox" (internal/deployment); Bot is the bot
+	// as getMe described it ("@username (id)"); "" from older versions.
+	Mode string `json:"mode,omitempty"`
+	Bot  string `json:"bot,omitempty"`
 	// Beat is when the last heartbeat was written, by the instance's clock.
 	Beat time.Time `json:"beat"`
 	// TTL is the time the heartbeat had left when ListInstances read it.

@@ -114,6 +114,11 @@ type Metrics struct {
 	// deployment gauges, from the holder of shard 0 only
 	RedisMemoryUsed *prometheus.GaugeVec // no labels: present only while exported
 	RedisMemoryMax  *prometheus.GaugeVec
+	// the webhook as Telegram sees it (getWebhookInfo, telegramwebhook.go)
+	TelegramWebhookPending   *prometheus.GaugeVec // no labels
+	TelegramWebhookLastError *prometheus.GaugeVec // reason
+	TelegramWebhookURLMatch  *prometheus.GaugeVec // no labels
+	TelegramWebhookChecked   *prometheus.GaugeVec // no labels
 
 	buildInfo *prometheus.GaugeVec // version, commit, goversion, instance_id, bot
 	mu        sync.Mutex
@@ -193,6 +198,14 @@ func NewWith(reg *prometheus.Registry, o Options) *Metrics {
 	m.SilenceWarnings = counter("silence_warnings_total", "Callbacks the silence guard had to answer.")
 	m.RedisMemoryUsed = gaugeVec("redis_memory_used_bytes", "Redis used_memory (the fullest master in a Cluster); from the holder of shard 0.")
 	m.RedisMemoryMax = gaugeVec("redis_memory_max_bytes", "Redis maxmemory (0: no limit) of the same node; from the holder of shard 0.")
+	m.TelegramWebhookPending = gaugeVec("telegram_webhook_pending_updates",
+		"getWebhookInfo's pending_update_count: updates Telegram holds for the webhook; from the holder of shard 0.")
+	m.TelegramWebhookLastError = gaugeVec("telegram_webhook_last_error_timestamp_seconds",
+		"getWebhookInfo's last_error_date (0: none), labelled with the class of last_error_message; from the holder of shard 0.", "reason")
+	m.TelegramWebhookURLMatch = gaugeVec("telegram_webhook_url_match",
+		"1 when the webhook Telegram delivers to is WEBHOOK_URL (unset: any URL on WEBHOOK_PATH), else 0; from the holder of shard 0.")
+	m.TelegramWebhookChecked = gaugeVec("telegram_webhook_checked_timestamp_seconds",
+		"When getWebhookInfo last answered; from the holder of shard 0.")
 	m.buildInfo = gaugeVec("build_info", "1, labelled with the build and the instance: join on it for version, INSTANCE_ID and bot.",
 		"version", "commit", "goversion", "instance_id", "bot")
 
@@ -206,7 +219,8 @@ func NewWith(reg *prometheus.Registry, o Options) *Metrics {
 		m.HandlerDuration, m.DispatchFailures, m.DeadLetters, m.PassiveRejects, m.QueueLength, m.QueuePending,
 		m.OldestPending, m.DLQLength, m.LeaseRole, m.LeaseToken, m.LeaseTransitions, m.Shards, m.TelegramErrors,
 		m.TelegramFailures, m.TelegramRequests, m.JournalFailures, m.CallbackAnswers, m.SilenceWarnings,
-		m.RedisMemoryUsed, m.RedisMemoryMax, m.buildInfo,
+		m.RedisMemoryUsed, m.RedisMemoryMax, m.TelegramWebhookPending, m.TelegramWebhookLastError,
+		m.TelegramWebhookURLMatch, m.TelegramWebhookChecked, m.buildInfo,
 	)
 	m.preset()
 	return m

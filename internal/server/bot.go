@@ -28,6 +28,7 @@ func (s *Server) newBot(faults Faults) (worker.Handler, error) {
 		return nil, err
 	}
 	username := s.botUsername(tg)
+	s.ident.botName = username
 	s.metrics.SetBot(username)
 	var cat *bot.Catalog
 	if s.cfg.CatalogFile != "" {
@@ -93,6 +94,7 @@ func (s *Server) botUsername(tg *telegram.Client) string {
 			"getMe failed: without the bot's username, every command is taken, in groups too", zap.Error(err))
 		return ""
 	}
+	s.ident.botID = me.ID
 	return me.Username
 }
 
@@ -101,6 +103,7 @@ func (s *Server) instanceInfo() lease.InstanceInfo {
 	host, _ := os.Hostname()
 	info := lease.InstanceInfo{ID: s.cfg.InstanceID, Host: host, PID: os.Getpid(), Version: version.Version(),
 		Addr: s.Addr(), Started: s.started, Role: s.leases.Role()}
+	info.Mode, info.Bot = s.modeAndBot()
 	for shard, st := range s.leases.Status() {
 		if st.Token > 0 && st.Role == "ACTIVE" {
 			info.Shards = append(info.Shards, shard)

@@ -65,6 +65,7 @@ type Server struct {
 	poller   *poll.Poller // INGEST=poll; nil with the webhook
 	ops      *opsweb.Handler
 	sandbox  *fakebot.Server
+	ident    identity // the bot as getMe described it (deployment.go)
 	listener net.Listener
 	http     *http.Server
 
@@ -77,6 +78,9 @@ type Server struct {
 // It binds LISTEN_ADDR (so a port in use is reported at once) but starts
 // nothing else.
 func New(cfg config.Config, out io.Writer) (*Server, error) {
+	if err := cfg.CheckSandbox(); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, keys: keys.New(cfg.Namespace), started: time.Now()}
 	s.metrics = metrics.NewWith(prometheus.NewRegistry(), metrics.Options{Namespace: cfg.Namespace,
 		Instance: cfg.InstanceID, Version: version.Version(), Commit: version.Commit(), Shards: cfg.Shards, ShardLabels: cfg.MetricsShardLabels,
@@ -269,6 +273,13 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil // cancelled before Redis ever answered: a clean stop
 	}
+	if err := s.checkDeployment(ctx); err != nil { // before checkShards: see internal/deployment
+		s.shutdownHTTP()
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	if err := s.checkShards(ctx); err != nil {
 		s.shutdownHTTP()
 		if ctx.Err() != nil {
@@ -308,6 +319,7 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	run(s.healthLoop)
 	run(s.statsLoop)
+	run(s.runWebhookCheck)
 
 	// the shard balance: joined before the first acquisition, left first
 	// on the way out (so the others take over what this one releases)

@@ -208,6 +208,17 @@ func eventCalls() []eventCall {
 				l.Service(zapcore.InfoLevel, EvJournalEvicted, "journal budget", zap.String(FTier, "ok"),
 					zap.Int(FSegments, 2), zap.Int64(FBytes, 4096), zap.Int64(FAgeMS, 60000))
 			}},
+		{"Service", EvDeploymentRefused, "", []string{FMsg, FReasonCode, FReasonText},
+			func(l *Logger, ctx context.Context) {
+				l.Service(zapcore.ErrorLevel, EvDeploymentRefused, "SANDBOX: refused", zap.String(FReasonCode, string(ReasonModeMismatch)),
+					zap.String(FReasonText, "this instance runs in sandbox mode, but the deployment records real mode"))
+			}},
+		{"Service", EvWebhookUnhealthy, "", []string{FMsg, FReasonCode, FReasonText, FWebhookError, FPendingUpdates, FURL},
+			func(l *Logger, ctx context.Context) {
+				l.Service(zapcore.WarnLevel, EvWebhookUnhealthy, "webhook", zap.String(FReasonCode, string(ReasonWebhookDeliveryFailed)),
+					zap.String(FReasonText, "Wrong response from the webhook: 502 Bad Gateway"), zap.String(FWebhookError, "HTTP_5XX"),
+					zap.Int(FPendingUpdates, 4), zap.String(FURL, "https://bot.example.com/webhook"))
+			}},
 		{"Lib", EvLibraryLog, "", []string{FMsg},
 			func(l *Logger, ctx context.Context) { l.Lib(DomainQueue).Errorf("request failed: %d", 3) }},
 		{"Zap", EvLibraryLog, "", []string{FMsg},

@@ -119,6 +119,12 @@ var specs = []EventSpec{
 		Doc: "getUpdates returned something that is not an Update; the offset passes it so polling goes on"},
 	{Name: EvWebhookConflict, Domain: DomainTelegram, Level: warn, Fields: []string{FMsg, FBackoffMS},
 		Doc: "getUpdates was refused with 409 because a webhook is set; run `dispatcher webhook delete` (the instance retries, and never deletes it itself)"},
+	// the deployment and the webhook as Telegram sees it (issue 24)
+	{Name: EvDeploymentRefused, Domain: DomainAdmin, Level: erro, Fields: []string{FMsg, FReasonCode, FReasonText},
+		Doc: "this instance's mode (real or sandbox) or bot differs from the one the deployment recorded in Redis: it exits 2 before it registers or takes a lease"},
+	{Name: EvWebhookUnhealthy, Domain: DomainTelegram, Level: warn, Fields: []string{FMsg, FReasonCode, FReasonText},
+		Optional: []string{FURL, FPendingUpdates, FWebhookError},
+		Doc:      "the webhook check (holder of shard 0, getWebhookInfo every WEBHOOK_CHECK_INTERVAL) found a new delivery error, a webhook URL other than the configured one, or could not ask Telegram"},
 	// guards
 	{Name: EvSilenceWarning, Domain: DomainUX, Level: warn, Update: true, Fields: []string{FReasonText},
 		Doc: "a callback ended with no ACCEPTED/REJECTED or no answer; the guard answered it"},
@@ -207,6 +213,10 @@ var reasons = []ReasonSpec{
 	{ReasonUnsupportedPayload, DomainQueue, "parts of an update telego cannot decode (a value newer than telego, such as a new reaction type); dispatched without them, ends in DISPATCH_OK, never retried for it"},
 	{ReasonPollConflict, DomainTelegram, "Telegram ended a getUpdates because another getUpdates came in: another process polls with this bot token (or a paused poller woke up)"},
 	{ReasonFenced, DomainLease, "a poller's append or offset was refused: a poller with a newer poll-lease token took over"},
+	{ReasonModeMismatch, DomainAdmin, "this instance's mode (sandbox or real) is not the deployment's recorded one, or a sandbox instance met a namespace an older version used without recording its mode: it refuses to start (exit 2)"},
+	{ReasonBotMismatch, DomainAdmin, "this instance's bot (getMe's id) is not the bot the deployment recorded: it refuses to start (exit 2)"},
+	{ReasonWebhookDeliveryFailed, DomainTelegram, "getWebhookInfo reports a delivery error newer than the last one seen (Telegram could not reach the webhook)"},
+	{ReasonWebhookURLMismatch, DomainTelegram, "the webhook Telegram delivers to is not WEBHOOK_URL (or not on WEBHOOK_PATH when it is unset), or none is set"},
 }
 
 // DomainOf returns the domain of a rejection with reason r: DB for DB_ERROR,
@@ -218,9 +228,9 @@ func DomainOf(r Reason) Domain {
 	switch r {
 	case ReasonDBError, ReasonRedisUnavailable:
 		return DomainDB
-	case ReasonForbidden:
+	case ReasonForbidden, ReasonModeMismatch, ReasonBotMismatch:
 		return DomainAdmin
-	case ReasonTelegramAPIError, ReasonPollConflict:
+	case ReasonTelegramAPIError, ReasonPollConflict, ReasonWebhookDeliveryFailed, ReasonWebhookURLMismatch:
 		return DomainTelegram
 	case ReasonFenced:
 		return DomainLease
