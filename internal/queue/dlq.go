@@ -75,6 +75,7 @@ func (q *Queue) DLQReplay(ctx context.Context, shard int, ids ...string) (replay
 		for i, id := range batch {
 			args[i] = id
 		}
+		sent := q.opts.Now()
 		res, err := replayScript.Run(ctx, q.c, []string{k.DLQ(), k.Stream()}, args...).StringSlice()
 		if err != nil {
 			return replayed, mapErr(ctx, err)
@@ -83,7 +84,7 @@ func (q *Queue) DLQReplay(ctx context.Context, shard int, ids ...string) (replay
 			replayed++
 			uid, _ := strconv.ParseInt(res[i+3], 10, 64)
 			lctx := telemetry.WithUpdate(ctx, telemetry.Update{CID: res[i+2], UpdateID: uid, Shard: shard})
-			q.opts.Log.DLQReplayed(lctx, shard, res[i], res[i+1])
+			q.opts.Log.DLQReplayed(lctx, sent, shard, res[i], res[i+1])
 		}
 	}
 	return replayed, nil

@@ -61,7 +61,7 @@ func eventCalls() []eventCall {
 				l.DispatchAbandoned(ctx, 2*time.Minute, "ignores its context", 0, 7)
 			}},
 		{"DLQReplayed", EvDLQReplayed, "", []string{FShard, FDLQID, FStreamID},
-			func(l *Logger, ctx context.Context) { l.DLQReplayed(ctx, 0, "5-0", "9-0") }},
+			func(l *Logger, ctx context.Context) { l.DLQReplayed(ctx, time.Time{}, 0, "5-0", "9-0") }},
 		{"DecodeIncomplete", EvDecodeIncomplete, "", []string{FUpdateType, FReasonCode, FReasonText},
 			func(l *Logger, ctx context.Context) { l.DecodeIncomplete(ctx, "message_reaction", errBoom) }},
 		{"UpdateRejected", EvCallbackRejected, ReasonPassiveReject, []string{FReasonCode, FReasonText},

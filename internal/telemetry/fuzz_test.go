@@ -22,7 +22,7 @@ func writeWithValue(l *Logger, v string) {
 	l.QueuePick(ctx, v, 0, 1, time.Millisecond)
 	l.DispatchFail(ctx, time.Millisecond, v, errors.New(v), 0, 1, 1)
 	l.DeadLettered(ctx, 0, 5, ReasonMaxDeliveries, v)
-	l.DLQReplayed(ctx, 0, v, v)
+	l.DLQReplayed(ctx, time.Time{}, 0, v, v)
 	l.UpdateRejected(ctx, ReasonPassiveReject, v)
 	l.CallbackReceived(ctx, v)
 	l.CallbackRouted(ctx, v, ButtonID(v))
