@@ -154,10 +154,10 @@ func (l *Logger) DeadLettered(ctx context.Context, shard int, deliveries int64, 
 }
 
 // DLQReplayed logs a dead letter put back on its stream by a replay sent
-// at `at` (zero: now): like
-// QUEUE_ENQUEUE, the line is dated before the script ran, because the
-// ACTIVE instance can dispatch the replayed entry before the script's
-// answer is back, and a trace must read the replay before that dispatch.
+// at `at` (zero: now): like QUEUE_ENQUEUE, the line is dated before the
+// script ran, because the ACTIVE instance can dispatch the replayed entry
+// before the script's answer is back, and a trace must read the replay
+// before that dispatch.
 func (l *Logger) DLQReplayed(ctx context.Context, at time.Time, shard int, dlqID, streamID string) {
 	if !l.on(info) {
 		return
