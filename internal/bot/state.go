@@ -36,6 +36,9 @@ func (b *Bot) storeFailed(c *router.Ctx, err error) error {
 	if errors.Is(err, lease.ErrFenced) || c.Err() != nil {
 		return err
 	}
+	if errors.Is(err, fsm.ErrJobsFull) && b.metrics != nil {
+		b.metrics.JobsRefused.Inc() // DB_ERROR with the error's text; not retried: it would be refused again
+	}
 	c.Fail(telemetry.ReasonDBError, err, router.TextServerError)
 	return nil
 }
