@@ -27,6 +27,7 @@ func (s *Server) newBot(faults Faults) (worker.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.answerCallback = tg.AnswerCallback
 	username := s.botUsername(tg)
 	s.metrics.SetBot(username)
 	var cat *bot.Catalog

@@ -59,6 +59,9 @@ type Server struct {
 	queue    *queue.Queue
 	pool     *worker.Pool
 	leases   *lease.Manager
+	// answerCallback answers the callbacks the pool dead-letters without a
+	// dispatch (worker.Config.AnswerCallback); set by newBot.
+	answerCallback func(ctx context.Context, queryID, text string) error
 	balance  *lease.Balancer // nil with SHARDS=1
 	registry *lease.Registry
 	ingest   *ingest.Handler
@@ -140,7 +143,8 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	}
 	s.pool, err = worker.New(worker.Config{Queue: s.queue, Handler: handler, Leadership: leadership{s}, Log: log, Metrics: s.metrics,
 		Instance: cfg.InstanceID, Workers: cfg.Workers, MaxDeliveries: cfg.MaxDeliveries,
-		HandlerTimeout: cfg.HandlerTimeout, LeaseEndGrace: LeaseEndGrace(cfg.LeaseTTL), Live: s.liveInstances})
+		HandlerTimeout: cfg.HandlerTimeout, LeaseEndGrace: LeaseEndGrace(cfg.LeaseTTL), Live: s.liveInstances,
+		AnswerCallback: s.answerCallback})
 	if err != nil {
 		ln.Close()
 		s.closeRedis()
