@@ -47,29 +47,29 @@ import (
 
 // Server is one instance. Create it with New, run it with Run (once).
 type Server struct {
-	cfg      config.Config
-	log      *telemetry.Logger
-	redis    *redisx.Client
-	keys     keys.Space
-	metrics  *metrics.Metrics
-	journal  *journal.Journal
-	jredis   *redisx.Client // the journal's client; closed by Run when jown
-	jown     bool
-	debug    *telemetry.DebugFlag
-	queue    *queue.Queue
-	pool     *worker.Pool
-	leases   *lease.Manager
+	cfg     config.Config
+	log     *telemetry.Logger
+	redis   *redisx.Client
+	keys    keys.Space
+	metrics *metrics.Metrics
+	journal *journal.Journal
+	jredis  *redisx.Client // the journal's client; closed by Run when jown
+	jown    bool
+	debug   *telemetry.DebugFlag
+	queue   *queue.Queue
+	pool    *worker.Pool
+	leases  *lease.Manager
 	// answerCallback answers the callbacks the pool dead-letters without a
 	// dispatch (worker.Config.AnswerCallback); set by newBot.
 	answerCallback func(ctx context.Context, queryID, text string) error
-	balance  *lease.Balancer // nil with SHARDS=1
-	registry *lease.Registry
-	ingest   *ingest.Handler
-	poller   *poll.Poller // INGEST=poll; nil with the webhook
-	ops      *opsweb.Handler
-	sandbox  *fakebot.Server
-	listener net.Listener
-	http     *http.Server
+	balance        *lease.Balancer // nil with SHARDS=1
+	registry       *lease.Registry
+	ingest         *ingest.Handler
+	poller         *poll.Poller // INGEST=poll; nil with the webhook
+	ops            *opsweb.Handler
+	sandbox        *fakebot.Server
+	listener       net.Listener
+	http           *http.Server
 
 	redisOK  atomic.Bool // last Redis health check succeeded
 	stopping atomic.Bool

@@ -121,7 +121,7 @@ var specs = []EventSpec{
 		Doc: "getUpdates was refused with 409 because a webhook is set; run `dispatcher webhook delete` (the instance retries, and never deletes it itself)"},
 	// guards
 	{Name: EvSilenceWarning, Domain: DomainUX, Level: warn, Update: true, Fields: []string{FReasonText},
-		Doc: "a callback ended with no ACCEPTED/REJECTED or no answer; the guard answered it"},
+		Doc: "a callback ended with no ACCEPTED/REJECTED or no answer; the guard answered it. Also: a callback dead-lettered without a dispatch, answered by the instance that moved it"},
 	{Name: EvTelegramAPIError, Domain: DomainTelegram, Level: warn, Update: true,
 		Fields: []string{FMethod, FStatus, FRetryAfter, FReasonCode, FError},
 		Doc:    "a Bot API call failed (status 0: no HTTP answer)"},
