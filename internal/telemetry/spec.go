@@ -190,7 +190,7 @@ var reasons = []ReasonSpec{
 	{ReasonDBError, DomainDB, "a Redis read or write on the update's behalf failed (FSM, job), or a fenced write was refused"},
 	{ReasonPassiveReject, DomainQueue, "the instance is not ACTIVE for the update's shard; the entry stays in the stream for the ACTIVE one"},
 	{ReasonUnknownAction, DomainUX, "a well-formed callback or command that no handler takes"},
-	{ReasonForbidden, DomainAdmin, "a non-admin used /debug or a debug button; on OPS_DENIED, a POST to the ops page without a valid CSRF token"},
+	{ReasonForbidden, DomainAdmin, "a non-admin used /debug or a debug button; a button of a menu made for another user (a group shows everybody's menus); on OPS_DENIED, a POST to the ops page without a valid CSRF token"},
 	{ReasonHandlerTimeout, DomainQueue, "the dispatch ran past HANDLER_TIMEOUT"},
 	{ReasonHandlerPanic, DomainQueue, "the handler panicked; the panic was recovered"},
 	{ReasonTelegramAPIError, DomainTelegram, "a Bot API call failed after retries"},
