@@ -68,7 +68,7 @@ func (s *Server) botAPI() (token, apiURL string) {
 		if s.sandbox == nil {
 			s.sandbox = fakebot.New()
 		}
-		apiURL = "http://" + s.Addr() + "/sandbox"
+		apiURL = "http://" + s.OpsAddr() + "/sandbox" // the sandbox routes are with the ops endpoints
 		if token == "" {
 			token = telegram.SandboxToken
 		}
