@@ -156,8 +156,9 @@ func knownVars() map[string]bool {
 	return m
 }
 
-// runtimeVars are read by the Go runtime, not by the dispatcher's config.
-var runtimeVars = map[string]bool{"GOMEMLIMIT": true, "GOMAXPROCS": true, "GOGC": true}
+// runtimeVars are read by the Go runtime (or, PORT, by Render: the port it
+// publishes), not by the dispatcher's config.
+var runtimeVars = map[string]bool{"GOMEMLIMIT": true, "GOMAXPROCS": true, "GOGC": true, "PORT": true}
 
 // goMemLimit parses GOMEMLIMIT's syntax: bytes with an optional B, KiB,
 // MiB, GiB or TiB suffix.

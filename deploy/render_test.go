@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,12 @@ func TestRender(t *testing.T) {
 		for _, secretKey := range []string{"BOT_TOKEN", "WEBHOOK_SECRET"} {
 			require.Contains(t, env, secretKey)
 		}
+		// Only LISTEN_ADDR's port is public (PORT); the ops endpoints are on
+		// OPS_LISTEN_ADDR, on Render's private network only.
+		_, listenPort, _ := strings.Cut(env["LISTEN_ADDR"], ":")
+		require.Equal(t, listenPort, env["PORT"], "PORT (the public port) is LISTEN_ADDR's")
+		require.NotEmpty(t, env["OPS_LISTEN_ADDR"], "ops endpoints off the public port")
+		delete(env, "PORT")
 		cfg := checkEnv(t, "render.yaml service "+name, env)
 		// Render's plans (render.com/pricing): the memory of an instance.
 		planMemory := map[string]int64{"starter": 512 << 20, "standard": 2 << 30, "pro": 4 << 30}[str(svc["plan"])]

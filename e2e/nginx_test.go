@@ -96,7 +96,7 @@ func TestNginxInFront(t *testing.T) {
 	down := tg.sendN(t, 10)
 	for _, r := range down {
 		require.Equal(t, 503, r.code, "Redis down: Telegram must see the service's 503, not %d: %+v", r.code, r)
-		require.Contains(t, r.body, "redis unavailable", "the body is the dispatcher's, not nginx's")
+		require.Equal(t, "REDIS_UNAVAILABLE\n", r.body, "the body is the dispatcher's (its reason code alone), not nginx's")
 		require.Equal(t, "1", r.retryAfter)
 	}
 	require.NotContains(t, ng.log(), "no live upstreams", "no instance is marked down for a 503")

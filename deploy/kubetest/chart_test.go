@@ -199,7 +199,7 @@ func TestChartEverything(t *testing.T) {
 	for k, v := range sm.Spec.Selector.MatchLabels {
 		require.Equal(t, v, svc.Labels[k], "ServiceMonitor selector %s", k)
 	}
-	require.Equal(t, "http", sm.Spec.Endpoints[0].Port)
+	require.Equal(t, "ops", sm.Spec.Endpoints[0].Port, "OPS_LISTEN_ADDR: metrics on the ops port")
 	require.Equal(t, "/metrics", sm.Spec.Endpoints[0].Path)
 	require.Equal(t, "prometheus", sm.Labels["release"])
 
@@ -348,6 +348,19 @@ func checkDeployment(t *testing.T, objs map[string]any, secretName string) {
 	require.Greater(t, grace, sleep+cfg.ShutdownTimeout, "grace period covers preStop and the drain")
 	require.Equal(t, "/readyz", c.ReadinessProbe.HTTPGet.Path)
 	require.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
+	// OPS_LISTEN_ADDR: the probes reach the ops port, which the container
+	// declares at OPS_LISTEN_ADDR's port
+	require.NotEmpty(t, cfg.OpsListenAddr, "the chart separates the ops endpoints")
+	require.Equal(t, "ops", c.ReadinessProbe.HTTPGet.Port.String())
+	require.Equal(t, "ops", c.LivenessProbe.HTTPGet.Port.String())
+	_, opsPort, _ := strings.Cut(cfg.OpsListenAddr, ":")
+	var declared bool
+	for _, p := range c.Ports {
+		if p.Name == "ops" {
+			declared = fmt.Sprint(p.ContainerPort) == opsPort
+		}
+	}
+	require.True(t, declared, "container port ops at OPS_LISTEN_ADDR's port %s", opsPort)
 	require.True(t, *c.SecurityContext.ReadOnlyRootFilesystem)
 	require.True(t, *pod.SecurityContext.RunAsNonRoot)
 	require.False(t, *pod.AutomountServiceAccountToken)

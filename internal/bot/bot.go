@@ -62,6 +62,7 @@ type Bot struct {
 	journal telemetry.JournalReader
 	debug   telemetry.DebugSetter
 	now     func() time.Time
+	metrics *metrics.Metrics // nil: not counted
 }
 
 // New returns a Bot with every route registered.
@@ -80,6 +81,7 @@ func New(cfg Config) (*Bot, error) {
 	b := &Bot{
 		store: fsm.New(cfg.Client, cfg.FSMTTL, fsm.WithClock(cfg.Now)),
 		cat:   cfg.Catalog, log: cfg.Log, tg: cfg.Telegram, journal: cfg.Journal, debug: cfg.Debug, now: cfg.Now,
+		metrics: cfg.Metrics,
 	}
 	r, err := router.New(router.Options{
 		Log: cfg.Log, Telegram: cfg.Telegram, Metrics: cfg.Metrics, Admins: cfg.Admins,

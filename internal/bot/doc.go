@@ -9,6 +9,14 @@
 //     a fenced compare-and-set: a button from a screen the user has left,
 //     or a second click that lost the race, is refused with STATE_MISMATCH
 //     ("Button expired, use /start") and never skips a state;
+//   - a menu's buttons act only for the user it was made for: their tag
+//     names the user (ui.TagFor, an owner code of five base-36 characters
+//     of a hash of the user id), and a press by anybody else (another
+//     member of a group, where everybody sees the menu) is refused with
+//     FORBIDDEN and a short answer, editing nothing and moving no state.
+//     Buttons rendered before tags named their user are taken as before.
+//     (Data forged with one's own tag onto another's message needs the
+//     webhook secret: Telegram sends only a message's own buttons' data.);
 //   - a confirmed job is written to the shard's jobs stream by the same
 //     script that moves the user on, so one confirm queues one job;
 //   - a redelivered update that finds its own write re-renders the screen

@@ -98,7 +98,7 @@ func TestEveryRegisteredButtonHasARoute(t *testing.T) {
 // The longest ids a catalog may hold still fit the callback data limit.
 func TestLongestCatalogIDsFitCallbackData(t *testing.T) {
 	long := strings.Repeat("a", 16)
-	d := router.Data{Action: ui.BtnParam, Args: []string{long, long}, Tag: ui.Tag(ui.ParamInput, 1<<62)}
+	d := router.Data{Action: ui.BtnParam, Args: []string{long, long}, Tag: ui.TagFor(ui.ParamInput, 1<<62, -1<<52)} // the owner code too
 	s, err := d.Encode()
 	require.NoError(t, err)
 	require.LessOrEqual(t, len(s), router.MaxDataLen)

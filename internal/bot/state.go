@@ -36,6 +36,9 @@ func (b *Bot) storeFailed(c *router.Ctx, err error) error {
 	if errors.Is(err, lease.ErrFenced) || c.Err() != nil {
 		return err
 	}
+	if errors.Is(err, fsm.ErrJobsFull) && b.metrics != nil {
+		b.metrics.JobsRefused.Inc() // DB_ERROR with the error's text; not retried: it would be refused again
+	}
 	c.Fail(telemetry.ReasonDBError, err, router.TextServerError)
 	return nil
 }
@@ -60,9 +63,16 @@ func telegramFailed(ctx context.Context, err error) error {
 }
 
 // button loads the state for a callback and checks that the button was
-// rendered at it (screen and revision from the data's tag). ok is false
+// rendered for this user (the tag's owner code, FORBIDDEN otherwise) at it
+// (screen and revision from the data's tag). ok is false
 // when the dispatch already ended: refused, failed or replayed.
 func (b *Bot) button(c *router.Ctx) (st fsm.State, ok bool, err error) {
+	if owner, bound := ui.TagOwner(c.Data.Tag); bound && owner != ui.OwnerCode(c.UserID()) {
+		// a menu made for another user (a group shows everybody's): it
+		// acts for nobody else, whatever the presser's own state is
+		c.Reject(telemetry.ReasonForbidden, textNotYourMenu, "", "")
+		return st, false, nil
+	}
 	st, err = b.store.Get(c, keyOf(c))
 	if err != nil {
 		return st, false, b.storeFailed(c, err)

@@ -24,6 +24,7 @@ const (
 	textUserDebug     = "User %d is in debug mode for %d min: the journal keeps their next chains in full"
 	textResendOf      = "cid %s: a resend of cid %s (DUPLICATE_UPDATE)\n"
 	textStaleText     = "That came in after another change. Use /start"
+	textNotYourMenu   = "This menu is someone else's: send /start for your own"
 )
 
 // Labels of the fixed buttons.

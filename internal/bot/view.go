@@ -118,7 +118,7 @@ func (b *Bot) view(st fsm.State) (view, error) {
 // and a new message is sent when there is none to edit or the edit fails
 // (an old or inaccessible message). UI_RENDER is logged once shown.
 func (b *Bot) deliver(c *router.Ctx, st fsm.State, v view) error {
-	kb, ids, err := ui.Build(st.Screen, st.Rev, v.rows)
+	kb, ids, err := ui.BuildFor(st.Screen, st.Rev, c.UserID(), v.rows) // bound to the user it is for
 	if err != nil {
 		return err // a defect: the registry or the codec refuses our own buttons
 	}

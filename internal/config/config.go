@@ -45,9 +45,14 @@ type Config struct {
 	// although the webhook runs without a secret outside sandbox mode, where
 	// anyone who reaches it can post an update in an admin's name.
 	AllowInsecureAdmin bool
-	// ListenAddr (LISTEN_ADDR, default :8080) serves the webhook and the ops
-	// endpoints.
+	// ListenAddr (LISTEN_ADDR, default :8080) serves the webhook, and the
+	// ops endpoints too unless OpsListenAddr is set.
 	ListenAddr string
+	// OpsListenAddr (OPS_LISTEN_ADDR, default none: LISTEN_ADDR serves them
+	// as before) serves the ops endpoints (/healthz, /readyz, /metrics,
+	// /ops) and, in sandbox mode, the sandbox routes on a second address,
+	// so only the webhook (and /healthz) is on LISTEN_ADDR.
+	OpsListenAddr string
 	// WebhookPath (WEBHOOK_PATH, default /webhook).
 	WebhookPath string
 	// WebhookURL (WEBHOOK_URL, default none) is the public https:// URL
@@ -231,6 +236,14 @@ func (c *Config) Validate() error {
 	}
 	if c.ListenAddr == "" || !strings.Contains(c.ListenAddr, ":") {
 		return invalid("LISTEN_ADDR", "must be host:port or :port, got %q", c.ListenAddr)
+	}
+	if c.OpsListenAddr != "" {
+		if !strings.Contains(c.OpsListenAddr, ":") {
+			return invalid("OPS_LISTEN_ADDR", "must be host:port or :port, got %q", c.OpsListenAddr)
+		}
+		if c.OpsListenAddr == c.ListenAddr && !strings.HasSuffix(c.ListenAddr, ":0") {
+			return invalid("OPS_LISTEN_ADDR", "must differ from LISTEN_ADDR (%s); leave it unset to serve both on LISTEN_ADDR", c.ListenAddr)
+		}
 	}
 	if !strings.HasPrefix(c.WebhookPath, "/") {
 		return invalid("WEBHOOK_PATH", "must start with /, got %q", c.WebhookPath)

@@ -26,7 +26,10 @@ const AnyRev int64 = -1
 // DefaultTTL is how long a state lives after its last write.
 const DefaultTTL = 24 * time.Hour
 
-// DefaultJobsMaxLen caps the jobs stream (approximately).
+// DefaultJobsMaxLen caps the jobs stream: at it, the entries every consumer
+// group has read and acknowledged are trimmed, and a job is refused
+// (ErrJobsFull) when that leaves the stream still at the cap. An unread job
+// is never trimmed.
 const DefaultJobsMaxLen = 100000
 
 // Key names the state of one user in one chat.
@@ -87,7 +90,8 @@ type Option func(*Store)
 // WithClock sets the clock that seeds new revisions (default time.Now).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// WithJobsMaxLen caps the jobs stream (default DefaultJobsMaxLen).
+// WithJobsMaxLen caps the jobs stream (default DefaultJobsMaxLen; 0: no
+// cap).
 func WithJobsMaxLen(n int64) Option { return func(s *Store) { s.jobsMaxLen = n } }
 
 // New returns a Store; ttl <= 0 means DefaultTTL. It never closes c.
@@ -152,7 +156,10 @@ func (s *Store) Set(ctx context.Context, k Key, expected int64, next State) (Sta
 }
 
 // Commit is Set that also appends job (when not nil) to the shard's jobs
-// stream in the same script; it returns the job's stream id.
+// stream in the same script; it returns the job's stream id. At the jobs
+// stream's cap it first trims the entries every consumer group has read and
+// acknowledged; when that frees nothing it writes nothing (the state
+// neither) and returns a *JobsFullError (errors.Is ErrJobsFull).
 func (s *Store) Commit(ctx context.Context, k Key, expected int64, next State, job *Job) (State, string, error) {
 	f, ok := lease.FenceFrom(ctx)
 	if !ok {
@@ -184,6 +191,9 @@ func (s *Store) Commit(ctx context.Context, k Key, expected int64, next State, j
 	}
 	rev, _ := res[1].(int64)
 	third, _ := res[2].(string)
+	if status, _ := res[0].(int64); status == 2 {
+		return State{}, "", &JobsFullError{Shard: f.Shard.N(), Len: rev, Cap: s.jobsMaxLen}
+	}
 	if ok, _ := res[0].(int64); ok != 1 {
 		cur, err := decode(rev, third)
 		if err != nil {

@@ -16,7 +16,8 @@
 //     not: ingest reads only the update's id, type, chat and user
 //     (update.Scan, no decoding) and queues the body byte for byte;
 //   - every refusal logs WEBHOOK_REJECTED with its reason code, and nothing
-//     refused is enqueued.
+//     refused is enqueued; a 503's body is that reason code alone (the
+//     details, Redis's error text included, are only in the log line).
 //
 // Any instance ingests, ACTIVE or PASSIVE: ingest never looks at leases.
 //
@@ -85,7 +86,10 @@ func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, status int,
 	h.cfg.Log.WebhookRejected(ctx, reason, status, text)
 	h.cfg.Metrics.WebhookRejections.WithLabelValues(string(reason)).Inc()
 	if status == http.StatusServiceUnavailable {
+		// Only the reason code: the text can hold Redis's error (addresses,
+		// internal messages), which goes to the log, not to whoever posted.
 		w.Header().Set("Retry-After", "1")
+		text = string(reason)
 	}
 	http.Error(w, text, status)
 }

@@ -267,3 +267,32 @@ func TestWhatIsAnUpdate(t *testing.T) {
 	}
 	require.Equal(t, []string{"unknown", "unknown", "message", "message_reaction", "unknown"}, types)
 }
+
+// A 503 says only its reason code: Redis's error text (its address, its
+// messages) goes to the log line, never to whoever posts to the webhook.
+func TestServiceUnavailableBodyIsTheReasonCodeOnly(t *testing.T) {
+	c, ns := redistest.Client(t)
+	f := newFixture(t, c, ns, 1)
+	code, _ := f.post(t, startUpdate(1), nil)
+	require.Equal(t, http.StatusOK, code)
+	code, body := f.post(t, startUpdate(2), nil)
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Equal(t, "BACKLOG_FULL\n", body)
+
+	dead := redistest.DeadClient(t)
+	g := newFixture(t, dead, ns, 100)
+	code, body = g.post(t, startUpdate(3), nil)
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Equal(t, "REDIS_UNAVAILABLE\n", body)
+	addr := dead.Options().Addr
+	rej := g.logs.Events()
+	require.NotEmpty(t, rej)
+	last := rej[len(rej)-1]
+	require.Equal(t, "REDIS_UNAVAILABLE", last["reason_code"])
+	require.Contains(t, last["reason_text"], addr, "the details are in the log")
+
+	g.h.Stop()
+	code, body = g.post(t, startUpdate(4), nil)
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Equal(t, "SHUTTING_DOWN\n", body)
+}

@@ -27,6 +27,11 @@
 //     up, or one whose lease Redis forgot, cannot change Redis state. The
 //     check is equality, so even a token that had gone backwards could only
 //     pass if the exact value were handed out again.
+//   - After a step-down the lease is released only once OnStarted has
+//     returned (the worker's handlers of the shard returned or were
+//     abandoned), and only if that happens before the key could expire
+//     (send time of the last good renewal + TTL); otherwise it is left to
+//     expire, so no successor starts beside work still running here.
 //   - A clean shutdown releases each held lease with a fresh bounded context
 //     and publishes the release, so a PASSIVE instance acquires at once
 //     instead of after the TTL.

@@ -113,7 +113,14 @@ func (m *Manager) lead(ctx context.Context, s *shardState, token int64, sent tim
 			m.setPassive(s)
 			m.cfg.Log.LeaseLost(s.n, token, m.cfg.Instance,
 				fmt.Sprintf("no successful renewal for %s (step-down after %s)", now.Sub(lastSend).Round(time.Millisecond), m.t.StepDownAfter))
-			m.releaseQuietly(s, token) // it may still be ours in Redis: let a successor start at once
+			// It may still be ours in Redis, but this instance's handlers of
+			// the shard may still run: release it (so a successor starts at
+			// once) only after OnStarted returned, i.e. they returned or were
+			// abandoned, and while the key can still be alive; otherwise it
+			// is left to expire, keeping the TTL/3 margin.
+			if m.awaitWork(done, lastSend.Add(m.t.TTL)) {
+				m.releaseQuietly(s, token)
+			}
 			m.finish(ctx, s, token, done, drainUntil)
 			return
 		}
@@ -204,6 +211,26 @@ func (m *Manager) release(s *shardState, token int64) {
 		m.cfg.Log.LeaseReleased(s.n, token, m.cfg.Instance)
 	default:
 		m.cfg.Log.LeaseLost(s.n, token, m.cfg.Instance, "lease no longer held at release")
+	}
+}
+
+// awaitWork waits for OnStarted to return (done), at most until until on
+// the manager's clock; it reports whether it returned in time.
+func (m *Manager) awaitWork(done <-chan struct{}, until time.Time) bool {
+	select {
+	case <-done:
+		return true
+	default:
+	}
+	left := until.Sub(m.clk.Now())
+	if left <= 0 {
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-m.clk.After(left):
+		return false
 	}
 }
 

@@ -86,6 +86,7 @@ type Metrics struct {
 	HandlerDuration  *prometheus.HistogramVec // handler (the router's route name)
 	DispatchFailures *prometheus.CounterVec   // error_type
 	DeadLetters      prometheus.Counter
+	JobsRefused      prometheus.Counter // jobs refused at the jobs stream's cap (fsm.ErrJobsFull)
 	PassiveRejects   prometheus.Counter
 
 	// queue gauges of the shards this instance holds (queue.RefreshGauges)
@@ -181,6 +182,7 @@ func NewWith(reg *prometheus.Registry, o Options) *Metrics {
 		dispatchBuckets, "handler")
 	m.DispatchFailures = counterVec("dispatch_failures_total", "Failed dispatches, by error type (docs/telemetry.md).", "error_type")
 	m.DeadLetters = counter("dead_letters_total", "Updates moved to the dead-letter stream.")
+	m.JobsRefused = counter("jobs_refused_total", "Jobs refused because the shard's jobs stream holds its cap of jobs not yet read and acknowledged by every consumer group.")
 	m.PassiveRejects = counter("passive_rejects_total", "Entries left for the ACTIVE instance because this one was not ACTIVE.")
 	m.QueueLength = gaugeVec("queue_length", "Entries in a shard stream (pending included); from the shard's ACTIVE instance.", "shard")
 	m.QueuePending = gaugeVec("queue_pending", "Entries delivered but not acknowledged; from the shard's ACTIVE instance.", "shard")
@@ -216,7 +218,7 @@ func NewWith(reg *prometheus.Registry, o Options) *Metrics {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	own.MustRegister(
 		m.UpdatesEnqueued, m.Duplicates, m.WebhookRejections, m.WebhookRequests, m.DispatchDuration, m.DispatchWait,
-		m.HandlerDuration, m.DispatchFailures, m.DeadLetters, m.PassiveRejects, m.QueueLength, m.QueuePending,
+		m.HandlerDuration, m.DispatchFailures, m.DeadLetters, m.JobsRefused, m.PassiveRejects, m.QueueLength, m.QueuePending,
 		m.OldestPending, m.DLQLength, m.LeaseRole, m.LeaseToken, m.LeaseTransitions, m.Shards, m.TelegramErrors,
 		m.TelegramFailures, m.TelegramRequests, m.JournalFailures, m.CallbackAnswers, m.SilenceWarnings,
 		m.RedisMemoryUsed, m.RedisMemoryMax, m.TelegramWebhookPending, m.TelegramWebhookLastError,

@@ -56,6 +56,7 @@ func TestCountersExistAtZero(t *testing.T) {
 		"dispatcher_callback_answers_total":      2,
 		"dispatcher_dead_letters_total":          1,
 		"dispatcher_passive_rejects_total":       1,
+		"dispatcher_jobs_refused_total":          1,
 		"dispatcher_journal_dropped_total":       1,
 		"dispatcher_updates_duplicate_total":     1,
 		"dispatcher_silence_warnings_total":      1,

@@ -28,7 +28,10 @@ type EnqueueResult struct {
 // (the append is then unconfirmed: the update must not be answered 200).
 //
 // With Options.WaitReplicas, an append or a duplicate is confirmed only once
-// that many replicas acknowledged it. Otherwise the error is ErrNotReplicated
+// that many replicas acknowledged it; a duplicate's call then writes too (it
+// refreshes its marker's expiry), so its WAIT covers the original append
+// whatever connection made it and whatever the Redis version (7.2+ counts a
+// connection's offset only from its own writes). Otherwise the error is ErrNotReplicated
 // and the result says what the master did (ID set: the entry is on the
 // stream and will be dispatched; Duplicate: an earlier append is).
 //
@@ -74,7 +77,11 @@ func (q *Queue) enqueue(ctx context.Context, e Envelope, pollToken int64) (Enque
 	if q.opts.DedupeWindow > 0 && window == 0 {
 		window = 1
 	}
-	args := append([]any{window, q.opts.MaxBacklog, e.CID, pollToken}, e.fields()...)
+	touch := "0" // a duplicate writes only when a WAIT follows: see enqueue.lua
+	if q.opts.WaitReplicas > 0 {
+		touch = "1"
+	}
+	args := append([]any{window, q.opts.MaxBacklog, e.CID, pollToken, touch}, e.fields()...)
 	keys := []string{k.Stream(), k.Seen(e.UpdateID), k.PollFence()}
 	var res []any
 	acked := int64(-1)

@@ -6,7 +6,11 @@
 -- ARGV[2] -> max backlog: entries the stream may hold (0: no limit)
 -- ARGV[3] -> the update's cid, kept in the marker
 -- ARGV[4] -> the poll-lease token of a poller's append (INGEST=poll); 0 for the webhook (no fence check)
--- ARGV[5..] -> the entry's field/value pairs
+-- ARGV[5] -> '1' when the caller WAITs for replicas after this call (REDIS_WAIT_REPLICAS): a duplicate then
+--            writes too (it refreshes the marker's expiry, unchanged), so that WAIT covers the master's stream up
+--            to here, the original append included; Redis 7.2+ records a connection's offset only after a
+--            write of its own. '0' otherwise
+-- ARGV[6..] -> the entry's field/value pairs
 --
 -- Returns {status, depth, id, original}: status 0 appended (id is the new entry),
 -- 1 duplicate (a marker exists; original is its value: the first ingest's cid, or '1' for a marker
@@ -28,6 +32,14 @@ local max = tonumber(ARGV[2])
 if window > 0 then
   local original = redis.call('GET', KEYS[2])
   if original then
+    if ARGV[5] == '1' then
+      local left = redis.call('PTTL', KEYS[2])
+      if left > 0 then
+        redis.call('PEXPIRE', KEYS[2], left)
+      else
+        redis.call('SET', KEYS[2], original, 'KEEPTTL')
+      end
+    end
     return {1, redis.call('XLEN', KEYS[1]), '', original}
   end
 end
@@ -35,7 +47,7 @@ local depth = redis.call('XLEN', KEYS[1])
 if max > 0 and depth >= max then
   return {2, depth, '', ''}
 end
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 6))
 if window > 0 then
   redis.call('SET', KEYS[2], ARGV[3], 'PX', window)
 end

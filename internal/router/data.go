@@ -18,7 +18,7 @@ const dataVersion = "v1"
 const (
 	maxActionLen = 24
 	maxArgLen    = 32
-	maxTagLen    = 16
+	maxTagLen    = 20
 	maxArgs      = 4
 )
 
@@ -34,7 +34,7 @@ var ErrBadData = errors.New("router: bad callback data")
 //	data   = "v1:" action *( ":" arg ) [ "@" tag ]
 //	action = 1*24( a-z / 0-9 / "_" )
 //	arg    = 1*32( A-Z / a-z / 0-9 / "_" / "." / "-" )   ; at most 4 args
-//	tag    = 1*16( A-Z / a-z / 0-9 / "_" / "." / "-" )
+//	tag    = 1*20( A-Z / a-z / 0-9 / "_" / "." / "-" )
 //
 // Example: Data{Action: "cat", Args: []string{"image"}, Tag: "m1k2"}
 // encodes as "v1:cat:image@m1k2". The tag is opaque to the router: the bot

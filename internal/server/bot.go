@@ -27,6 +27,7 @@ func (s *Server) newBot(faults Faults) (worker.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.answerCallback = tg.AnswerCallback
 	username := s.botUsername(tg)
 	s.ident.botName = username
 	s.metrics.SetBot(username)
@@ -68,7 +69,7 @@ func (s *Server) botAPI() (token, apiURL string) {
 		if s.sandbox == nil {
 			s.sandbox = fakebot.New()
 		}
-		apiURL = "http://" + s.Addr() + "/sandbox"
+		apiURL = "http://" + s.OpsAddr() + "/sandbox" // the sandbox routes are with the ops endpoints
 		if token == "" {
 			token = telegram.SandboxToken
 		}

@@ -19,20 +19,35 @@ type leadership struct{ s *Server }
 
 func (l leadership) Valid(shard int, token int64) bool { return l.s.leases.Valid(shard, token) }
 
+// routes is the handler of LISTEN_ADDR: the webhook, and, unless
+// OPS_LISTEN_ADDR is set, the ops endpoints and sandbox routes too (with
+// it, only /healthz of them, for platforms that probe the public port).
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	if s.poller == nil { // INGEST=poll: nothing at the webhook path (404)
 		mux.Handle(s.cfg.WebhookPath, s.metrics.InstrumentWebhook(s.ingest))
 	}
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
+	if s.opsListener != nil {
+		mux.HandleFunc("/healthz", healthz)
+		return mux
+	}
+	return s.opsRoutes(mux)
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// opsRoutes adds the ops endpoints (/healthz, /readyz, /metrics, /ops) and,
+// in sandbox mode only, the sandbox routes to mux.
+func (s *Server) opsRoutes(mux *http.ServeMux) http.Handler {
+	mux.HandleFunc("/healthz", healthz)
 	mux.HandleFunc("/readyz", s.readyz)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	mux.Handle(opsweb.Path, s.ops) // 404 without OPS_TOKEN outside sandbox mode
 	mux.Handle(opsweb.Path+"/", s.ops)
-	if s.sandbox != nil {
+	if s.sandbox != nil && s.cfg.Sandbox { // never outside sandbox mode
 		mux.Handle("/sandbox/messages", s.sandbox.MessagesHandler())
 		if s.poller != nil {
 			mux.Handle("/sandbox/updates", s.sandbox.UpdatesHandler()) // what getUpdates returns

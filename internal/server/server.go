@@ -47,27 +47,34 @@ import (
 
 // Server is one instance. Create it with New, run it with Run (once).
 type Server struct {
-	cfg      config.Config
-	log      *telemetry.Logger
-	redis    *redisx.Client
-	keys     keys.Space
-	metrics  *metrics.Metrics
-	journal  *journal.Journal
-	jredis   *redisx.Client // the journal's client; closed by Run when jown
-	jown     bool
-	debug    *telemetry.DebugFlag
-	queue    *queue.Queue
-	pool     *worker.Pool
-	leases   *lease.Manager
-	balance  *lease.Balancer // nil with SHARDS=1
-	registry *lease.Registry
-	ingest   *ingest.Handler
-	poller   *poll.Poller // INGEST=poll; nil with the webhook
-	ops      *opsweb.Handler
-	sandbox  *fakebot.Server
-	ident    identity // the bot as getMe described it (deployment.go)
-	listener net.Listener
-	http     *http.Server
+	cfg     config.Config
+	log     *telemetry.Logger
+	redis   *redisx.Client
+	keys    keys.Space
+	metrics *metrics.Metrics
+	journal *journal.Journal
+	jredis  *redisx.Client // the journal's client; closed by Run when jown
+	jown    bool
+	debug   *telemetry.DebugFlag
+	queue   *queue.Queue
+	pool    *worker.Pool
+	leases  *lease.Manager
+	// answerCallback answers the callbacks the pool dead-letters without a
+	// dispatch (worker.Config.AnswerCallback); set by newBot.
+	answerCallback func(ctx context.Context, queryID, text string) error
+	balance        *lease.Balancer // nil with SHARDS=1
+	registry       *lease.Registry
+	ingest         *ingest.Handler
+	poller         *poll.Poller // INGEST=poll; nil with the webhook
+	ops            *opsweb.Handler
+	sandbox        *fakebot.Server
+	ident          identity // the bot as getMe described it (deployment.go)
+	listener       net.Listener
+	http           *http.Server
+	// opsListener and opsHTTP serve the ops endpoints and sandbox routes on
+	// OPS_LISTEN_ADDR; nil when it is unset (listener serves everything).
+	opsListener net.Listener
+	opsHTTP     *http.Server
 
 	redisOK  atomic.Bool // last Redis health check succeeded
 	stopping atomic.Bool
@@ -116,6 +123,14 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		return nil, fmt.Errorf("server: listen on LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
 	}
 	s.listener = ln
+	if cfg.OpsListenAddr != "" {
+		if s.opsListener, err = net.Listen("tcp", cfg.OpsListenAddr); err != nil {
+			ln.Close()
+			s.closeRedis()
+			return nil, fmt.Errorf("server: listen on OPS_LISTEN_ADDR %s: %w", cfg.OpsListenAddr, err)
+		}
+		ln = closeBoth{ln, s.opsListener} // the error paths below close both
+	}
 
 	s.queue = queue.New(rc, s.keys, queue.Options{Shards: cfg.Shards, MaxBacklog: cfg.MaxBacklog,
 		DedupeWindow: cfg.DedupeWindow, WaitReplicas: cfg.RedisWaitReplicas, WaitTimeout: cfg.RedisWaitTimeout, Log: log})
@@ -144,7 +159,8 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	}
 	s.pool, err = worker.New(worker.Config{Queue: s.queue, Handler: handler, Leadership: leadership{s}, Log: log, Metrics: s.metrics,
 		Instance: cfg.InstanceID, Workers: cfg.Workers, MaxDeliveries: cfg.MaxDeliveries,
-		HandlerTimeout: cfg.HandlerTimeout, LeaseEndGrace: LeaseEndGrace(cfg.LeaseTTL), Live: s.liveInstances})
+		HandlerTimeout: cfg.HandlerTimeout, LeaseEndGrace: LeaseEndGrace(cfg.LeaseTTL), Live: s.liveInstances,
+		AnswerCallback: s.answerCallback})
 	if err != nil {
 		ln.Close()
 		s.closeRedis()
@@ -187,6 +203,10 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		return nil, err
 	}
 	s.http = &http.Server{Handler: s.routes(), MaxHeaderBytes: MaxHeaderBytes, ErrorLog: zap.NewStdLog(log.Zap())}
+	if s.opsListener != nil {
+		s.opsHTTP = &http.Server{Handler: s.opsRoutes(http.NewServeMux()), MaxHeaderBytes: MaxHeaderBytes,
+			ErrorLog: zap.NewStdLog(log.Zap())}
+	}
 	s.SetHTTPTimeouts(DefaultHTTPTimeouts())
 	return s, nil
 }
@@ -250,11 +270,32 @@ func DefaultHTTPTimeouts() HTTPTimeouts {
 // SetHTTPTimeouts replaces the HTTP server's timeouts; call it before Run.
 // Tests use short ones to see slow clients cut off.
 func (s *Server) SetHTTPTimeouts(t HTTPTimeouts) {
-	s.http.ReadHeaderTimeout, s.http.ReadTimeout, s.http.WriteTimeout, s.http.IdleTimeout = t.ReadHeader, t.Read, t.Write, t.Idle
+	for _, h := range []*http.Server{s.http, s.opsHTTP} {
+		if h != nil {
+			h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout = t.ReadHeader, t.Read, t.Write, t.Idle
+		}
+	}
 }
 
-// Addr returns the address the instance listens on.
+// Addr returns the address the instance listens on (LISTEN_ADDR).
 func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// OpsAddr returns the address of the ops endpoints: OPS_LISTEN_ADDR's
+// when it is set, else Addr.
+func (s *Server) OpsAddr() string {
+	if s.opsListener != nil {
+		return s.opsListener.Addr().String()
+	}
+	return s.Addr()
+}
+
+// closeBoth closes the ops listener with the main one (New's error paths).
+type closeBoth struct {
+	net.Listener
+	ops net.Listener
+}
+
+func (c closeBoth) Close() error { return errors.Join(c.Listener.Close(), c.ops.Close()) }
 
 // Run serves until ctx is cancelled, then shuts down gracefully within
 // SHUTDOWN_TIMEOUT. It returns nil after a graceful stop.
@@ -262,8 +303,11 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.closeRedis()
 	s.announce()
 
-	httpErr := make(chan error, 1)
+	httpErr := make(chan error, 2)
 	go func() { httpErr <- s.http.Serve(s.listener) }()
+	if s.opsHTTP != nil {
+		go func() { httpErr <- s.opsHTTP.Serve(s.opsListener) }()
+	}
 
 	// Until Redis answers, /readyz says 503 and the webhook answers 503.
 	if err := s.waitRedis(ctx); err != nil {
@@ -421,7 +465,7 @@ func (s *Server) announce() {
 		webhook = "none (INGEST=poll)"
 	}
 	s.log.Service(zapcore.InfoLevel, telemetry.EvServiceStarting, "starting",
-		zap.String("addr", s.Addr()), zap.String("webhook", webhook),
+		zap.String("addr", s.Addr()), zap.String("ops_addr", s.OpsAddr()), zap.String("webhook", webhook),
 		zap.String("redis", mode), zap.Bool("sandbox", s.cfg.Sandbox), zap.Int("shards", s.cfg.Shards),
 		zap.Int("workers", s.cfg.Workers), zap.Duration("lease_ttl", s.cfg.LeaseTTL), zap.String("ingest", s.cfg.Ingest))
 }
@@ -499,4 +543,7 @@ func (s *Server) shutdownHTTP() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.http.Shutdown(ctx)
+	if s.opsHTTP != nil {
+		_ = s.opsHTTP.Shutdown(ctx)
+	}
 }

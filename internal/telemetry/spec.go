@@ -127,7 +127,7 @@ var specs = []EventSpec{
 		Doc:      "the webhook check (holder of shard 0, getWebhookInfo every WEBHOOK_CHECK_INTERVAL) found a new delivery error, a webhook URL other than the configured one, or could not ask Telegram"},
 	// guards
 	{Name: EvSilenceWarning, Domain: DomainUX, Level: warn, Update: true, Fields: []string{FReasonText},
-		Doc: "a callback ended with no ACCEPTED/REJECTED or no answer; the guard answered it"},
+		Doc: "a callback ended with no ACCEPTED/REJECTED or no answer; the guard answered it. Also: a callback dead-lettered without a dispatch, answered by the instance that moved it"},
 	{Name: EvTelegramAPIError, Domain: DomainTelegram, Level: warn, Update: true,
 		Fields: []string{FMethod, FStatus, FRetryAfter, FReasonCode, FError},
 		Doc:    "a Bot API call failed (status 0: no HTTP answer)"},
@@ -196,7 +196,7 @@ var reasons = []ReasonSpec{
 	{ReasonDBError, DomainDB, "a Redis read or write on the update's behalf failed (FSM, job), or a fenced write was refused"},
 	{ReasonPassiveReject, DomainQueue, "the instance is not ACTIVE for the update's shard; the entry stays in the stream for the ACTIVE one"},
 	{ReasonUnknownAction, DomainUX, "a well-formed callback or command that no handler takes"},
-	{ReasonForbidden, DomainAdmin, "a non-admin used /debug or a debug button; on OPS_DENIED, a POST to the ops page without a valid CSRF token"},
+	{ReasonForbidden, DomainAdmin, "a non-admin used /debug or a debug button; a button of a menu made for another user (a group shows everybody's menus); on OPS_DENIED, a POST to the ops page without a valid CSRF token"},
 	{ReasonHandlerTimeout, DomainQueue, "the dispatch ran past HANDLER_TIMEOUT"},
 	{ReasonHandlerPanic, DomainQueue, "the handler panicked; the panic was recovered"},
 	{ReasonTelegramAPIError, DomainTelegram, "a Bot API call failed after retries"},

@@ -27,13 +27,20 @@ type Button struct {
 // button the screen does not register and with router.ErrBadData for data
 // the codec refuses.
 func Build(screen telemetry.ScreenID, rev int64, rows [][]Button) (*telego.InlineKeyboardMarkup, []telemetry.ButtonID, error) {
+	return BuildFor(screen, rev, 0, rows)
+}
+
+// BuildFor is Build for the keyboard of one user: the tag of a stateful
+// screen names the user (TagFor), so its buttons can be refused to anybody
+// else. user 0 is Build.
+func BuildFor(screen telemetry.ScreenID, rev, user int64, rows [][]Button) (*telego.InlineKeyboardMarkup, []telemetry.ButtonID, error) {
 	s, ok := ScreenOf(screen)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: unknown screen %s", ErrNotOnScreen, screen)
 	}
 	tag := ""
 	if s.Stateful {
-		if tag = Tag(screen, rev); tag == "" {
+		if tag = TagFor(screen, rev, user); tag == "" {
 			return nil, nil, fmt.Errorf("ui: screen %s needs a state revision, got %d", screen, rev)
 		}
 	}

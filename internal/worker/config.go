@@ -114,6 +114,13 @@ type Config struct {
 	// no pending entry and belong to no live instance. Nil: consumers are
 	// kept.
 	Live func(ctx context.Context, ids []string) (map[string]bool, error)
+	// AnswerCallback, when set, answers a callback query (no text): the
+	// pool calls it for a callback_query it dead-letters without having
+	// dispatched it in this term (MAX_DELIVERIES reached by earlier
+	// deliveries that crashed, a payload that cannot be decoded), which no
+	// handler's silence guard answered, and logs SILENCE_WARNING. Nil: not
+	// answered.
+	AnswerCallback func(ctx context.Context, queryID, text string) error
 	// Now is the clock for wait_ms and durations. Default time.Now.
 	Now func() time.Time
 }

@@ -32,7 +32,9 @@
 //     delivered again after a backoff (RetryBackoff doubled per delivery, at
 //     most RetryBackoffMax) while its chat waits; after MaxDeliveries
 //     deliveries it is dead-lettered (DEAD_LETTERED, reason MAX_DELIVERIES)
-//     and the chat moves on. Deliveries are counted by Redis (the pending
+//     and the chat moves on. A callback_query dead-lettered without a
+//     dispatch in this term is answered (Config.AnswerCallback) with
+//     SILENCE_WARNING, since no handler's guard did. Deliveries are counted by Redis (the pending
 //     entry's delivery count), so the count survives crashes: an update
 //     that kills its instance every time is dead-lettered too.
 //   - Timeouts: a handler gets a context with HandlerTimeout. If it has not

@@ -2,10 +2,12 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
@@ -75,7 +77,37 @@ func (r *run) deadLetter(ctx context.Context, it *item, reason telemetry.Reason,
 	}
 	r.p.cfg.Log.DeadLettered(ctx, r.shard, f.Deliveries, reason, errType+": "+text)
 	r.p.cfg.Metrics.DeadLetters.Inc()
+	if !it.failed { // no dispatch of this term, so no handler's guard answered it
+		r.answerDeadLetter(ctx, it, reason)
+	}
 	return true
+}
+
+// answerDeadLetter answers a callback_query this instance dead-lettered
+// without dispatching it, so the user's spinner stops: the entry is gone
+// from the stream, no other instance will. SILENCE_WARNING says so. The
+// call has its own WriteTimeout context (the lease may have ended since:
+// the dead letter was written under the fence, so nobody else answers).
+func (r *run) answerDeadLetter(ctx context.Context, it *item, reason telemetry.Reason) {
+	if r.p.cfg.AnswerCallback == nil || it.e.Envelope.Type != "callback_query" {
+		return
+	}
+	var u struct {
+		CallbackQuery *struct {
+			ID string `json:"id"`
+		} `json:"callback_query"`
+	}
+	if json.Unmarshal(it.e.Envelope.Payload, &u) != nil || u.CallbackQuery == nil || u.CallbackQuery.ID == "" {
+		return // not even its id can be read: nothing to answer
+	}
+	r.p.cfg.Log.SilenceWarning(ctx, "callback dead-lettered ("+string(reason)+") without a dispatch; answered by the instance that moved it")
+	r.p.cfg.Metrics.SilenceWarnings.Inc()
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.p.cfg.WriteTimeout)
+	defer cancel()
+	defer context.AfterFunc(r.p.hard, cancel)()
+	if err := r.p.cfg.AnswerCallback(actx, u.CallbackQuery.ID, ""); err == nil {
+		r.p.cfg.Metrics.CallbackAnswers.WithLabelValues(metrics.AnsweredByGuard).Inc()
+	}
 }
 
 // redeliver takes the entry back for another delivery; ok is false when it

@@ -68,3 +68,11 @@ quantity with a Ki/Mi/Gi/Ti or K/M/G/T suffix, or plain bytes.
 {{- div (mul $n $mult 9) 10 -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The container port of the ops endpoints: "ops" with OPS_LISTEN_ADDR, else
+"http" (everything on LISTEN_ADDR).
+*/}}
+{{- define "dispatcher.opsPort" -}}
+{{- if .Values.config.OPS_LISTEN_ADDR }}ops{{ else }}http{{ end }}
+{{- end }}
