@@ -69,9 +69,13 @@ func TestDuplicateUnderWaitReplicasCoversTheOriginal(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "replica did not come online")
 
 	ks := keys.New("resend")
+	// a short wait where the replica cannot confirm, a long one where it
+	// should (on a loaded machine its ack can take longer than 200 ms)
 	opts := Options{Shards: 1, DedupeWindow: time.Minute, WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond}
+	patient := opts
+	patient.WaitTimeout = 10 * time.Second
 	a := New(mc, ks, opts)
-	res, err := a.Enqueue(ctx, env(1, 10))
+	res, err := New(mc, ks, patient).Enqueue(ctx, env(1, 10))
 	require.NoError(t, err, "confirmed while the replica follows")
 
 	px.Freeze() // the replica stops getting the master's stream
@@ -96,7 +100,7 @@ func TestDuplicateUnderWaitReplicasCoversTheOriginal(t *testing.T) {
 
 	// Once the replica caught up, the next resend is confirmed.
 	px.Thaw()
-	res, err = b.Enqueue(ctx, resend)
+	res, err = New(other, ks, patient).Enqueue(ctx, resend)
 	require.NoError(t, err)
 	require.True(t, res.Duplicate)
 	n, err := replica.Client().XLen(ctx, ks.Shard(0).Stream()).Result()
