@@ -19,6 +19,9 @@ type leadership struct{ s *Server }
 
 func (l leadership) Valid(shard int, token int64) bool { return l.s.leases.Valid(shard, token) }
 
+// Token is the token this instance holds for shard now (the Bot API proxy's fence).
+func (l leadership) Token(shard int) (int64, error) { return l.s.leases.Token(shard) }
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	if s.poller == nil { // INGEST=poll: nothing at the webhook path (404)
@@ -42,7 +45,7 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.Handle("/sandbox/", s.sandbox)
 	}
-	return mux
+	return s.withProxy(mux)
 }
 
 // SandboxRedisPath is where a sandbox instance with an embedded Redis tells
@@ -76,7 +79,8 @@ type Readiness struct {
 	Role     string                 `json:"role"`
 	Shards   map[string]ShardReady  `json:"shards"`
 	Redis    string                 `json:"redis"`
-	Poll     *ShardReady            `json:"poll,omitempty"` // INGEST=poll: the poll lease on this instance
+	Poll     *ShardReady            `json:"poll,omitempty"`     // INGEST=poll: the poll lease on this instance
+	Upstream string                 `json:"upstream,omitempty"` // forward mode: "ok" or "unreachable" (CONTRACT §7)
 	Stopping bool                   `json:"stopping,omitempty"`
 	Uptime   string                 `json:"uptime"`
 	Extra    map[string]interface{} `json:"-"`
@@ -90,7 +94,7 @@ type ShardReady struct {
 
 func (s *Server) readiness() (Readiness, bool) {
 	r := Readiness{Instance: s.cfg.InstanceID, Role: telemetry.RolePassive, Shards: map[string]ShardReady{},
-		Redis: "ok", Stopping: s.stopping.Load(), Uptime: time.Since(s.started).Truncate(time.Second).String()}
+		Redis: "ok", Upstream: s.upstreamStatus(), Stopping: s.stopping.Load(), Uptime: time.Since(s.started).Truncate(time.Second).String()}
 	for shard, st := range s.leases.Status() {
 		r.Shards[strconv.Itoa(shard)] = ShardReady{Role: st.Role, Token: st.Token}
 		if st.Role == telemetry.RoleActive {
