@@ -22,7 +22,7 @@ run: build
 	./$(BIN) serve
 
 ## test: vet, then every test under -race against a real redis-server (with
-## nginx and promtool installed for the deploy tests, and a headless Chromium
+## nginx and promtool installed for the deploy tests, node and npm for the grammY bot, and a headless Chromium
 ## for the ops page's), the Helm chart and Kubernetes manifests against the
 ## real types (deploy/kubetest, a module of its own), the image when a
 ## container runtime exists, then the smoke check and a short run of each
