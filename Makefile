@@ -79,7 +79,7 @@ smoke:
 	$(GO) run ./cmd/dispatcher smoke
 
 ## bench: the figures of docs/BENCHMARKS.md (ingest against the floor, end to
-## end latency, asynq, failover, long polling, memory) and its plots; about 10 minutes on
+## end latency, asynq, failover, long polling, forward mode, memory) and its plots; about 10 minutes on
 ## 2 cores, not part of `make test` nor CI. BENCHFLAGS=-quick tries it out.
 bench: build
 	cd bench && $(GO) build -o ../bin/bench .

@@ -200,6 +200,24 @@ func (g *grammyWorld) waitCall(timeout time.Duration, what string, cond func(fak
 	return found
 }
 
+// waitLine waits for a line of any instance that cond takes (leadership
+// may move on a loaded machine: the events are wherever it went).
+func (g *grammyWorld) waitLine(timeout time.Duration, what string, cond func(proctest.Line) bool) proctest.Line {
+	g.T.Helper()
+	var found proctest.Line
+	ok := proctest.Eventually(timeout, 20*time.Millisecond, func() bool {
+		for _, l := range g.Cluster.Lines() {
+			if cond(l) {
+				found = l
+				return true
+			}
+		}
+		return false
+	})
+	require.True(g.T, ok, "no line: %s", what)
+	return found
+}
+
 func (g *grammyWorld) send(d *world.Driver, id int64, body []byte) string {
 	g.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -255,14 +273,9 @@ func TestGrammyBotBehindThreeInstances(t *testing.T) {
 		g.waitCall(15*time.Second, "the webhook reply", func(c fakebot.Call) bool {
 			return c.Method == "sendMessage" && c.Params["text"] == "echo: webhook reply"
 		})
-		require.True(t, proctest.Eventually(10*time.Second, 50*time.Millisecond, func() bool {
-			for _, l := range world.LinesNamed(leader.Lines(), "BOT_API_CALL") {
-				if l.Str("cid") == cid && l.Str("method") == "sendMessage" && l.Int("status") == 200 {
-					return true
-				}
-			}
-			return false
-		}), "the leader executed the webhook reply under the update's cid")
+		g.waitLine(10*time.Second, "the webhook reply executed under the update's cid", func(l proctest.Line) bool {
+			return l.Name() == "BOT_API_CALL" && l.Str("cid") == cid && l.Str("method") == "sendMessage" && l.Int("status") == 200
+		})
 	})
 
 	t.Run("callback never answered", func(t *testing.T) {
@@ -271,16 +284,14 @@ func TestGrammyBotBehindThreeInstances(t *testing.T) {
 			return c.Method == "answerCallbackQuery" && c.Params["callback_query_id"] == "q-silent"
 		})
 		require.Nil(t, ans.Params["text"], "the guard answers with no text")
-		_, ok := leader.WaitLine(10*time.Second, func(l proctest.Line) bool { return l.Name() == "SILENCE_WARNING" && l.Str("cid") == cid })
-		require.True(t, ok, "SILENCE_WARNING for %s", cid)
+		g.waitLine(10*time.Second, "SILENCE_WARNING for "+cid, func(l proctest.Line) bool { return l.Name() == "SILENCE_WARNING" && l.Str("cid") == cid })
 	})
 
 	t.Run("bot fails: retried then dead-lettered", func(t *testing.T) {
 		g.send(d, 5, textMessage(5, 504, "fail"))
-		_, ok := leader.WaitLine(30*time.Second, func(l proctest.Line) bool { return l.Name() == "DEAD_LETTERED" && l.Int("update_id") == 5 })
-		require.True(t, ok, "dead-lettered after MAX_DELIVERIES=3")
+		g.waitLine(30*time.Second, "dead-lettered after MAX_DELIVERIES=3", func(l proctest.Line) bool { return l.Name() == "DEAD_LETTERED" && l.Int("update_id") == 5 })
 		var fails []string
-		for _, l := range world.LinesNamed(leader.Lines(), "DISPATCH_FAIL") {
+		for _, l := range world.LinesNamed(g.Cluster.Lines(), "DISPATCH_FAIL") {
 			if l.Int("update_id") == 5 {
 				fails = append(fails, l.Str("error_type"))
 			}
@@ -299,17 +310,21 @@ func TestGrammyBotBehindThreeInstances(t *testing.T) {
 	})
 
 	t.Run("frozen leader: its bot's late call is refused with 409", func(t *testing.T) {
-		old := g.Active(10*time.Second, g.ins)
 		cid := g.send(d, 6, textMessage(6, 505, "slow"))
-		bot := g.bots[old.ID]
+		// the leader is the instance whose bot got the update
+		var old *proctest.Instance
 		require.True(t, proctest.Eventually(15*time.Second, 20*time.Millisecond, func() bool {
-			for _, dl := range bot.state().Deliveries {
-				if dl.UpdateID == 6 {
-					return true
+			for _, in := range g.ins {
+				for _, dl := range g.bots[in.ID].state().Deliveries {
+					if dl.UpdateID == 6 {
+						old = in
+						return true
+					}
 				}
 			}
 			return false
 		}), "the leader delivered the slow update to its bot")
+		bot := g.bots[old.ID]
 		old.Signal(syscall.SIGSTOP)
 		var others []*proctest.Instance
 		for _, in := range g.ins {

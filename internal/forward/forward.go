@@ -320,4 +320,5 @@ func (f *Forwarder) Close() {
 	}
 	f.mu.Unlock()
 	f.wg.Wait()
+	f.cfg.HTTP.CloseIdleConnections()
 }
