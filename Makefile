@@ -22,7 +22,7 @@ run: build
 	./$(BIN) serve
 
 ## test: vet, then every test under -race against a real redis-server (with
-## nginx and promtool installed for the deploy tests, and a headless Chromium
+## nginx and promtool installed for the deploy tests, node and npm for the grammY bot, and a headless Chromium
 ## for the ops page's), the Helm chart and Kubernetes manifests against the
 ## real types (deploy/kubetest, a module of its own), the image when a
 ## container runtime exists, then the smoke check and a short run of each
@@ -79,7 +79,7 @@ smoke:
 	$(GO) run ./cmd/dispatcher smoke
 
 ## bench: the figures of docs/BENCHMARKS.md (ingest against the floor, end to
-## end latency, asynq, failover, long polling, memory) and its plots; about 10 minutes on
+## end latency, asynq, failover, long polling, forward mode, memory) and its plots; about 10 minutes on
 ## 2 cores, not part of `make test` nor CI. BENCHFLAGS=-quick tries it out.
 bench: build
 	cd bench && $(GO) build -o ../bin/bench .

@@ -59,7 +59,7 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
-var sections = []string{"ingest", "e2e", "peer", "failover", "poll", "memory", "journal", "profile"}
+var sections = []string{"ingest", "e2e", "peer", "failover", "poll", "forward", "memory", "journal", "profile"}
 
 func run(args []string) int {
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
@@ -153,6 +153,8 @@ func run(args []string) int {
 			res.Failover, err = benchFailover(ctx, env)
 		case "poll":
 			res.Poll, err = benchPoll(ctx, env)
+		case "forward":
+			res.Forward, err = benchForward(ctx, env)
 		case "memory":
 			res.Memory, err = benchMemory(ctx, env, res.E2E)
 		case "journal":

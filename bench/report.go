@@ -52,6 +52,9 @@ func writeReport(r *Results, dir string) error {
 	if r.Poll != nil {
 		pollSection(w, r)
 	}
+	if r.Forward != nil {
+		forwardSection(w, r)
+	}
 	if r.Memory != nil {
 		memorySection(w, r)
 	}

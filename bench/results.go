@@ -36,6 +36,7 @@ type Results struct {
 	Peer     *PeerResults     `json:"peer,omitempty"`
 	Failover *FailoverResults `json:"failover,omitempty"`
 	Poll     *PollResults     `json:"poll,omitempty"`
+	Forward  *ForwardResults  `json:"forward,omitempty"`
 	Memory   *MemoryResults   `json:"memory,omitempty"`
 	Journal  *JournalResults  `json:"journal,omitempty"`
 	Profiles []Profile        `json:"profiles,omitempty"`
@@ -126,6 +127,9 @@ func (r *Results) merge(path string) {
 	}
 	if r.Poll == nil {
 		r.Poll = old.Poll
+	}
+	if r.Forward == nil {
+		r.Forward = old.Forward
 	}
 	if r.Memory == nil {
 		r.Memory = old.Memory

@@ -5,7 +5,9 @@
 # tests), both from Debian's packages (promtool is in "prometheus"). Helm
 # needs no program: deploy/kubetest renders the chart with Helm's Go
 # packages. Without root or apt-get it says what is missing, and those tests
-# skip with that reason.
+# skip with that reason. node and npm (Debian's nodejs and npm) run the
+# grammY bot of e2e/TestGrammyBotBehindThreeInstances, whose packages that
+# test installs with `npm ci` (e2e/testdata/grammybot/package-lock.json).
 #
 #   scripts/test-tools.sh
 set -euo pipefail
@@ -13,6 +15,8 @@ set -euo pipefail
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

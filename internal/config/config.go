@@ -156,6 +156,20 @@ type Config struct {
 	// Without it the page answers 404, except in sandbox mode where it is
 	// open. Never printed, logged or put in errors.
 	OpsToken string
+	// UpstreamURL (UPSTREAM_URL, default none) turns on forward mode
+	// (CONTRACT §7): no built-in bot runs, each update is POSTed to this
+	// URL, and the Bot API proxy serves /bot<TOKEN>/<method>.
+	UpstreamURL string
+	// UpstreamSecret (UPSTREAM_SECRET) is sent as
+	// X-Telegram-Bot-Api-Secret-Token with each delivery. Never logged.
+	UpstreamSecret string
+	// UpstreamTimeout (UPSTREAM_TIMEOUT, default 25s) is one delivery's
+	// deadline; it must be below HANDLER_TIMEOUT.
+	UpstreamTimeout time.Duration
+	// UpstreamSilenceAfter (UPSTREAM_SILENCE_AFTER, default 5s): a
+	// delivered callback query not answered by then is answered by the
+	// dispatcher (SILENCE_WARNING).
+	UpstreamSilenceAfter time.Duration
 }
 
 // Default returns the configuration with every default of CONTRACT §2.
@@ -184,6 +198,8 @@ func Default() Config {
 		JournalMaxMemory: 256 << 20,
 
 		WebhookCheckInterval: time.Minute,
+		UpstreamTimeout:      25 * time.Second,
+		UpstreamSilenceAfter: 5 * time.Second,
 	}
 }
 
@@ -269,6 +285,9 @@ func (c *Config) Validate() error {
 	if c.OpsToken != "" && (len(c.OpsToken) < MinOpsToken || len(c.OpsToken) > 256 || strings.ContainsFunc(c.OpsToken, unicode.IsSpace)) {
 		return invalid("OPS_TOKEN", "must be %d-256 characters without spaces (a random string: openssl rand -hex 24)", MinOpsToken)
 	}
+	if err := c.validateUpstream(); err != nil {
+		return err
+	}
 	if err := c.validateIngest(); err != nil {
 		return err
 	}
@@ -333,6 +352,28 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 			return invalid("JOURNAL_REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
 		}
+	}
+	return nil
+}
+
+// Forward reports whether forward mode is on (UPSTREAM_URL set).
+func (c *Config) Forward() bool { return c.UpstreamURL != "" }
+
+func (c *Config) validateUpstream() error {
+	if c.UpstreamURL != "" {
+		u, err := url.Parse(c.UpstreamURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return invalid("UPSTREAM_URL", "must be an http:// or https:// URL with a host")
+		}
+	}
+	if c.UpstreamTimeout < 10*time.Millisecond {
+		return invalid("UPSTREAM_TIMEOUT", "must be at least 10ms, got %s", c.UpstreamTimeout)
+	}
+	if c.UpstreamURL != "" && c.UpstreamTimeout >= c.HandlerTimeout {
+		return invalid("UPSTREAM_TIMEOUT", "must be below HANDLER_TIMEOUT (%s), got %s", c.HandlerTimeout, c.UpstreamTimeout)
+	}
+	if c.UpstreamSilenceAfter < 10*time.Millisecond {
+		return invalid("UPSTREAM_SILENCE_AFTER", "must be at least 10ms, got %s", c.UpstreamSilenceAfter)
 	}
 	return nil
 }
@@ -477,6 +518,9 @@ func (c *Config) Secrets() []string {
 	}
 	if c.OpsToken != "" {
 		s = append(s, c.OpsToken)
+	}
+	if c.UpstreamSecret != "" {
+		s = append(s, c.UpstreamSecret)
 	}
 	return s
 }

@@ -106,6 +106,10 @@ var vars = []Var{
 		func(c *Config) *string { return &c.JournalRedisURL }),
 	boolVar("METRICS_SHARD_LABELS", "add the shard label to the dispatch histograms of /metrics", func(c *Config) *bool { return &c.MetricsShardLabels }),
 	strVar("OPS_TOKEN", "password of the ops page GET /ops (bearer token or login form); unset: 404, except in sandbox mode (open)", true, func(c *Config) *string { return &c.OpsToken }),
+	strVar("UPSTREAM_URL", "forward mode: deliver each update to this URL (the bot's webhook) instead of running the built-in bot", false, func(c *Config) *string { return &c.UpstreamURL }),
+	strVar("UPSTREAM_SECRET", "forward mode: sent as X-Telegram-Bot-Api-Secret-Token with each delivery", true, func(c *Config) *string { return &c.UpstreamSecret }),
+	durVar("UPSTREAM_TIMEOUT", "forward mode: one delivery's deadline (below HANDLER_TIMEOUT)", func(c *Config) *time.Duration { return &c.UpstreamTimeout }),
+	durVar("UPSTREAM_SILENCE_AFTER", "forward mode: a delivered callback query with no answer by then is answered by the dispatcher", func(c *Config) *time.Duration { return &c.UpstreamSilenceAfter }),
 }
 
 func init() {

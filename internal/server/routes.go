@@ -19,6 +19,9 @@ type leadership struct{ s *Server }
 
 func (l leadership) Valid(shard int, token int64) bool { return l.s.leases.Valid(shard, token) }
 
+// Token is the token this instance holds for shard now (the Bot API proxy's fence).
+func (l leadership) Token(shard int) (int64, error) { return l.s.leases.Token(shard) }
+
 // routes is the handler of LISTEN_ADDR: the webhook, and, unless
 // OPS_LISTEN_ADDR is set, the ops endpoints and sandbox routes too (with
 // it, only /healthz of them, for platforms that probe the public port).
@@ -29,9 +32,9 @@ func (s *Server) routes() http.Handler {
 	}
 	if s.opsListener != nil {
 		mux.HandleFunc("/healthz", healthz)
-		return mux
+		return s.withProxy(mux) // the Bot API proxy is the bots' LISTEN_ADDR (CONTRACT §7)
 	}
-	return s.opsRoutes(mux)
+	return s.withProxy(s.opsRoutes(mux))
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {
@@ -91,7 +94,8 @@ type Readiness struct {
 	Role     string                 `json:"role"`
 	Shards   map[string]ShardReady  `json:"shards"`
 	Redis    string                 `json:"redis"`
-	Poll     *ShardReady            `json:"poll,omitempty"` // INGEST=poll: the poll lease on this instance
+	Poll     *ShardReady            `json:"poll,omitempty"`     // INGEST=poll: the poll lease on this instance
+	Upstream string                 `json:"upstream,omitempty"` // forward mode: "ok" or "unreachable" (CONTRACT §7)
 	Stopping bool                   `json:"stopping,omitempty"`
 	Uptime   string                 `json:"uptime"`
 	Extra    map[string]interface{} `json:"-"`
@@ -105,7 +109,7 @@ type ShardReady struct {
 
 func (s *Server) readiness() (Readiness, bool) {
 	r := Readiness{Instance: s.cfg.InstanceID, Role: telemetry.RolePassive, Shards: map[string]ShardReady{},
-		Redis: "ok", Stopping: s.stopping.Load(), Uptime: time.Since(s.started).Truncate(time.Second).String()}
+		Redis: "ok", Upstream: s.upstreamStatus(), Stopping: s.stopping.Load(), Uptime: time.Since(s.started).Truncate(time.Second).String()}
 	for shard, st := range s.leases.Status() {
 		r.Shards[strconv.Itoa(shard)] = ShardReady{Role: st.Role, Token: st.Token}
 		if st.Role == telemetry.RoleActive {

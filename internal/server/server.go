@@ -27,8 +27,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dispatcher-bot/dispatcher/internal/botproxy"
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
+	"github.com/dispatcher-bot/dispatcher/internal/forward"
 	"github.com/dispatcher-bot/dispatcher/internal/ingest"
 	"github.com/dispatcher-bot/dispatcher/internal/inspect"
 	"github.com/dispatcher-bot/dispatcher/internal/journal"
@@ -69,8 +71,11 @@ type Server struct {
 	ops            *opsweb.Handler
 	sandbox        *fakebot.Server
 	ident          identity // the bot as getMe described it (deployment.go)
-	listener       net.Listener
-	http           *http.Server
+	// forward mode (UPSTREAM_URL): nil otherwise; see forward.go
+	forwarder *forward.Forwarder
+	proxy     *botproxy.Proxy
+	listener  net.Listener
+	http      *http.Server
 	// opsListener and opsHTTP serve the ops endpoints and sandbox routes on
 	// OPS_LISTEN_ADDR; nil when it is unset (listener serves everything).
 	opsListener net.Listener
@@ -146,7 +151,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 			return nil, &config.Error{Var: "DISPATCHER_FAULTS", Reason: err.Error()}
 		}
 	}
-	handler, err := s.newBot(faults)
+	handler, err := s.newHandler(faults)
 	if err != nil {
 		ln.Close()
 		s.closeRedis()
@@ -364,6 +369,9 @@ func (s *Server) Run(ctx context.Context) error {
 	run(s.healthLoop)
 	run(s.statsLoop)
 	run(s.runWebhookCheck)
+	if s.forwarder != nil {
+		run(s.forwarder.Run)
+	}
 
 	// the shard balance: joined before the first acquisition, left first
 	// on the way out (so the others take over what this one releases)

@@ -58,6 +58,8 @@ const (
 	// guards
 	EvSilenceWarning   Event = "SILENCE_WARNING"
 	EvTelegramAPIError Event = "TELEGRAM_API_ERROR"
+	// forward mode (CONTRACT §7): the Bot API proxy
+	EvBotAPICall Event = "BOT_API_CALL"
 	// admin
 	EvDebugModeChanged Event = "DEBUG_MODE_CHANGED"
 	EvDebugPanelShown  Event = "DEBUG_PANEL_SHOWN"

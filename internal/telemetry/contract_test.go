@@ -158,6 +158,8 @@ func eventCalls() []eventCall {
 			func(l *Logger, ctx context.Context) { l.SilenceWarning(ctx, "no answerCallbackQuery") }},
 		{"TelegramAPIError", EvTelegramAPIError, "", []string{FMethod, FStatus, FRetryAfter, FReasonCode, FError},
 			func(l *Logger, ctx context.Context) { l.TelegramAPIError(ctx, "sendMessage", 429, 3, errBoom) }},
+		{"BotAPICall", EvBotAPICall, "", []string{FMethod, FStatus, FDurationMS},
+			func(l *Logger, ctx context.Context) { l.BotAPICall(ctx, "sendMessage", 200, 42*time.Millisecond) }},
 		{"DebugModeChanged", EvDebugModeChanged, "", []string{FEnabled, FUntil},
 			func(l *Logger, ctx context.Context) {
 				l.DebugModeChanged(context.Background(), true, time.Date(2026, 11, 28, 23, 0, 0, 0, time.UTC))

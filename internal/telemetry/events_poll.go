@@ -80,3 +80,15 @@ func (l *Logger) WebhookConflict(msg string, wait time.Duration) {
 	l.emit(context.Background(), warn, EvWebhookConflict, DomainTelegram,
 		zap.String(FMsg, l.red.String(msg)), zap.Int64(FBackoffMS, wait.Milliseconds()))
 }
+
+// ---- forward mode (CONTRACT §7) ----
+
+// BotAPICall logs one Bot API call the upstream bot made through the
+// proxy, with the status it got and how long it took.
+func (l *Logger) BotAPICall(ctx context.Context, method string, status int, d time.Duration) {
+	if !l.on(info) {
+		return
+	}
+	l.emit(ctx, info, EvBotAPICall, DomainTelegram, zap.String(FMethod, l.text(method)), zap.Int(FStatus, status),
+		zap.Int64(FDurationMS, d.Milliseconds()))
+}

@@ -131,6 +131,9 @@ var specs = []EventSpec{
 	{Name: EvTelegramAPIError, Domain: DomainTelegram, Level: warn, Update: true,
 		Fields: []string{FMethod, FStatus, FRetryAfter, FReasonCode, FError},
 		Doc:    "a Bot API call failed (status 0: no HTTP answer)"},
+	// forward mode (CONTRACT §7)
+	{Name: EvBotAPICall, Domain: DomainTelegram, Level: info, Update: true, Fields: []string{FMethod, FStatus, FDurationMS},
+		Doc: "forward mode: the upstream bot made a Bot API call through the proxy (or in its webhook reply); cid is the update being delivered for that chat or callback, status is what the bot got (409: refused, PASSIVE_REJECT)"},
 	// admin
 	{Name: EvDebugModeChanged, Domain: DomainAdmin, Level: info, Fields: []string{FEnabled}, Optional: []string{FUntil},
 		Doc: "this instance switched the debug level on or off (it follows the shared flag)"},

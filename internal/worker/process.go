@@ -28,6 +28,7 @@ func (r *run) updateCtx(ctx context.Context, e queue.Entry) context.Context {
 	ctx = telemetry.WithUpdate(ctx, telemetry.Update{CID: env.CID, UpdateID: env.UpdateID, Type: env.Type,
 		UserID: env.UserID, ChatID: env.ChatID, Shard: r.shard})
 	ctx = lease.WithTerm(ctx, r.ctx)
+	ctx = withDelivery(ctx, e.Deliveries)
 	return lease.WithFence(ctx, lease.Fence{Shard: r.q.Keys().Shard(r.shard), Token: r.token})
 }
 
