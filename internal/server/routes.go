@@ -19,10 +19,22 @@ type leadership struct{ s *Server }
 
 func (l leadership) Valid(shard int, token int64) bool { return l.s.leases.Valid(shard, token) }
 
+// Webhook returns the webhook's handler (what LISTEN_ADDR serves at
+// WEBHOOK_PATH), to mount in another server's mux; nil with INGEST=poll.
+func (s *Server) Webhook() http.Handler {
+	if s.poller != nil {
+		return nil
+	}
+	return s.webhook
+}
+
+// Handler returns everything the instance serves on LISTEN_ADDR.
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	if s.poller == nil { // INGEST=poll: nothing at the webhook path (404)
-		mux.Handle(s.cfg.WebhookPath, s.metrics.InstrumentWebhook(s.ingest))
+		mux.Handle(s.cfg.WebhookPath, s.webhook)
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

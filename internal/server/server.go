@@ -64,9 +64,12 @@ type Server struct {
 	ingest   *ingest.Handler
 	poller   *poll.Poller // INGEST=poll; nil with the webhook
 	ops      *opsweb.Handler
+	webhook  http.Handler // the instrumented ingest handler
 	sandbox  *fakebot.Server
 	listener net.Listener
 	http     *http.Server
+
+	opts     Options
 
 	redisOK  atomic.Bool // last Redis health check succeeded
 	stopping atomic.Bool
@@ -76,8 +79,13 @@ type Server struct {
 // New builds an instance from a validated configuration; logs go to out.
 // It binds LISTEN_ADDR (so a port in use is reported at once) but starts
 // nothing else.
-func New(cfg config.Config, out io.Writer) (*Server, error) {
-	s := &Server{cfg: cfg, keys: keys.New(cfg.Namespace), started: time.Now()}
+func New(cfg config.Config, out io.Writer) (*Server, error) { return NewWith(cfg, out, Options{}) }
+
+// NewWith is New with the bot chosen by opts (the public API's
+// dispatcher.New): opts.Bot builds the handler every update is dispatched
+// to from the instance's parts; nil builds the reference bot.
+func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
+	s := &Server{cfg: cfg, keys: keys.New(cfg.Namespace), started: time.Now(), opts: opts}
 	s.metrics = metrics.NewWith(prometheus.NewRegistry(), metrics.Options{Namespace: cfg.Namespace,
 		Instance: cfg.InstanceID, Version: version.Version(), Commit: version.Commit(), Shards: cfg.Shards, ShardLabels: cfg.MetricsShardLabels,
 		UpdateTypes: update.Types(), WebhookReasons: ingest.ReasonNames(), ErrorTypes: telemetry.ErrorTypeNames()})
@@ -182,6 +190,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		s.closeRedis()
 		return nil, err
 	}
+	s.webhook = s.metrics.InstrumentWebhook(s.ingest)
 	s.http = &http.Server{Handler: s.routes(), MaxHeaderBytes: MaxHeaderBytes, ErrorLog: zap.NewStdLog(log.Zap())}
 	s.SetHTTPTimeouts(DefaultHTTPTimeouts())
 	return s, nil
