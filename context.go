@@ -37,9 +37,9 @@ type Context struct {
 
 	fenced    atomic.Bool // a call under the gate was refused
 	viaRouter atomic.Bool // a Router took the update (it logs PASSIVE_REJECT)
-	mu      sync.Mutex
-	outcome bool // Accept or Reject logged (without a Router)
-	passive bool // PASSIVE_REJECT logged
+	mu        sync.Mutex
+	outcome   bool // Accept or Reject logged (without a Router)
+	passive   bool // PASSIVE_REJECT logged
 }
 
 // env is one instance's parts, shared by every dispatch.
@@ -70,7 +70,6 @@ func newContext(ctx context.Context, e *env, u *update.Update) *Context {
 	c.Context = ctx
 	return c
 }
-
 
 // CID is the update's correlation id: 8 hex characters, made when the
 // update was received and logged in every event of its chain.

@@ -131,7 +131,7 @@ func TestScriptIsFencedInRedis(t *testing.T) {
 }
 
 func r0(c *Context) *redisx.Client { return c.env.Redis }
-func nsOf(c *Context) string      { return c.env.Keys.Namespace() }
+func nsOf(c *Context) string       { return c.env.Keys.Namespace() }
 
 // Under the fence a script runs, on keys of the update's shard only.
 func TestScriptRunsOnShardKeys(t *testing.T) {

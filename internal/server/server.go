@@ -69,7 +69,7 @@ type Server struct {
 	listener net.Listener
 	http     *http.Server
 
-	opts     Options
+	opts Options
 
 	redisOK  atomic.Bool // last Redis health check succeeded
 	stopping atomic.Bool
