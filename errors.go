@@ -55,3 +55,7 @@ const (
 	TextForbidden     = "Not allowed"
 	TextUnknownText   = "I did not expect that. Use the buttons or /start"
 )
+
+// IsNotActive reports whether err is (or wraps) a refusal because this
+// instance no longer holds the update's shard: errors.Is(err, ErrNotActive).
+func IsNotActive(err error) bool { return errors.Is(err, ErrNotActive) }
