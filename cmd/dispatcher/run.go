@@ -8,7 +8,7 @@ import (
 
 	_ "github.com/dispatcher-bot/dispatcher" // fills in internal/seam
 	"github.com/dispatcher-bot/dispatcher/internal/config"
-	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/membership"
 	"github.com/dispatcher-bot/dispatcher/internal/seam"
 	"github.com/dispatcher-bot/dispatcher/internal/version"
 )
@@ -49,5 +49,5 @@ func runServe(ctx context.Context, c *call) error {
 
 // isConfigError reports errors that mean bad configuration.
 func isConfigError(err error) bool {
-	return errors.Is(err, config.ErrInvalid) || errors.Is(err, lease.ErrDuplicateInstance)
+	return errors.Is(err, config.ErrInvalid) || errors.Is(err, membership.ErrDuplicateInstance)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
-	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/membership"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 	"github.com/dispatcher-bot/dispatcher/internal/router"
@@ -142,9 +142,9 @@ func (s *Server) botUsername(tg *telegram.Client) string {
 }
 
 // instanceInfo is what this instance's heartbeat says about it.
-func (s *Server) instanceInfo() lease.InstanceInfo {
+func (s *Server) instanceInfo() membership.InstanceInfo {
 	host, _ := os.Hostname()
-	info := lease.InstanceInfo{ID: s.cfg.InstanceID, Host: host, PID: os.Getpid(), Version: version.Version(),
+	info := membership.InstanceInfo{ID: s.cfg.InstanceID, Host: host, PID: os.Getpid(), Version: version.Version(),
 		Addr: s.Addr(), Started: s.started, Role: s.leases.Role()}
 	for shard, st := range s.leases.Status() {
 		if st.Token > 0 && st.Role == "ACTIVE" {

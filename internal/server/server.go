@@ -34,6 +34,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/membership"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/opsweb"
 	"github.com/dispatcher-bot/dispatcher/internal/poll"
@@ -59,8 +60,8 @@ type Server struct {
 	queue    *queue.Queue
 	pool     *worker.Pool
 	leases   *lease.Manager
-	balance  *lease.Balancer // nil with SHARDS=1
-	registry *lease.Registry
+	balance  *membership.Balancer // nil with SHARDS=1
+	registry *membership.Registry
 	ingest   *ingest.Handler
 	poller   *poll.Poller // INGEST=poll; nil with the webhook
 	ops      *opsweb.Handler
@@ -154,7 +155,7 @@ func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 		s.closeRedis()
 		return nil, err
 	}
-	s.registry = lease.NewRegistry(rc, s.keys, cfg.InstanceID, cfg.LeaseTTL, s.instanceInfo, log)
+	s.registry = membership.NewRegistry(rc, s.keys, cfg.InstanceID, cfg.LeaseTTL, s.instanceInfo, log)
 	if s.poller, err = s.newPoller(); err != nil {
 		ln.Close()
 		s.closeRedis()
@@ -163,7 +164,7 @@ func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 	var want func(int) bool
 	if cfg.Shards > 1 {
 		// live instances share the shards: at most ceil(SHARDS / live) each
-		s.balance = lease.NewBalancer(rc, s.keys, cfg.InstanceID, cfg.Shards, cfg.LeaseTTL, log)
+		s.balance = membership.NewBalancer(rc, s.keys, cfg.InstanceID, cfg.Shards, cfg.LeaseTTL, log)
 		want = s.balance.Want
 	}
 	s.leases, err = lease.NewManager(lease.Config{Client: rc, Keys: s.keys, Shards: cfg.Shards,
@@ -287,7 +288,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if err := s.registry.Register(ctx); err != nil {
 		s.shutdownHTTP()
-		if errors.Is(err, lease.ErrDuplicateInstance) {
+		if errors.Is(err, membership.ErrDuplicateInstance) {
 			return fmt.Errorf("INSTANCE_ID: %w", err)
 		}
 		if perr := redisx.PermanentError(&s.cfg, err); perr != nil {
@@ -310,7 +311,7 @@ func (s *Server) Run(ctx context.Context) error {
 	run(s.debug.Run)
 	takenOver := make(chan error, 1)
 	run(func(ctx context.Context) error {
-		if err := s.registry.Run(ctx); errors.Is(err, lease.ErrInstanceTakenOver) {
+		if err := s.registry.Run(ctx); errors.Is(err, membership.ErrInstanceTakenOver) {
 			takenOver <- err
 		}
 		return nil
