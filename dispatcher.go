@@ -29,8 +29,8 @@ type Dispatcher struct {
 type Option func(*options)
 
 type options struct {
-	logs io.Writer
-	bot  func(*server.BotEnv) (worker.Handler, error)
+	logs   io.Writer
+	server server.Options // the module's own programs (internal/seam)
 }
 
 // WithLogOutput sends the instance's log lines (the events of CONTRACT §5,
@@ -56,11 +56,11 @@ func New(cfg *Config, h Handler, opts ...Option) (*Dispatcher, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	bot := o.bot
-	if bot == nil {
-		bot = func(be *server.BotEnv) (worker.Handler, error) { return adapt(be, h), nil }
+	so := o.server
+	if so.Bot == nil {
+		so.Bot = func(be *server.BotEnv) (worker.Handler, error) { return adapt(be, h), nil }
 	}
-	srv, err := server.NewWith(c, o.logs, server.Options{Bot: bot})
+	srv, err := server.NewWith(c, o.logs, so)
 	if err != nil {
 		return nil, err
 	}
@@ -111,27 +111,30 @@ func adapt(be *server.BotEnv, h Handler) worker.Handler {
 }
 
 func init() {
-	// the binary and `dispatcher smoke` build the reference bot through
-	// New (internal/seam)
+	// the binary, `dispatcher smoke` and the benchmark build their
+	// instances through New (internal/seam)
 	seam.NewReference = func(c config.Config, logs io.Writer) (seam.Instance, error) {
-		d, err := newWith(c, logs, server.ReferenceBot)
+		d, err := newWith(c, logs, server.Options{Bot: server.ReferenceBot})
 		if err != nil {
 			return nil, err
 		}
 		return d, nil
 	}
-	seam.NewHandler = func(c config.Config, logs io.Writer, h func(ctx context.Context, u *update.Update) error) (seam.Instance, error) {
-		d, err := newWith(c, logs, func(*server.BotEnv) (worker.Handler, error) { return worker.HandlerFunc(h), nil })
+	seam.New = func(c config.Config, logs io.Writer, o server.Options) (*seam.Built, error) {
+		if o.Bot == nil {
+			o.Bot = server.ReferenceBot
+		}
+		d, err := newWith(c, logs, o)
 		if err != nil {
 			return nil, err
 		}
-		return d, nil
+		return &seam.Built{Instance: d, Server: d.srv}, nil
 	}
 }
 
-func newWith(c config.Config, logs io.Writer, bot func(*server.BotEnv) (worker.Handler, error)) (*Dispatcher, error) {
+func newWith(c config.Config, logs io.Writer, so server.Options) (*Dispatcher, error) {
 	return New(&Config{c: c}, HandlerFunc(func(*Context) error { return nil }), WithLogOutput(logs),
-		func(o *options) { o.bot = bot })
+		func(o *options) { o.server = so })
 }
 
 func tokenOf(c *Context) int64 {

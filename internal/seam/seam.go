@@ -1,8 +1,8 @@
-// Package seam lets the module's own programs (cmd/dispatcher, smoke,
-// bench) build instances through the public package dispatcher with parts
-// a user cannot name: the reference bot, and raw handlers of decoded
-// updates. The public package fills these in its init; importing it is
-// what makes them available.
+// Package seam lets the module's own programs (cmd/dispatcher, smoke and
+// the benchmark) build instances through the public package dispatcher
+// with parts a user cannot name: the reference bot, and raw handlers of
+// decoded updates. The public package fills these in in its init;
+// importing it is what makes them available.
 package seam
 
 import (
@@ -11,7 +11,7 @@ import (
 	"net/http"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
-	"github.com/dispatcher-bot/dispatcher/internal/update"
+	"github.com/dispatcher-bot/dispatcher/internal/server"
 )
 
 // Instance is a *dispatcher.Dispatcher.
@@ -21,9 +21,16 @@ type Instance interface {
 	HTTPHandler() http.Handler
 }
 
-// NewReference builds an instance of the reference bot (dispatcher.New
-// with internal/bot).
+// Built is an instance and the server inside it.
+type Built struct {
+	Instance
+	Server *server.Server
+}
+
+// NewReference builds an instance of the reference bot: dispatcher.New
+// with internal/bot.
 var NewReference func(c config.Config, logs io.Writer) (Instance, error)
 
-// NewHandler builds an instance that hands every decoded update to h.
-var NewHandler func(c config.Config, logs io.Writer, h func(ctx context.Context, u *update.Update) error) (Instance, error)
+// New builds an instance through dispatcher.New with o's bot (nil: the
+// reference bot) and settings.
+var New func(c config.Config, logs io.Writer, o server.Options) (*Built, error)

@@ -27,6 +27,9 @@ type Options struct {
 	// Bot builds the handler of every update from the instance's parts;
 	// nil builds the reference bot (internal/bot).
 	Bot func(env *BotEnv) (worker.Handler, error)
+	// NoJournal runs the instance without its event journal (events are
+	// logged, not kept): the benchmark measures what the journal costs.
+	NoJournal bool
 }
 
 // BotEnv is what an instance gives the bot it runs: the clients, the

@@ -104,8 +104,12 @@ func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 	lvl, _ := zapcore.ParseLevel(cfg.LogLevel)
 	s.journal = journal.New(journal.Options{Client: s.jredis, Keys: s.keys, MaxMemory: cfg.JournalMaxMemory,
 		TTL: cfg.JournalTTL, Metrics: s.metrics})
+	var sink telemetry.Sink = s.journal
+	if opts.NoJournal {
+		sink = nil
+	}
 	log, err := telemetry.New(telemetry.Options{Format: cfg.LogFormat, Level: lvl, Instance: cfg.InstanceID,
-		Secrets: cfg.Secrets(), Output: out, Sink: s.journal})
+		Secrets: cfg.Secrets(), Output: out, Sink: sink})
 	if err != nil {
 		s.closeRedis()
 		return nil, err
@@ -196,6 +200,9 @@ func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 	s.SetHTTPTimeouts(DefaultHTTPTimeouts())
 	return s, nil
 }
+
+// Journal is the instance's event journal (the benchmark flushes it).
+func (s *Server) Journal() *journal.Journal { return s.journal }
 
 // closeRedis closes the Redis clients (the journal's when it is its own).
 func (s *Server) closeRedis() {
@@ -307,7 +314,9 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = f(bg) }()
 	}
-	run(s.journal.Run)
+	if !s.opts.NoJournal {
+		run(s.journal.Run)
+	}
 	run(s.debug.Run)
 	takenOver := make(chan error, 1)
 	run(func(ctx context.Context) error {
