@@ -5,7 +5,6 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
-	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
 // ErrNotActive matches (errors.Is) every call refused because this
@@ -38,12 +37,12 @@ type Reason string
 
 // Reason codes a handler may log with Context.Reject.
 const (
-	ReasonStateMismatch    Reason = Reason(telemetry.ReasonStateMismatch)
-	ReasonValidationFailed Reason = Reason(telemetry.ReasonValidationFailed)
-	ReasonDBError          Reason = Reason(telemetry.ReasonDBError)
-	ReasonUnknownAction    Reason = Reason(telemetry.ReasonUnknownAction)
-	ReasonForbidden        Reason = Reason(telemetry.ReasonForbidden)
-	ReasonTelegramAPIError Reason = Reason(telemetry.ReasonTelegramAPIError)
+	ReasonStateMismatch    Reason = "STATE_MISMATCH"
+	ReasonValidationFailed Reason = "VALIDATION_FAILED"
+	ReasonDBError          Reason = "DB_ERROR"
+	ReasonUnknownAction    Reason = "UNKNOWN_ACTION"
+	ReasonForbidden        Reason = "FORBIDDEN"
+	ReasonTelegramAPIError Reason = "TELEGRAM_API_ERROR"
 )
 
 // Texts the router tells users when it refuses (the same as the reference

@@ -10,6 +10,8 @@ import (
 	"github.com/dispatcher-bot/dispatcher/callback"
 	"github.com/dispatcher-bot/dispatcher/fsm"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
+	"github.com/dispatcher-bot/dispatcher/internal/router"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
 func message(id int64, text string) string {
@@ -138,4 +140,19 @@ func TestRouterRefusesBadRoutes(t *testing.T) {
 	r.Callback("Not Valid", func(c *Context) error { return nil })
 	rg := newRig(t, r)
 	require.ErrorIs(t, rg.dispatch(t, press(1, "v1:x")), callback.ErrBadData)
+}
+
+// The public constants are the contract's (internal/telemetry, router).
+func TestPublicConstantsMatchTheContract(t *testing.T) {
+	for pub, in := range map[Reason]telemetry.Reason{ReasonStateMismatch: telemetry.ReasonStateMismatch,
+		ReasonValidationFailed: telemetry.ReasonValidationFailed, ReasonDBError: telemetry.ReasonDBError,
+		ReasonUnknownAction: telemetry.ReasonUnknownAction, ReasonForbidden: telemetry.ReasonForbidden,
+		ReasonTelegramAPIError: telemetry.ReasonTelegramAPIError} {
+		require.Equal(t, string(in), string(pub))
+	}
+	require.Equal(t, router.MaxDataLen, callback.MaxLen)
+	for pub, in := range map[string]string{TextServerError: router.TextServerError, TextExpired: router.TextExpired,
+		TextUnknownButton: router.TextUnknownButton, TextForbidden: router.TextForbidden, TextUnknownText: router.TextUnknownText} {
+		require.Equal(t, in, pub)
+	}
 }

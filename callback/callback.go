@@ -30,7 +30,7 @@ import (
 )
 
 // MaxLen is Telegram's limit for callback data, in bytes.
-const MaxLen = router.MaxDataLen
+const MaxLen = 64
 
 // ErrBadData matches every refusal of this codec: wrong version, bad
 // characters, too many parts, over MaxLen bytes.
