@@ -28,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
+	"github.com/dispatcher-bot/dispatcher/internal/debugflag"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/ingest"
 	"github.com/dispatcher-bot/dispatcher/internal/inspect"
@@ -56,7 +57,7 @@ type Server struct {
 	journal  *journal.Journal
 	jredis   *redisx.Client // the journal's client; closed by Run when jown
 	jown     bool
-	debug    *telemetry.DebugFlag
+	debug    *debugflag.Flag
 	queue    *queue.Queue
 	pool     *worker.Pool
 	leases   *lease.Manager
@@ -117,7 +118,7 @@ func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 	s.log = log
 	s.journal.SetLogger(log)
 	telemetry.RouteRedisLogs(log)
-	s.debug = telemetry.NewDebugFlag(rc, s.keys, log)
+	s.debug = debugflag.New(rc, s.keys, log)
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
