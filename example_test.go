@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -137,4 +138,48 @@ func sent(addr string, n int) []string {
 		}
 	}
 	return texts
+}
+
+// The webhook mounted in your own server beside your routes; Run still
+// runs (it dispatches what the webhook enqueues and serves the ops
+// endpoints on LISTEN_ADDR).
+func ExampleDispatcher_WebhookHandler() {
+	handled := make(chan string, 1)
+	cfg := dispatcher.DefaultConfig()
+	_ = cfg.Set("LISTEN_ADDR", "127.0.0.1:0")
+	_ = cfg.Set("WEBHOOK_SECRET", "my-secret-0123456789")
+	d, err := dispatcher.New(cfg, dispatcher.HandlerFunc(func(c *dispatcher.Context) error {
+		handled <- c.Text()
+		return nil
+	}), dispatcher.WithLogOutput(io.Discard))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+
+	mux := http.NewServeMux()
+	mux.Handle("/telegram/hook", d.WebhookHandler())
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "your own route") })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	body := `{"update_id":9,"message":{"message_id":1,"date":1,"chat":{"id":7,"type":"private"},"text":"hi"}}`
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/telegram/hook", strings.NewReader(body))
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "my-secret-0123456789")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+	}
+	fmt.Println("handled:", <-handled)
+	stop()
+	<-done
+	// Output:
+	// handled: hi
 }
