@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
@@ -96,8 +98,7 @@ func envString(env map[string]string) string {
 // holdLease makes this process the ACTIVE holder of every shard of ns, so
 // that instances started there stay PASSIVE: they ingest and dispatch
 // nothing. The returned function releases it.
-func holdLease(e *Env, ns string) (func(), error) {
-	c := e.Redis.Client
+func holdLease(c redis.UniversalClient, ns string) (func(), error) {
 	m, err := lease.NewManager(lease.Config{Client: c, Keys: keys.New(ns), Shards: 1, Instance: "bench-lease-holder",
 		TTL: 10 * time.Second, Log: telemetry.Nop(), Metrics: metrics.NewTest(),
 		OnStarted: func(ctx context.Context, shard int, token int64) { <-ctx.Done() }})
@@ -159,7 +160,7 @@ func benchIngest(ctx context.Context, e *Env) (*IngestResults, error) {
 		return nil, err
 	}
 	const ns = "bi"
-	release, err := holdLease(e, ns)
+	release, err := holdLease(e.Redis.Client, ns)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,17 +11,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap/zapcore"
-
+	_ "github.com/dispatcher-bot/dispatcher" // builds instances for internal/seam
 	"github.com/dispatcher-bot/dispatcher/internal/config"
-	"github.com/dispatcher-bot/dispatcher/internal/ingest"
 	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
-	"github.com/dispatcher-bot/dispatcher/internal/lease"
-	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
+	"github.com/dispatcher-bot/dispatcher/internal/seam"
+	"github.com/dispatcher-bot/dispatcher/internal/server"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/update"
 	"github.com/dispatcher-bot/dispatcher/internal/worker"
@@ -37,33 +35,34 @@ type PipelineOptions struct {
 	Workers   int            // WORKERS; 0 = default 16
 	Journal   bool           // the event journal in Redis, as the server runs it
 	LogOut    io.Writer      // event lines (the server's stdout); nil = discarded
-	Handler   worker.Handler // nil: no worker pool, no lease (ingest only)
+	Handler   worker.Handler // nil: ingest only (the bench keeps the shard's lease)
 }
 
-// Pipeline is the service's own ingest-to-handler path wired the way
-// internal/server wires it (same packages, same defaults from
-// config.Default), without the HTTP server: Enqueue calls the webhook
-// handler (ingest.Handler.ServeHTTP) directly.
+// Pipeline is one whole instance built the way `dispatcher serve` builds
+// it (dispatcher.New through internal/seam, config.Default's settings)
+// around the bench's handler, with the shard's lease held by the bench
+// until StartWorkers: the instance stays PASSIVE and only ingests until
+// then. Enqueue calls the instance's webhook handler directly (no network).
 type Pipeline struct {
 	cfg     config.Config
-	rc      *redisx.Client
+	rc      *redisx.Client // the bench's own client (stats, pings)
 	ks      keys.Space
-	m       *metrics.Metrics
 	log     *telemetry.Logger
 	journal *journal.Journal
 	q       *queue.Queue
-	ing     *ingest.Handler
-	pool    *worker.Pool
-	leases  *lease.Manager
+	webhook http.Handler
+	inst    *seam.Built
 
-	bg     context.CancelFunc
-	leaseC context.CancelFunc
-	wg     sync.WaitGroup
+	release func() // gives the bench's lease back (StartWorkers, Close)
+	stop    context.CancelFunc
+	done    chan error
+	once    sync.Once
 }
 
 func newPipeline(o PipelineOptions) (*Pipeline, error) {
 	cfg := config.Default()
 	cfg.RedisURL, cfg.Namespace, cfg.InstanceID, cfg.WebhookSecret = o.RedisURL, o.Namespace, o.Instance, benchSecret
+	cfg.ListenAddr, cfg.Sandbox = "127.0.0.1:0", true // the handlers never call the Bot API
 	if o.Workers > 0 {
 		cfg.Workers = o.Workers
 	}
@@ -71,69 +70,69 @@ func newPipeline(o PipelineOptions) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{cfg: cfg, rc: rc, ks: keys.New(cfg.Namespace), m: metrics.New(prometheus.NewRegistry())}
+	p := &Pipeline{cfg: cfg, rc: rc, ks: keys.New(cfg.Namespace), done: make(chan error, 1)}
+	p.q = queue.New(rc, p.ks, queue.Options{Shards: cfg.Shards})
+	if p.release, err = holdLease(rc, cfg.Namespace); err != nil {
+		rc.Close()
+		return nil, err
+	}
 	out := o.LogOut
 	if out == nil {
 		out = io.Discard
 	}
-	lopts := telemetry.Options{Format: cfg.LogFormat, Level: zapcore.InfoLevel, Instance: cfg.InstanceID,
-		Secrets: cfg.Secrets(), Output: out}
-	if o.Journal {
-		p.journal = journal.New(journal.Options{Client: rc, Keys: p.ks, MaxMemory: cfg.JournalMaxMemory,
-			TTL: cfg.JournalTTL, Metrics: p.m})
-		lopts.Sink = p.journal
+	h := o.Handler
+	if h == nil {
+		h = worker.HandlerFunc(func(context.Context, *update.Update) error { return nil })
 	}
-	if p.log, err = telemetry.New(lopts); err != nil {
+	p.inst, err = seam.New(cfg, out, server.Options{NoJournal: !o.Journal, Bot: func(env *server.BotEnv) (worker.Handler, error) {
+		p.log = env.Log
+		return h, nil
+	}})
+	if err != nil {
+		p.release()
+		rc.Close()
 		return nil, err
 	}
-	if p.journal != nil {
-		p.journal.SetLogger(p.log)
-	}
-	p.q = queue.New(rc, p.ks, queue.Options{Shards: cfg.Shards, MaxBacklog: cfg.MaxBacklog, DedupeWindow: cfg.DedupeWindow})
-	p.ing = ingest.New(ingest.Config{Queue: p.q, Log: p.log, Metrics: p.m, Secret: cfg.WebhookSecret, Instance: cfg.InstanceID})
-	if o.Handler != nil {
-		p.pool, err = worker.New(worker.Config{Queue: p.q, Handler: o.Handler, Leadership: leadershipOf{p}, Log: p.log,
-			Metrics: p.m, Instance: cfg.InstanceID, Workers: cfg.Workers, MaxDeliveries: cfg.MaxDeliveries,
-			HandlerTimeout: cfg.HandlerTimeout})
-		if err != nil {
-			return nil, err
-		}
-		p.leases, err = lease.NewManager(lease.Config{Client: rc, Keys: p.ks, Shards: cfg.Shards, Instance: cfg.InstanceID,
-			TTL: cfg.LeaseTTL, Log: p.log, Metrics: p.m, OnStarted: p.pool.RunShard, Drain: cfg.ShutdownTimeout})
-		if err != nil {
-			return nil, err
-		}
-		p.log.SetRole(p.leases.Role)
-	}
-	bg, cancel := context.WithCancel(context.Background())
-	p.bg = cancel
-	if p.journal != nil {
-		p.wg.Go(func() { _ = p.journal.Run(bg) })
+	p.journal = p.inst.Server.Journal()
+	p.webhook = p.inst.Server.Webhook()
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stop = cancel
+	go func() { p.done <- p.inst.Run(ctx) }()
+	// PASSIVE: its lease loop runs (and hears the release StartWorkers
+	// publishes)
+	if _, err := p.waitReady(30*time.Second, "PASSIVE"); err != nil {
+		p.Close()
+		return nil, err
 	}
 	return p, nil
 }
 
-type leadershipOf struct{ p *Pipeline }
-
-func (l leadershipOf) Valid(shard int, token int64) bool { return l.p.leases.Valid(shard, token) }
-
-// StartWorkers starts the lease manager (and so the pool) and waits until
-// this pipeline is ACTIVE.
-func (p *Pipeline) StartWorkers(timeout time.Duration) error {
-	if p.leases == nil {
-		return fmt.Errorf("pipeline built without a handler")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p.leaseC = cancel
-	p.wg.Go(func() { _ = p.leases.Run(ctx) })
+// waitReady waits until /readyz answers 200 (and shard 0 has role, when
+// role is set).
+func (p *Pipeline) waitReady(timeout time.Duration, role string) (string, error) {
 	deadline := time.Now().Add(timeout)
-	for !p.leases.Active() {
+	for {
+		w := httptest.NewRecorder()
+		p.inst.HTTPHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		var r server.Readiness
+		_ = json.Unmarshal(w.Body.Bytes(), &r)
+		if w.Code == http.StatusOK && (role == "" || r.Shards["0"].Role == role) {
+			return r.Role, nil
+		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("pipeline not ACTIVE within %s", timeout)
+			return "", fmt.Errorf("pipeline: instance not ready (%s) within %s: %d %s", role, timeout, w.Code, w.Body.String())
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return nil
+}
+
+// StartWorkers gives the shard's lease back, so that the instance takes it
+// (at once: the release is published) and dispatches, and waits until it
+// is ACTIVE.
+func (p *Pipeline) StartWorkers(timeout time.Duration) error {
+	p.once.Do(p.release)
+	_, err := p.waitReady(timeout, "ACTIVE")
+	return err
 }
 
 // Enqueue runs the webhook handler on one body, as if Telegram had posted
@@ -143,7 +142,7 @@ func (p *Pipeline) Enqueue(body []byte) int {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(SecretHeader, benchSecret)
 	w := httptest.NewRecorder()
-	p.ing.ServeHTTP(w, req)
+	p.webhook.ServeHTTP(w, req)
 	return w.Code
 }
 
@@ -153,20 +152,13 @@ func (p *Pipeline) Backlog(ctx context.Context) (int64, int64, error) {
 	return st.Length, st.Pending, err
 }
 
-// Close stops the workers the way the server does (drain, then release
-// the leases), then the journal, and closes the client.
+// Close stops the instance the way SIGTERM does (drain, release the
+// leases, flush the journal) and closes the bench's client.
 func (p *Pipeline) Close() {
-	if p.pool != nil && p.leaseC != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
-		_ = p.pool.Drain(ctx)
-		cancel()
-		p.leaseC()
-	}
-	p.bg()
-	p.wg.Wait()
-	if p.pool != nil {
-		p.pool.Close()
-	}
+	p.stop()
+	<-p.done
+	p.done <- nil
+	p.once.Do(p.release)
 	p.rc.Close()
 }
 

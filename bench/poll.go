@@ -90,7 +90,7 @@ func pollRun(ctx context.Context, e *Env, n, run int, dispatch bool) (PollRun, e
 	}
 	ns := fmt.Sprintf("bp%d", run)
 	if !dispatch {
-		release, err := holdLease(e, ns)
+		release, err := holdLease(e.Redis.Client, ns)
 		if err != nil {
 			return PollRun{}, err
 		}

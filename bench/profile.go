@@ -95,7 +95,7 @@ func runReplica(args []string) int {
 	}
 	defer p.Close()
 	mux := http.NewServeMux()
-	mux.Handle("/webhook", p.ing)
+	mux.Handle("/webhook", p.webhook)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "replica:", err)

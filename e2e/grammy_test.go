@@ -226,10 +226,6 @@ func (g *grammyWorld) send(d *world.Driver, id int64, body []byte) string {
 	return d.Accepted()[id]
 }
 
-func textMessage(updateID, chat int64, text string) []byte {
-	return []byte(fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"date":1764300000,"text":%q,`+
-		`"chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"G"}}}`, updateID, updateID, text, chat, chat))
-}
 
 // TestGrammyBotBehindThreeInstances runs a real grammY bot (from npm) as
 // the upstream of each of three dispatcher processes on one redis-server,
@@ -269,7 +265,7 @@ func TestGrammyBotBehindThreeInstances(t *testing.T) {
 	})
 
 	t.Run("webhook reply", func(t *testing.T) {
-		cid := g.send(d, 3, textMessage(3, 502, "reply"))
+		cid := g.send(d, 3, world.TextMessage(3, 502, "reply"))
 		g.waitCall(15*time.Second, "the webhook reply", func(c fakebot.Call) bool {
 			return c.Method == "sendMessage" && c.Params["text"] == "echo: webhook reply"
 		})
@@ -288,7 +284,7 @@ func TestGrammyBotBehindThreeInstances(t *testing.T) {
 	})
 
 	t.Run("bot fails: retried then dead-lettered", func(t *testing.T) {
-		g.send(d, 5, textMessage(5, 504, "fail"))
+		g.send(d, 5, world.TextMessage(5, 504, "fail"))
 		g.waitLine(30*time.Second, "dead-lettered after MAX_DELIVERIES=3", func(l proctest.Line) bool { return l.Name() == "DEAD_LETTERED" && l.Int("update_id") == 5 })
 		var fails []string
 		for _, l := range world.LinesNamed(g.Cluster.Lines(), "DISPATCH_FAIL") {
@@ -310,7 +306,7 @@ func TestGrammyBotBehindThreeInstances(t *testing.T) {
 	})
 
 	t.Run("frozen leader: its bot's late call is refused with 409", func(t *testing.T) {
-		cid := g.send(d, 6, textMessage(6, 505, "slow"))
+		cid := g.send(d, 6, world.TextMessage(6, 505, "slow"))
 		// the leader is the instance whose bot got the update
 		var old *proctest.Instance
 		require.True(t, proctest.Eventually(15*time.Second, 20*time.Millisecond, func() bool {
@@ -382,7 +378,7 @@ func TestGrammyBotBehindThreeInstances(t *testing.T) {
 			}
 			for _, chat := range chats {
 				id++
-				g.send(d, id, textMessage(id, chat, fmt.Sprintf("seq %d", i)))
+				g.send(d, id, world.TextMessage(id, chat, fmt.Sprintf("seq %d", i)))
 				want = append(want, id)
 			}
 		}

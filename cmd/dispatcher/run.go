@@ -6,9 +6,10 @@ import (
 	"flag"
 	"io"
 
+	_ "github.com/dispatcher-bot/dispatcher" // fills in internal/seam
 	"github.com/dispatcher-bot/dispatcher/internal/config"
-	"github.com/dispatcher-bot/dispatcher/internal/lease"
-	"github.com/dispatcher-bot/dispatcher/internal/server"
+	"github.com/dispatcher-bot/dispatcher/internal/membership"
+	"github.com/dispatcher-bot/dispatcher/internal/seam"
 	"github.com/dispatcher-bot/dispatcher/internal/version"
 )
 
@@ -39,7 +40,7 @@ func runServe(ctx context.Context, c *call) error {
 	if len(c.args) > 0 {
 		return usageErr("serve", "serve takes no arguments, got %q", c.args[0])
 	}
-	srv, err := server.New(c.cfg, c.stdout)
+	srv, err := seam.NewReference(c.cfg, c.stdout) // dispatcher.New with the reference bot
 	if err != nil {
 		return err
 	}
@@ -48,5 +49,5 @@ func runServe(ctx context.Context, c *call) error {
 
 // isConfigError reports errors that mean bad configuration.
 func isConfigError(err error) bool {
-	return errors.Is(err, config.ErrInvalid) || errors.Is(err, lease.ErrDuplicateInstance)
+	return errors.Is(err, config.ErrInvalid) || errors.Is(err, membership.ErrDuplicateInstance)
 }

@@ -304,6 +304,18 @@ func (f *flagValue) HelpDefault(defValue string) string {
 	return defValue
 }
 
+// Set sets one variable by its name (e.g. "SHARDS") from its text form,
+// parsed as FromEnv parses it; a non-empty BOT_TOKEN turns sandbox mode off
+// as the -bot-token flag does. An unknown name or a bad value is an *Error.
+func (c *Config) Set(env, value string) error {
+	for i := range vars {
+		if vars[i].Env == env {
+			return (&flagValue{v: &vars[i], c: c}).Set(value)
+		}
+	}
+	return &Error{Var: env, Reason: "no such variable (see docs/configuration.md)"}
+}
+
 // Value returns the text form of a variable's current value ("" for
 // secrets), for `dispatcher status` and docs.
 func (c *Config) Value(env string) (string, bool) {

@@ -10,6 +10,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/deployment"
 	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/membership"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 	"github.com/dispatcher-bot/dispatcher/internal/webhookcheck"
@@ -21,9 +22,9 @@ type Status struct {
 	Namespace string `json:"namespace"`
 	// ShardCount is the shard count recorded in Redis by the namespace's
 	// first instance (0: none recorded yet); Shards lists that many.
-	ShardCount int                  `json:"shard_count"`
-	Instances  []lease.InstanceInfo `json:"instances"`
-	Shards     []ShardStatus        `json:"shards"`
+	ShardCount int                       `json:"shard_count"`
+	Instances  []membership.InstanceInfo `json:"instances"`
+	Shards     []ShardStatus             `json:"shards"`
 	// Outside lists non-empty update streams of shards at or above
 	// ShardCount: updates no instance reads.
 	Outside []queue.StrayStream `json:"streams_outside_shard_count"`
@@ -60,7 +61,7 @@ type ShardStatus struct {
 // Status reads the live instances (sorted by id), every shard of the
 // recorded shard count and the non-empty streams outside it.
 func (in *Inspector) Status(ctx context.Context) (Status, error) {
-	st := Status{Namespace: in.c.Namespace, Instances: []lease.InstanceInfo{}, Shards: []ShardStatus{},
+	st := Status{Namespace: in.c.Namespace, Instances: []membership.InstanceInfo{}, Shards: []ShardStatus{},
 		Outside: []queue.StrayStream{}}
 	shards, err := in.ShardCount(ctx)
 	if err != nil {
@@ -69,7 +70,7 @@ func (in *Inspector) Status(ctx context.Context) (Status, error) {
 	st.ShardCount = shards
 	// the bare client: ListInstances scans every master of a Cluster only
 	// when it sees the *redis.ClusterClient itself
-	insts, err := lease.ListInstances(ctx, in.c.Redis.UniversalClient, in.c.Keys)
+	insts, err := membership.ListInstances(ctx, in.c.Redis.UniversalClient, in.c.Keys)
 	if err != nil {
 		return st, err
 	}

@@ -96,6 +96,11 @@ func (k Shard) FSM(chatID, userID int64) string {
 	return k.tag + "fsm:" + strconv.FormatInt(chatID, 10) + ":" + strconv.FormatInt(userID, 10)
 }
 
+// App is the key name of a bot's own state in this shard (the public
+// API's Context.Key): "{ns:N}:app:" + name, in the shard's hash slot, so a
+// fenced script may touch it together with the shard's lease.
+func (k Shard) App(name string) string { return k.tag + "app:" + name }
+
 // PollFence holds the highest poll-lease token that claimed the shard's
 // stream (INGEST=poll): a poller's append with a lower token is refused.
 func (k Shard) PollFence() string { return k.tag + "poll-fence" }

@@ -35,3 +35,14 @@ func bounded(parent context.Context, d time.Duration, f func(ctx context.Context
 		return fmt.Errorf("%w (%s): %w", ErrTimeout, d, ctx.Err())
 	}
 }
+
+// Bounded runs f under a context that ends after d (or with parent) and
+// returns ErrTimeout (wrapped) when f has not returned by then: every Redis
+// call of the lease and membership loops goes through it.
+func Bounded(parent context.Context, d time.Duration, f func(ctx context.Context) error) error {
+	return bounded(parent, d, f)
+}
+
+// MaxCallTimeout caps the bound of one Redis call of the lease and
+// membership loops.
+const MaxCallTimeout = maxCallTimeout

@@ -54,10 +54,11 @@
 //     next renewal (at most RenewEvery); a successor may already hold the
 //     lease. Its Redis writes are refused (fencing); its Valid is stale for
 //     that time.
-//   - Instance ids must be unique: the Registry refuses a live duplicate at
-//     start, and a process that finds its id taken over while it runs (it
-//     was paused past the heartbeat's ttl and replaced) gets
-//     ErrInstanceTakenOver, on which the server stops at once and exits 1.
+//   - Instance ids must be unique: the Registry (package membership)
+//     refuses a live duplicate at start, and a process that finds its id
+//     taken over while it runs (it was paused past the heartbeat's ttl and
+//     replaced) gets ErrInstanceTakenOver, on which the server stops at once
+//     and exits 1.
 //     Until then the two cannot disturb each other's leases: a lease is
 //     owned by a per-process identity (Config.Owner: INSTANCE_ID and a
 //     random nonce), and acquire, renew and release compare it, so a twin

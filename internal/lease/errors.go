@@ -9,15 +9,6 @@ import (
 // with the given token, or its step-down deadline has passed.
 var ErrNotHeld = errors.New("lease: not held")
 
-// ErrDuplicateInstance is returned by Registry.Register when another live
-// instance heartbeats under the same INSTANCE_ID: a configuration error.
-var ErrDuplicateInstance = errors.New("lease: duplicate instance id")
-
-// ErrInstanceTakenOver is returned by Registry.Run when another process
-// took this instance's id over while it ran (it was paused or cut off for
-// longer than the heartbeat's ttl): a runtime failure, the instance stops.
-var ErrInstanceTakenOver = errors.New("lease: instance id taken over by another process")
-
 // ErrTimeout is returned when a Redis call did not finish within its bound.
 var ErrTimeout = errors.New("lease: redis call timed out")
 

@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -99,4 +100,44 @@ func WithTerm(ctx, term context.Context) context.Context {
 func TermFrom(ctx context.Context) context.Context {
 	t, _ := ctx.Value(termKey{}).(context.Context)
 	return t
+}
+
+// FenceError is the refusal of a call made on a dispatch's behalf once this
+// instance no longer holds the dispatch's shard under its token (see
+// WithGate). It matches ErrFenced and ErrNotHeld with errors.Is; nothing
+// was sent or written.
+type FenceError struct {
+	Shard int
+	Token int64
+}
+
+func (e *FenceError) Error() string {
+	return fmt.Sprintf("%v: this instance no longer holds shard %d under token %d", ErrFenced, e.Shard, e.Token)
+}
+
+// Is makes errors.Is(err, ErrFenced) and errors.Is(err, ErrNotHeld) true.
+func (e *FenceError) Is(target error) bool { return target == ErrFenced || target == ErrNotHeld }
+
+type gateKey struct{}
+
+// WithGate returns ctx carrying valid, which tells whether this instance
+// still holds a shard under a token (Manager.Valid). Calls made under the
+// context that must not outlive the leadership (Bot API calls and fenced
+// writes of the public API) ask CheckGate first.
+func WithGate(ctx context.Context, valid func(shard int, token int64) bool) context.Context {
+	return context.WithValue(ctx, gateKey{}, valid)
+}
+
+// CheckGate returns a *FenceError when ctx carries a gate (WithGate) and a
+// fence (WithFence) and the fence's token is no longer held; nil otherwise.
+func CheckGate(ctx context.Context) error {
+	valid, _ := ctx.Value(gateKey{}).(func(int, int64) bool)
+	if valid == nil {
+		return nil
+	}
+	f, ok := FenceFrom(ctx)
+	if !ok || valid(f.Shard.N(), f.Token) {
+		return nil
+	}
+	return &FenceError{Shard: f.Shard.N(), Token: f.Token}
 }

@@ -2,6 +2,8 @@ package lease
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"sync"
@@ -220,4 +222,24 @@ func (m *Manager) notifyLocked() {
 
 func (m *Manager) wants(shard int) bool {
 	return m.cfg.Want == nil || m.cfg.Want(shard)
+}
+
+// WakeAll makes every shard loop waiting to retry try at once, as a
+// published release does (the shard balance calls it when this instance's
+// quota grows).
+func (m *Manager) WakeAll() {
+	for _, s := range m.shards {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// nonce is a random per-process identity (hex), for a Manager without
+// Config.Owner.
+func nonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -79,7 +79,7 @@ const (
 	maxForm = 16 << 10
 )
 
-// DebugSwitch is the shared debug flag (implemented by *telemetry.DebugFlag).
+// DebugSwitch is the shared debug flag (implemented by *debugflag.Flag).
 type DebugSwitch interface {
 	EnableDebug(ctx context.Context, d time.Duration) (time.Time, error)
 	DisableDebug(ctx context.Context) error

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatcher-bot/dispatcher/internal/inspect"
-	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/membership"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
@@ -54,8 +54,8 @@ func TestOverviewShowsTheDeployment(t *testing.T) {
 	require.Contains(t, page, `data-live-src="/ops?part=live"`)
 
 	ctx := context.Background()
-	reg := lease.NewRegistry(r.c, r.ks, "node-b", 10*time.Second, func() lease.InstanceInfo {
-		return lease.InstanceInfo{ID: "node-b", Addr: "10.0.0.2:8080", Version: "v1.2.3", Started: time.Now()}
+	reg := membership.NewRegistry(r.c, r.ks, "node-b", 10*time.Second, func() membership.InstanceInfo {
+		return membership.InstanceInfo{ID: "node-b", Addr: "10.0.0.2:8080", Version: "v1.2.3", Started: time.Now()}
 	}, telemetry.Nop())
 	require.NoError(t, reg.Register(ctx))
 	r.setLease(1, "node-b", 7)

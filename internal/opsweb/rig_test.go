@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dispatcher-bot/dispatcher/internal/debugflag"
 	"github.com/dispatcher-bot/dispatcher/internal/inspect"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/queue"
@@ -38,7 +39,7 @@ type rig struct {
 	ks      keys.Space
 	q       *queue.Queue
 	journal *fakeJournal
-	debug   *telemetry.DebugFlag
+	debug   *debugflag.Flag
 	logs    *logtest.Buffer
 
 	mu  sync.Mutex
@@ -56,7 +57,7 @@ func newRig(t *testing.T, token string, open bool) *rig {
 		Secrets: []string{testToken}})
 	require.NoError(t, err)
 	r.q = queue.New(c, r.ks, queue.Options{Shards: 2, Log: log})
-	r.debug = telemetry.NewDebugFlag(c, r.ks, nil)
+	r.debug = debugflag.New(c, r.ks, nil)
 	rc := &redisx.Client{UniversalClient: c, Mode: "single"}
 	in := inspect.New(inspect.Config{Redis: rc, Keys: r.ks, Namespace: ns, Shards: 2, Queue: r.q,
 		Journal: r.journal})

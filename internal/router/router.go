@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"time"
 
@@ -85,6 +86,13 @@ type Router struct {
 	callbacks map[telemetry.ButtonID]*route
 	texts     map[telemetry.ScreenID]*route
 	fallback  *route
+	prefixes  []prefixRoute // longest first
+}
+
+// prefixRoute routes raw callback data by its prefix (CallbackPrefix).
+type prefixRoute struct {
+	prefix string
+	*route
 }
 
 // ErrOptions is returned by New for missing options.
@@ -129,6 +137,25 @@ func (r *Router) Command(name, handler string, h HandlerFunc, opts ...Option) {
 // Callback routes callback data whose action is action to h.
 func (r *Router) Callback(action telemetry.ButtonID, handler string, h HandlerFunc, opts ...Option) {
 	r.callbacks[action] = newRoute(handler, h, opts)
+}
+
+// CallbackPrefix routes callback data that starts with prefix to h, for
+// data this router's codec did not write (the handler reads
+// c.Query.Data). The longest matching prefix wins, and prefixes are
+// matched before the codec parses the data; the button logged in
+// CALLBACK_ROUTED is the prefix.
+func (r *Router) CallbackPrefix(prefix, handler string, h HandlerFunc, opts ...Option) {
+	r.prefixes = append(r.prefixes, prefixRoute{prefix: prefix, route: newRoute(handler, h, opts)})
+	sort.SliceStable(r.prefixes, func(i, j int) bool { return len(r.prefixes[i].prefix) > len(r.prefixes[j].prefix) })
+}
+
+func (r *Router) prefixRoute(data string) (prefixRoute, bool) {
+	for _, p := range r.prefixes {
+		if strings.HasPrefix(data, p.prefix) {
+			return p, true
+		}
+	}
+	return prefixRoute{}, false
 }
 
 // Text routes plain text sent while the user is on screen to h.
@@ -187,6 +214,12 @@ func (r *Router) handleCallback(ctx context.Context, u *update.Update) error {
 	c.Query = u.Telego.CallbackQuery
 	r.log.CallbackReceived(c, c.Query.Data)
 	var err error
+	if p, ok := r.prefixRoute(c.Query.Data); ok {
+		r.log.CallbackRouted(c, p.name, telemetry.ButtonID(p.prefix))
+		err = r.runTimed(c, p.route)
+		r.guard(c)
+		return err
+	}
 	d, perr := ParseData(c.Query.Data)
 	switch {
 	case perr != nil:

@@ -11,16 +11,51 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/bot"
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
-	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/membership"
+	"github.com/dispatcher-bot/dispatcher/internal/metrics"
+	"github.com/dispatcher-bot/dispatcher/internal/redisx"
+	"github.com/dispatcher-bot/dispatcher/internal/router"
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/version"
 	"github.com/dispatcher-bot/dispatcher/internal/worker"
 )
 
-// newBot builds the Bot API client and the reference bot. In sandbox mode
-// the client talks to the fake Bot API mounted on this instance's own
-// listener under /sandbox/.
+// Options choose what an instance runs (NewWith).
+type Options struct {
+	// Bot builds the handler of every update from the instance's parts;
+	// nil builds the reference bot (internal/bot).
+	Bot func(env *BotEnv) (worker.Handler, error)
+	// NoJournal runs the instance without its event journal (events are
+	// logged, not kept): the benchmark measures what the journal costs.
+	NoJournal bool
+}
+
+// BotEnv is what an instance gives the bot it runs: the clients, the
+// logger and the settings a handler needs. Its fields are set before
+// Options.Bot is called and never change.
+type BotEnv struct {
+	Config   *config.Config
+	Redis    *redisx.Client // the instance's Redis client (never closed by the bot)
+	Keys     keys.Space
+	Log      *telemetry.Logger
+	Metrics  *metrics.Metrics
+	Telegram *telegram.Client // in sandbox mode, the fake Bot API under /sandbox/
+	Username string           // the bot's username from getMe ("" when unknown)
+	// Admins is who may use admin-only routes (ADMIN_IDS, see admins).
+	Admins func(userID int64) bool
+	// Valid tells whether this instance still holds shard under token.
+	Valid func(shard int, token int64) bool
+	// WrapRoutes injects DISPATCHER_FAULTS into every route (nil: none).
+	WrapRoutes func(router.HandlerFunc) router.HandlerFunc
+	Journal    telemetry.JournalReader
+	Debug      telemetry.DebugSetter
+}
+
+// newBot builds the Bot API client and the bot: opts.Bot's, or the
+// reference bot. In sandbox mode the client talks to the fake Bot API
+// mounted on this instance's own listener under /sandbox/.
 func (s *Server) newBot(faults Faults) (worker.Handler, error) {
 	token, apiURL := s.botAPI()
 	tg, err := telegram.New(telegram.Config{Token: token, APIURL: apiURL, Log: s.log, Metrics: s.metrics})
@@ -31,15 +66,28 @@ func (s *Server) newBot(faults Faults) (worker.Handler, error) {
 	username := s.botUsername(tg)
 	s.ident.botName = username
 	s.metrics.SetBot(username)
+	env := &BotEnv{Config: &s.cfg, Redis: s.redis, Keys: s.keys, Log: s.log, Metrics: s.metrics, Telegram: tg,
+		Username: username, Admins: s.admins(), Valid: func(shard int, token int64) bool { return s.leases.Valid(shard, token) },
+		WrapRoutes: faults.WrapRoutes(), Journal: s.journal, Debug: s.debug}
+	if s.opts.Bot != nil {
+		return s.opts.Bot(env)
+	}
+	return ReferenceBot(env)
+}
+
+// ReferenceBot builds the reference menu bot (CONTRACT §6) from env, with
+// the catalog of CATALOG_FILE.
+func ReferenceBot(env *BotEnv) (worker.Handler, error) {
 	var cat *bot.Catalog
-	if s.cfg.CatalogFile != "" {
-		if cat, err = bot.LoadCatalog(s.cfg.CatalogFile); err != nil {
+	if env.Config.CatalogFile != "" {
+		var err error
+		if cat, err = bot.LoadCatalog(env.Config.CatalogFile); err != nil {
 			return nil, err
 		}
 	}
-	return bot.New(bot.Config{Client: s.redis, Telegram: tg, Log: s.log, Metrics: s.metrics, Catalog: cat,
-		Admins: s.admins(), SilenceGuard: s.cfg.SilenceGuard, Journal: s.journal, Debug: s.debug,
-		Username: username, WrapRoutes: faults.WrapRoutes()})
+	return bot.New(bot.Config{Client: env.Redis, Telegram: env.Telegram, Log: env.Log, Metrics: env.Metrics, Catalog: cat,
+		Admins: env.Admins, SilenceGuard: env.Config.SilenceGuard, Journal: env.Journal, Debug: env.Debug,
+		Username: env.Username, WrapRoutes: env.WrapRoutes})
 }
 
 // insecureAdmin reports whether the webhook runs without a secret outside
@@ -100,9 +148,9 @@ func (s *Server) botUsername(tg *telegram.Client) string {
 }
 
 // instanceInfo is what this instance's heartbeat says about it.
-func (s *Server) instanceInfo() lease.InstanceInfo {
+func (s *Server) instanceInfo() membership.InstanceInfo {
 	host, _ := os.Hostname()
-	info := lease.InstanceInfo{ID: s.cfg.InstanceID, Host: host, PID: os.Getpid(), Version: version.Version(),
+	info := membership.InstanceInfo{ID: s.cfg.InstanceID, Host: host, PID: os.Getpid(), Version: version.Version(),
 		Addr: s.Addr(), Started: s.started, Role: s.leases.Role()}
 	info.Mode, info.Bot = s.modeAndBot()
 	for shard, st := range s.leases.Status() {

@@ -21,6 +21,16 @@ func (s *Server) newHandler(faults Faults) (worker.Handler, error) {
 		return s.newBot(faults)
 	}
 	token, apiURL := s.botAPI() // in sandbox mode: the built-in fake Bot API
+	// the dispatcher's own client: getMe names the deployment's bot, and a
+	// callback dead-lettered before any delivery is answered by this
+	// instance (worker.Config.AnswerCallback), as with a built-in bot
+	tg, err := telegram.New(telegram.Config{Token: token, APIURL: apiURL, Log: s.log, Metrics: s.metrics})
+	if err != nil {
+		return nil, err
+	}
+	s.answerCallback = tg.AnswerCallback
+	s.ident.botName = s.botUsername(tg)
+	s.metrics.SetBot(s.ident.botName)
 	tracker := forward.NewTracker(nil)
 	proxy, err := botproxy.New(botproxy.Config{Token: token, APIURL: apiURL, Log: s.log, Deliveries: tracker,
 		Leadership: leadership{s}, ShardOf: func(chat int64) int { return s.queue.ShardOf("", chat, 0, 0) },

@@ -19,6 +19,18 @@ type leadership struct{ s *Server }
 
 func (l leadership) Valid(shard int, token int64) bool { return l.s.leases.Valid(shard, token) }
 
+// Webhook returns the webhook's handler (what LISTEN_ADDR serves at
+// WEBHOOK_PATH), to mount in another server's mux; nil with INGEST=poll.
+func (s *Server) Webhook() http.Handler {
+	if s.poller != nil {
+		return nil
+	}
+	return s.webhook
+}
+
+// Handler returns everything the instance serves on LISTEN_ADDR.
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
 // Token is the token this instance holds for shard now (the Bot API proxy's fence).
 func (l leadership) Token(shard int) (int64, error) { return l.s.leases.Token(shard) }
 
@@ -28,7 +40,7 @@ func (l leadership) Token(shard int) (int64, error) { return l.s.leases.Token(sh
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	if s.poller == nil { // INGEST=poll: nothing at the webhook path (404)
-		mux.Handle(s.cfg.WebhookPath, s.metrics.InstrumentWebhook(s.ingest))
+		mux.Handle(s.cfg.WebhookPath, s.webhook)
 	}
 	if s.opsListener != nil {
 		mux.HandleFunc("/healthz", healthz)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/botproxy"
 	"github.com/dispatcher-bot/dispatcher/internal/config"
+	"github.com/dispatcher-bot/dispatcher/internal/debugflag"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/forward"
 	"github.com/dispatcher-bot/dispatcher/internal/ingest"
@@ -36,6 +37,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/journal"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/membership"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/opsweb"
 	"github.com/dispatcher-bot/dispatcher/internal/poll"
@@ -57,18 +59,19 @@ type Server struct {
 	journal *journal.Journal
 	jredis  *redisx.Client // the journal's client; closed by Run when jown
 	jown    bool
-	debug   *telemetry.DebugFlag
+	debug   *debugflag.Flag
 	queue   *queue.Queue
 	pool    *worker.Pool
 	leases  *lease.Manager
 	// answerCallback answers the callbacks the pool dead-letters without a
 	// dispatch (worker.Config.AnswerCallback); set by newBot.
 	answerCallback func(ctx context.Context, queryID, text string) error
-	balance        *lease.Balancer // nil with SHARDS=1
-	registry       *lease.Registry
+	balance        *membership.Balancer // nil with SHARDS=1
+	registry       *membership.Registry
 	ingest         *ingest.Handler
 	poller         *poll.Poller // INGEST=poll; nil with the webhook
 	ops            *opsweb.Handler
+	webhook        http.Handler // the instrumented ingest handler
 	sandbox        *fakebot.Server
 	ident          identity // the bot as getMe described it (deployment.go)
 	// forward mode (UPSTREAM_URL): nil otherwise; see forward.go
@@ -81,6 +84,8 @@ type Server struct {
 	opsListener net.Listener
 	opsHTTP     *http.Server
 
+	opts Options
+
 	redisOK  atomic.Bool // last Redis health check succeeded
 	stopping atomic.Bool
 	started  time.Time
@@ -89,11 +94,16 @@ type Server struct {
 // New builds an instance from a validated configuration; logs go to out.
 // It binds LISTEN_ADDR (so a port in use is reported at once) but starts
 // nothing else.
-func New(cfg config.Config, out io.Writer) (*Server, error) {
+func New(cfg config.Config, out io.Writer) (*Server, error) { return NewWith(cfg, out, Options{}) }
+
+// NewWith is New with the bot chosen by opts (the public API's
+// dispatcher.New): opts.Bot builds the handler every update is dispatched
+// to from the instance's parts; nil builds the reference bot.
+func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 	if err := cfg.CheckSandbox(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, keys: keys.New(cfg.Namespace), started: time.Now()}
+	s := &Server{cfg: cfg, keys: keys.New(cfg.Namespace), started: time.Now(), opts: opts}
 	s.metrics = metrics.NewWith(prometheus.NewRegistry(), metrics.Options{Namespace: cfg.Namespace,
 		Instance: cfg.InstanceID, Version: version.Version(), Commit: version.Commit(), Shards: cfg.Shards, ShardLabels: cfg.MetricsShardLabels,
 		UpdateTypes: update.Types(), WebhookReasons: ingest.ReasonNames(), ErrorTypes: telemetry.ErrorTypeNames()})
@@ -111,8 +121,12 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	lvl, _ := zapcore.ParseLevel(cfg.LogLevel)
 	s.journal = journal.New(journal.Options{Client: s.jredis, Keys: s.keys, MaxMemory: cfg.JournalMaxMemory,
 		TTL: cfg.JournalTTL, Metrics: s.metrics})
+	var sink telemetry.Sink = s.journal
+	if opts.NoJournal {
+		sink = nil
+	}
 	log, err := telemetry.New(telemetry.Options{Format: cfg.LogFormat, Level: lvl, Instance: cfg.InstanceID,
-		Secrets: cfg.Secrets(), Output: out, Sink: s.journal})
+		Secrets: cfg.Secrets(), Output: out, Sink: sink})
 	if err != nil {
 		s.closeRedis()
 		return nil, err
@@ -120,7 +134,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	s.log = log
 	s.journal.SetLogger(log)
 	telemetry.RouteRedisLogs(log)
-	s.debug = telemetry.NewDebugFlag(rc, s.keys, log)
+	s.debug = debugflag.New(rc, s.keys, log)
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
@@ -171,7 +185,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		s.closeRedis()
 		return nil, err
 	}
-	s.registry = lease.NewRegistry(rc, s.keys, cfg.InstanceID, cfg.LeaseTTL, s.instanceInfo, log)
+	s.registry = membership.NewRegistry(rc, s.keys, cfg.InstanceID, cfg.LeaseTTL, s.instanceInfo, log)
 	if s.poller, err = s.newPoller(); err != nil {
 		ln.Close()
 		s.closeRedis()
@@ -180,7 +194,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	var want func(int) bool
 	if cfg.Shards > 1 {
 		// live instances share the shards: at most ceil(SHARDS / live) each
-		s.balance = lease.NewBalancer(rc, s.keys, cfg.InstanceID, cfg.Shards, cfg.LeaseTTL, log)
+		s.balance = membership.NewBalancer(rc, s.keys, cfg.InstanceID, cfg.Shards, cfg.LeaseTTL, log)
 		want = s.balance.Want
 	}
 	s.leases, err = lease.NewManager(lease.Config{Client: rc, Keys: s.keys, Shards: cfg.Shards,
@@ -207,6 +221,7 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 		s.closeRedis()
 		return nil, err
 	}
+	s.webhook = s.metrics.InstrumentWebhook(s.ingest)
 	s.http = &http.Server{Handler: s.routes(), MaxHeaderBytes: MaxHeaderBytes, ErrorLog: zap.NewStdLog(log.Zap())}
 	if s.opsListener != nil {
 		s.opsHTTP = &http.Server{Handler: s.opsRoutes(http.NewServeMux()), MaxHeaderBytes: MaxHeaderBytes,
@@ -215,6 +230,9 @@ func New(cfg config.Config, out io.Writer) (*Server, error) {
 	s.SetHTTPTimeouts(DefaultHTTPTimeouts())
 	return s, nil
 }
+
+// Journal is the instance's event journal (the benchmark flushes it).
+func (s *Server) Journal() *journal.Journal { return s.journal }
 
 // closeRedis closes the Redis clients (the journal's when it is its own).
 func (s *Server) closeRedis() {
@@ -338,7 +356,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if err := s.registry.Register(ctx); err != nil {
 		s.shutdownHTTP()
-		if errors.Is(err, lease.ErrDuplicateInstance) {
+		if errors.Is(err, membership.ErrDuplicateInstance) {
 			return fmt.Errorf("INSTANCE_ID: %w", err)
 		}
 		if perr := redisx.PermanentError(&s.cfg, err); perr != nil {
@@ -357,11 +375,13 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = f(bg) }()
 	}
-	run(s.journal.Run)
+	if !s.opts.NoJournal {
+		run(s.journal.Run)
+	}
 	run(s.debug.Run)
 	takenOver := make(chan error, 1)
 	run(func(ctx context.Context) error {
-		if err := s.registry.Run(ctx); errors.Is(err, lease.ErrInstanceTakenOver) {
+		if err := s.registry.Run(ctx); errors.Is(err, membership.ErrInstanceTakenOver) {
 			takenOver <- err
 		}
 		return nil

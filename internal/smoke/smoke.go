@@ -19,9 +19,10 @@ import (
 	"sync"
 	"time"
 
+	_ "github.com/dispatcher-bot/dispatcher" // fills in internal/seam
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
-	"github.com/dispatcher-bot/dispatcher/internal/server"
+	"github.com/dispatcher-bot/dispatcher/internal/seam"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
@@ -104,7 +105,7 @@ func Run(ctx context.Context, out io.Writer) error {
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.LogFormat = "json"
 	logs := &logBuffer{}
-	srv, err := server.New(cfg, logs)
+	srv, err := seam.NewReference(cfg, logs) // dispatcher.New with the reference bot
 	if err != nil {
 		return err
 	}

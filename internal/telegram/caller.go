@@ -12,6 +12,7 @@ import (
 
 	ta "github.com/mymmrac/telego/telegoapi"
 
+	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
@@ -36,6 +37,11 @@ const maxBody = 8 << 20
 // Call implements telegoapi.Caller.
 func (c *caller) Call(ctx context.Context, url string, data *ta.RequestData) (*ta.Response, error) {
 	method := url[strings.LastIndexByte(url, '/')+1:]
+	// under the public API's dispatch context: refused at once, nothing
+	// sent, once this instance no longer holds the update's shard
+	if err := lease.CheckGate(ctx); err != nil {
+		return nil, err
+	}
 	body := data.BodyRaw
 	if body == nil && data.BodyStream != nil {
 		b, err := io.ReadAll(data.BodyStream)

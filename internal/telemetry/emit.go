@@ -58,6 +58,9 @@ func (l *Logger) on(lvl zapcore.Level) bool { return l.level.Enabled(lvl) }
 // secrets removed first, then shortened to MaxUserText runes.
 func (l *Logger) text(s string) string { return Shorten(l.red.String(s)) }
 
+// Text is s as events carry a text field: secrets redacted, shortened.
+func (l *Logger) Text(s string) string { return l.text(s) }
+
 func (l *Logger) errText(err error) string {
 	if err == nil {
 		return ""

@@ -5,8 +5,10 @@
 // (events.go), the json and kv (logfmt) encoders, the Sink that every event
 // about an update is handed to (sink.go: the event journal, package
 // journal, is one), the reading side of the journal as interfaces
-// (journal_api.go), the runtime debug flag (debug.go) and the rendering of a
-// chain for `dispatcher trace` (trace.go).
+// (journal_api.go) and the rendering of a chain for `dispatcher trace`
+// (trace.go). Nothing here keeps state in Redis: the journal is package
+// journal, the shared debug flag package debugflag (this package only
+// switches the Logger's level, SetDebug).
 //
 // Guarantees:
 //   - one line per event; every line has ts (RFC 3339, UTC, milliseconds),

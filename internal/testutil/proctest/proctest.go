@@ -61,6 +61,39 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
+var (
+	buildsMu sync.Mutex
+	builds   = map[string]string{} // package → binary
+)
+
+// BuildPackage builds the main package pkg of this module ("./examples/
+// counter") once per test binary and returns the binary's path: a bot of
+// the public API, run by a Cluster whose Bin is that path.
+func BuildPackage(t testing.TB, pkg string) string {
+	t.Helper()
+	buildsMu.Lock()
+	defer buildsMu.Unlock()
+	if bin, ok := builds[pkg]; ok {
+		return bin
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "dispatcher-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	builds[pkg] = bin
+	return bin
+}
+
 func moduleRoot() (string, error) {
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Dir(file)
@@ -106,6 +139,8 @@ type Instance struct {
 	Addr string
 	Env  map[string]string
 	cmd  *exec.Cmd
+	bin  string
+	args []string
 	done chan struct{}
 	exit int
 
@@ -118,8 +153,13 @@ type Instance struct {
 
 // Cluster is a set of instances sharing one Redis and one fake Bot API.
 type Cluster struct {
-	t         testing.TB
-	BaseEnv   map[string]string
+	t       testing.TB
+	BaseEnv map[string]string
+	// Bin and Args are the program an instance runs: by default the
+	// dispatcher binary with "serve"; with Bin set, Bin with Args (a bot
+	// built by BuildPackage).
+	Bin       string
+	Args      []string
 	mu        sync.Mutex
 	instances []*Instance
 }
@@ -148,7 +188,7 @@ func (c *Cluster) Start(id string, extra map[string]string) *Instance {
 	if env["LOG_FORMAT"] == "" {
 		env["LOG_FORMAT"] = "json"
 	}
-	in := &Instance{t: c.t, ID: id, Env: env, changed: make(chan struct{})}
+	in := &Instance{t: c.t, ID: id, Env: env, changed: make(chan struct{}), bin: c.Bin, args: c.Args}
 	in.start()
 	in.Addr = in.boundAddr(StartTimeout)
 	c.mu.Lock()
@@ -210,7 +250,11 @@ func (c *Cluster) Lines() []Line {
 
 func (in *Instance) start() {
 	in.t.Helper()
-	cmd := exec.Command(Binary(in.t), "serve")
+	bin, args := in.bin, in.args
+	if bin == "" {
+		bin, args = Binary(in.t), []string{"serve"}
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = os.Environ()
 	for k, v := range in.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)

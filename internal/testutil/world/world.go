@@ -236,6 +236,14 @@ func EditedMessage(updateID, chat int64) []byte {
 		updateID, updateID, chat, chat))
 }
 
+// TextMessage is a text message (no entities: a command is not marked
+// as one) in a private chat.
+func TextMessage(updateID, chat int64, text string) []byte {
+	return []byte(fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"date":1764300000,"text":%q,`+
+		`"chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"T"}}}`,
+		updateID, updateID, text, chat, chat))
+}
+
 // StartMessage is a /start command in a private chat.
 func StartMessage(updateID, chat int64) []byte {
 	return []byte(fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"date":1764300000,"text":"/start",`+

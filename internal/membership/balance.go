@@ -1,4 +1,4 @@
-package lease
+package membership
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
@@ -71,7 +72,7 @@ type Balancer struct {
 
 	mu      sync.Mutex
 	live    []string // last view, sorted; always holds this instance
-	status  func() map[int]ShardStatus
+	status  func() map[int]lease.ShardStatus
 	wake    func() // makes the Manager's PASSIVE shard loops try at once
 	failing bool
 }
@@ -89,32 +90,21 @@ func NewBalancer(c redis.UniversalClient, ks keys.Space, id string, shards int, 
 // its membership (TTL/10), how long an entry lives without refresh (TTL/2)
 // and the bound of one Redis call (min(TTL/6, 2s)).
 func BalanceTimings(ttl time.Duration) (every, life, timeout time.Duration) {
-	return ttl / 10, ttl / 2, min(ttl/6, maxCallTimeout)
+	return ttl / 10, ttl / 2, min(ttl/6, lease.MaxCallTimeout)
 }
 
 // Track attaches the Manager whose Want this balancer is: it reads the
 // shards the Manager holds, and wakes the Manager's PASSIVE shard loops
 // when its quota grows, so that they try at once rather than at their next
 // retry.
-func (b *Balancer) Track(m *Manager) {
-	b.track(m.Status, m.wakeAll)
+func (b *Balancer) Track(m *lease.Manager) {
+	b.track(m.Status, m.WakeAll)
 }
 
-func (b *Balancer) track(status func() map[int]ShardStatus, wake func()) {
+func (b *Balancer) track(status func() map[int]lease.ShardStatus, wake func()) {
 	b.mu.Lock()
 	b.status, b.wake = status, wake
 	b.mu.Unlock()
-}
-
-// wakeAll makes every shard loop waiting to retry try at once, as a
-// published release does.
-func (m *Manager) wakeAll() {
-	for _, s := range m.shards {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // Live returns the live instances as last seen, sorted by id.
@@ -195,7 +185,7 @@ func (b *Balancer) Run(ctx context.Context) error {
 // records the view.
 func (b *Balancer) beat(ctx context.Context, life time.Duration) error {
 	var ids []string
-	err := bounded(ctx, b.timeout, func(ctx context.Context) error {
+	err := lease.Bounded(ctx, b.timeout, func(ctx context.Context) error {
 		var err error
 		ids, err = membersScript.Run(ctx, b.c, []string{b.ks.Members()}, b.id, life.Milliseconds()).StringSlice()
 		return err

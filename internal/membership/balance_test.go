@@ -1,4 +1,4 @@
-package lease
+package membership
 
 import (
 	"context"
@@ -11,19 +11,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
 // statusOf builds a Manager status holding the given shards.
-func statusOf(shards int, held ...int) func() map[int]ShardStatus {
-	return func() map[int]ShardStatus {
-		st := map[int]ShardStatus{}
+func statusOf(shards int, held ...int) func() map[int]lease.ShardStatus {
+	return func() map[int]lease.ShardStatus {
+		st := map[int]lease.ShardStatus{}
 		for n := 0; n < shards; n++ {
-			st[n] = ShardStatus{Role: telemetry.RolePassive}
+			st[n] = lease.ShardStatus{Role: telemetry.RolePassive}
 		}
 		for _, n := range held {
-			st[n] = ShardStatus{Role: telemetry.RoleActive, Token: int64(100 + n)}
+			st[n] = lease.ShardStatus{Role: telemetry.RoleActive, Token: int64(100 + n)}
 		}
 		return st
 	}
@@ -131,7 +132,7 @@ func newBalanced(t *testing.T, id string, ks keys.Space, shards int, ttl time.Du
 	t.Helper()
 	c := dial(t, redistest.URL(t))
 	b := NewBalancer(c, ks, id, shards, ttl, telemetry.Nop())
-	n := newNode(t, id, c, ks, Config{TTL: ttl, Shards: shards, Want: b.Want})
+	n := newNode(t, id, c, ks, lease.Config{TTL: ttl, Shards: shards, Want: b.Want})
 	b.Track(n.m)
 	require.NoError(t, b.Join(context.Background()))
 	stop := runBalancer(t, b)

@@ -1,4 +1,4 @@
-package telemetry
+package debugflag
 
 import (
 	"context"
@@ -12,12 +12,13 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
 // runFlag starts f.Run and stops it at cleanup.
-func runFlag(t *testing.T, f *DebugFlag) {
+func runFlag(t *testing.T, f *Flag) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -34,16 +35,16 @@ func TestDebugFlagFollowedByEveryInstance(t *testing.T) {
 	c, ns := redistest.Client(t)
 	ks := keys.New(ns)
 	type node struct {
-		log *Logger
+		log *telemetry.Logger
 		out *logtest.Buffer
 	}
 	var nodes []node
 	for _, name := range []string{"node-a", "node-b"} {
-		l, out := newTestLogger(t, FormatKV, func(o *Options) { o.Instance = name })
-		runFlag(t, NewDebugFlag(c, ks, l))
+		l, out := newTestLogger(t, name)
+		runFlag(t, New(c, ks, l))
 		nodes = append(nodes, node{l, out})
 	}
-	admin := NewDebugFlag(c, ks, nil) // the /debug panel's side: sets only
+	admin := New(c, ks, nil) // the /debug panel's side: sets only
 	ctx := context.Background()
 	all := func(lvl zapcore.Level) func() bool {
 		return func() bool {
@@ -57,7 +58,7 @@ func TestDebugFlagFollowedByEveryInstance(t *testing.T) {
 	}
 
 	_, err := admin.EnableDebug(ctx, 0)
-	require.ErrorIs(t, err, ErrDebugDuration)
+	require.ErrorIs(t, err, telemetry.ErrDebugDuration)
 
 	// on, then expiry
 	const period = 1500 * time.Millisecond
@@ -99,8 +100,8 @@ func TestDebugFlagFollowedByEveryInstance(t *testing.T) {
 // TestDebugFlagRedisDown: while Redis does not answer, the level stays and
 // REDIS_ERROR is logged once a minute at most.
 func TestDebugFlagRedisDown(t *testing.T) {
-	l, out := newTestLogger(t, FormatKV)
-	f := NewDebugFlag(redistest.DeadClient(t), keys.New("t"), l)
+	l, out := newTestLogger(t, "node-a")
+	f := New(redistest.DeadClient(t), keys.New("t"), l)
 	f.interval = 5 * time.Millisecond
 	var checks atomic.Int64
 	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -114,7 +115,7 @@ func TestDebugFlagRedisDown(t *testing.T) {
 
 func TestDebugFlagRunNeedsLogger(t *testing.T) {
 	_, c := redistest.Mini(t)
-	require.Error(t, NewDebugFlag(c, keys.New("t"), nil).Run(context.Background()))
+	require.Error(t, New(c, keys.New("t"), nil).Run(context.Background()))
 }
 
 // waitFor polls cond every 10 ms until it holds or the deadline passes.
@@ -127,4 +128,12 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond) // poll interval, bounded by the deadline above
 	}
+}
+
+func newTestLogger(t testing.TB, instance string) (*telemetry.Logger, *logtest.Buffer) {
+	t.Helper()
+	buf := &logtest.Buffer{}
+	l, err := telemetry.New(telemetry.Options{Format: telemetry.FormatKV, Level: zapcore.InfoLevel, Instance: instance, Output: buf})
+	require.NoError(t, err)
+	return l, buf
 }

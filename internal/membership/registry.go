@@ -1,4 +1,4 @@
-package lease
+package membership
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
@@ -96,7 +97,7 @@ func NewRegistry(c redis.UniversalClient, ks keys.Space, id string, ttl time.Dur
 	return &Registry{
 		c: c, ks: ks, id: id, ttl: ttl,
 		every:   ttl / 3,
-		timeout: min(ttl/6, maxCallTimeout),
+		timeout: min(ttl/6, lease.MaxCallTimeout),
 		info:    info, log: log,
 		nonce: nonce(),
 	}
@@ -203,7 +204,7 @@ func (r *Registry) claim(ctx context.Context, stale string) (bool, string, error
 		return false, "", err
 	}
 	var v []any
-	err = bounded(ctx, r.timeout, func(ctx context.Context) error {
+	err = lease.Bounded(ctx, r.timeout, func(ctx context.Context) error {
 		var err error
 		v, err = registerScript.Run(ctx, r.c, []string{r.ks.Instance(r.id)}, r.nonce, beat, info, r.ttl.Milliseconds(), stale).Slice()
 		return err
@@ -224,7 +225,7 @@ func (r *Registry) beat(ctx context.Context) error {
 		return err
 	}
 	var n int64
-	err = bounded(ctx, r.timeout, func(ctx context.Context) error {
+	err = lease.Bounded(ctx, r.timeout, func(ctx context.Context) error {
 		var err error
 		n, err = heartbeatScript.Run(ctx, r.c, []string{r.ks.Instance(r.id)}, r.nonce, beat, info, r.ttl.Milliseconds()).Int64()
 		return err
@@ -240,7 +241,7 @@ func (r *Registry) beat(ctx context.Context) error {
 }
 
 func (r *Registry) deregister() {
-	err := bounded(context.Background(), r.timeout, func(ctx context.Context) error {
+	err := lease.Bounded(context.Background(), r.timeout, func(ctx context.Context) error {
 		return deregisterScript.Run(ctx, r.c, []string{r.ks.Instance(r.id)}, r.nonce).Err()
 	})
 	if err != nil {
@@ -293,4 +294,27 @@ func ListInstances(ctx context.Context, c redis.UniversalClient, ks keys.Space) 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// intAt returns element i of a script reply as an integer.
+func intAt(v []any, i int) (int64, error) {
+	if i >= len(v) {
+		return 0, fmt.Errorf("%w: %d elements, want index %d", errBadReply, len(v), i)
+	}
+	switch x := v[i].(type) {
+	case int64:
+		return x, nil
+	case string:
+		if x == "" {
+			return 0, nil
+		}
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%w: element %d: %w", errBadReply, i, err)
+		}
+		return n, nil
+	case nil:
+		return 0, nil
+	}
+	return 0, fmt.Errorf("%w: element %d is %T", errBadReply, i, v[i])
 }

@@ -1,4 +1,8 @@
-package telemetry
+// Package debugflag is the runtime debug level every instance of a
+// namespace shares: one Redis key that expires when debug mode ends. It is
+// the Redis-backed half of debug mode; package telemetry, which switches
+// the Logger's level, has no Redis in it.
+package debugflag
 
 import (
 	"context"
@@ -8,16 +12,22 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
+
+// timeLayout is how the key's value (when debug mode ends, for people
+// reading Redis) is written.
+const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
 
 // DebugPoll is how often every instance reads the shared debug flag; an
 // instance follows a change within DebugPoll plus one Redis round trip
 // (well under the 2 s the contract asks).
 const DebugPoll = 500 * time.Millisecond
 
-// DebugFlag is the runtime debug level shared by every instance: a key
+// Flag is the runtime debug level shared by every instance: a key
 // (keys.Space.DebugUntil) that expires when debug mode ends. EnableDebug
 // sets it (the /debug panel does); Run, which every instance runs, reads it
 // every DebugPoll and switches its Logger to debug while the key exists and
@@ -27,10 +37,10 @@ const DebugPoll = 500 * time.Millisecond
 // The expiry is Redis' (PTTL), not the instances' clocks, so instances
 // agree on when debug mode ends. While Redis does not answer an instance
 // keeps its current level and logs REDIS_ERROR at most once a minute.
-type DebugFlag struct {
+type Flag struct {
 	c   redis.UniversalClient
 	key string
-	log *Logger
+	log *telemetry.Logger
 	now func() time.Time
 
 	// used by the Run goroutine only
@@ -39,43 +49,43 @@ type DebugFlag struct {
 	interval time.Duration
 }
 
-var _ DebugSetter = (*DebugFlag)(nil)
+var _ telemetry.DebugSetter = (*Flag)(nil)
 
-// NewDebugFlag returns the debug flag of the key space ks. log is the Logger
-// Run switches; it may be nil for a DebugFlag that only sets the flag.
-func NewDebugFlag(c redis.UniversalClient, ks keys.Space, log *Logger) *DebugFlag {
-	return &DebugFlag{c: c, key: ks.DebugUntil(), log: log, now: time.Now, interval: DebugPoll}
+// New returns the debug flag of the key space ks. log is the Logger
+// Run switches; it may be nil for a Flag that only sets the flag.
+func New(c redis.UniversalClient, ks keys.Space, log *telemetry.Logger) *Flag {
+	return &Flag{c: c, key: ks.DebugUntil(), log: log, now: time.Now, interval: DebugPoll}
 }
 
 // EnableDebug sets the flag so that every instance logs at debug level for
 // d; it returns when debug mode ends (by this host's clock). Enabling again
 // extends or shortens the period.
-func (f *DebugFlag) EnableDebug(ctx context.Context, d time.Duration) (time.Time, error) {
+func (f *Flag) EnableDebug(ctx context.Context, d time.Duration) (time.Time, error) {
 	if d <= 0 {
-		return time.Time{}, fmt.Errorf("%w: %s", ErrDebugDuration, d)
+		return time.Time{}, fmt.Errorf("%w: %s", telemetry.ErrDebugDuration, d)
 	}
 	until := f.now().Add(d).UTC()
-	if err := f.c.Set(ctx, f.key, until.Format(tsLayout), d).Err(); err != nil {
-		return time.Time{}, fmt.Errorf("telemetry: enable debug: %w", err)
+	if err := f.c.Set(ctx, f.key, until.Format(timeLayout), d).Err(); err != nil {
+		return time.Time{}, fmt.Errorf("debugflag: enable debug: %w", err)
 	}
 	return until, nil
 }
 
 // DisableDebug removes the flag: every instance returns to its configured
 // level within DebugPoll.
-func (f *DebugFlag) DisableDebug(ctx context.Context) error {
+func (f *Flag) DisableDebug(ctx context.Context) error {
 	if err := f.c.Del(ctx, f.key).Err(); err != nil {
-		return fmt.Errorf("telemetry: disable debug: %w", err)
+		return fmt.Errorf("debugflag: disable debug: %w", err)
 	}
 	return nil
 }
 
 // Until reports whether debug mode is on and until when (zero when the flag
 // has no expiry).
-func (f *DebugFlag) Until(ctx context.Context) (time.Time, bool, error) {
+func (f *Flag) Until(ctx context.Context) (time.Time, bool, error) {
 	ttl, err := f.c.PTTL(ctx, f.key).Result()
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("telemetry: read debug flag: %w", err)
+		return time.Time{}, false, fmt.Errorf("debugflag: read debug flag: %w", err)
 	}
 	switch {
 	case ttl == -2: // no key (go-redis returns -2 and -1 as they are)
@@ -88,9 +98,9 @@ func (f *DebugFlag) Until(ctx context.Context) (time.Time, bool, error) {
 
 // Run follows the flag until ctx is done: it reads it at once, then every
 // DebugPoll. It returns nil when ctx is done, leaving the level as it is.
-func (f *DebugFlag) Run(ctx context.Context) error {
+func (f *Flag) Run(ctx context.Context) error {
 	if f.log == nil {
-		return errors.New("telemetry: DebugFlag.Run needs a Logger")
+		return errors.New("debugflag: Run needs a Logger")
 	}
 	t := time.NewTicker(f.interval)
 	defer t.Stop()
@@ -104,7 +114,7 @@ func (f *DebugFlag) Run(ctx context.Context) error {
 	}
 }
 
-func (f *DebugFlag) check(ctx context.Context) {
+func (f *Flag) check(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, f.interval)
 	until, on, err := f.Until(cctx)
 	cancel()
@@ -114,8 +124,8 @@ func (f *DebugFlag) check(ctx context.Context) {
 		}
 		if now := f.now(); f.lastErr.IsZero() || now.Sub(f.lastErr) >= time.Minute {
 			f.lastErr = now
-			f.log.Service(warn, EvRedisError, "cannot read the debug flag; keeping the current level",
-				zap.String(FReasonCode, string(ReasonRedisUnavailable)), zap.String(FError, f.log.text(err.Error())))
+			f.log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "cannot read the debug flag; keeping the current level",
+				zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)), zap.String(telemetry.FError, f.log.Text(err.Error())))
 		}
 		return
 	}
