@@ -25,7 +25,6 @@ func counterWorld(t *testing.T) *world.World {
 	return e
 }
 
-
 // sentTo returns the texts the bot sent to chat (sendMessage) and answered
 // (answerCallbackQuery, for every chat), in the order the fake got them.
 func sentTo(bot *fakebot.Server, chat int64) []string {

@@ -226,7 +226,6 @@ func (g *grammyWorld) send(d *world.Driver, id int64, body []byte) string {
 	return d.Accepted()[id]
 }
 
-
 // TestGrammyBotBehindThreeInstances runs a real grammY bot (from npm) as
 // the upstream of each of three dispatcher processes on one redis-server,
 // and checks forward mode end to end: the inline menu and its callbacks

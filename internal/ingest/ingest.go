@@ -72,6 +72,13 @@ type Handler struct {
 	cfg      Config
 	secret   []byte
 	stopping atomic.Bool
+	held     atomic.Pointer[hold] // set by Hold, cleared by Open
+}
+
+// hold is why requests are refused before Open.
+type hold struct {
+	reason telemetry.Reason
+	text   string
 }
 
 // New returns the webhook handler.
@@ -81,6 +88,19 @@ func New(cfg Config) *Handler {
 
 // Stop makes every later request answer 503 (shutdown: stop intake).
 func (h *Handler) Stop() { h.stopping.Store(true) }
+
+// Hold makes every request answer 503 with reason (text goes to the log)
+// until Open: an instance holds its webhook until Redis answers
+// (REDIS_UNAVAILABLE) and its start checks (the deployment's mode, the
+// shard count, the registration) passed (STARTING), so that nothing it
+// appends can sway them, and an instance they refuse has taken nothing.
+// Telegram resends.
+func (h *Handler) Hold(reason telemetry.Reason, text string) {
+	h.held.Store(&hold{reason: reason, text: text})
+}
+
+// Open ends Hold.
+func (h *Handler) Open() { h.held.Store(nil) }
 
 func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, status int, reason telemetry.Reason, text string) {
 	h.cfg.Log.WebhookRejected(ctx, reason, status, text)
@@ -202,6 +222,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.stopping.Load() {
 		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonShuttingDown, "shutting down")
+		return
+	}
+	if held := h.held.Load(); held != nil {
+		h.reject(ctx, w, http.StatusServiceUnavailable, held.reason, held.text)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))

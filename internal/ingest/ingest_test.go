@@ -296,3 +296,20 @@ func TestServiceUnavailableBodyIsTheReasonCodeOnly(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Equal(t, "SHUTTING_DOWN\n", body)
 }
+
+// TestHeldWebhookRefusesWithTheHoldsReason: Hold answers 503 with its
+// reason code and appends nothing; Open serves again.
+func TestHeldWebhookRefusesWithTheHoldsReason(t *testing.T) {
+	_, c := redistest.Mini(t)
+	f := newFixture(t, c, "tgd", 100)
+	f.h.Hold(telemetry.ReasonStarting, "starting")
+	code, body := f.post(t, startUpdate(1), nil)
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Equal(t, "STARTING\n", body)
+	require.Contains(t, f.logs.String(), `"reason_code":"STARTING"`)
+	require.Zero(t, f.streamLen(t))
+	f.h.Open()
+	code, _ = f.post(t, startUpdate(1), nil)
+	require.Equal(t, http.StatusOK, code)
+	require.EqualValues(t, 1, f.streamLen(t))
+}

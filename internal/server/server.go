@@ -155,6 +155,7 @@ func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 		DedupeWindow: cfg.DedupeWindow, WaitReplicas: cfg.RedisWaitReplicas, WaitTimeout: cfg.RedisWaitTimeout, Log: log})
 	s.ingest = ingest.New(ingest.Config{Queue: s.queue, Log: log, Metrics: s.metrics,
 		Secret: cfg.WebhookSecret, Instance: cfg.InstanceID})
+	s.ingest.Hold(telemetry.ReasonRedisUnavailable, "Redis has not answered since the start") // until Run's start checks passed
 
 	var faults Faults
 	spec := os.Getenv("DISPATCHER_FAULTS")
@@ -332,7 +333,8 @@ func (s *Server) Run(ctx context.Context) error {
 		go func() { httpErr <- s.opsHTTP.Serve(s.opsListener) }()
 	}
 
-	// Until Redis answers, /readyz says 503 and the webhook answers 503.
+	// Until Redis answers, /readyz says 503; until the start checks below
+	// passed, the webhook answers 503 STARTING.
 	if err := s.waitRedis(ctx); err != nil {
 		s.shutdownHTTP()
 		if errors.Is(err, config.ErrInvalid) {
@@ -340,6 +342,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil // cancelled before Redis ever answered: a clean stop
 	}
+	s.ingest.Hold(telemetry.ReasonStarting, "starting: the start checks have not passed yet")
 	if err := s.checkDeployment(ctx); err != nil { // before checkShards: see internal/deployment
 		s.shutdownHTTP()
 		if ctx.Err() != nil {
@@ -367,6 +370,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	s.ingest.Open()
 
 	// background components, each stopped by cancelling its context
 	bg, stopBG := context.WithCancel(context.Background())

@@ -112,6 +112,9 @@ const (
 	// ReasonShuttingDown is logged for a webhook request that arrives while
 	// the instance drains (answered 503).
 	ReasonShuttingDown Reason = "SHUTTING_DOWN"
+	// ReasonStarting is logged for a webhook request that arrives before
+	// the instance's start checks passed (answered 503).
+	ReasonStarting Reason = "STARTING"
 	// ReasonHandlerAbandoned is logged (DISPATCH_ABANDONED) for a handler
 	// that had not returned AbandonAfter past its deadline, or
 	// LeaseEndGrace past the end of the lease: the worker stops waiting.

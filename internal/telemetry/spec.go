@@ -211,6 +211,7 @@ var reasons = []ReasonSpec{
 	{ReasonMaxDeliveries, DomainQueue, "the update failed MAX_DELIVERIES times and was dead-lettered"},
 	{ReasonMethodNotAllowed, DomainWebhook, "webhook request with a method other than POST (405)"},
 	{ReasonShuttingDown, DomainWebhook, "webhook request while the instance drains (503)"},
+	{ReasonStarting, DomainWebhook, "webhook request before the instance's start checks passed (503)"},
 	{ReasonHandlerAbandoned, DomainQueue, "a handler still ran past the bound after its context ended; the worker stopped waiting for it (DISPATCH_ABANDONED)"},
 	{ReasonReplicasUnavailable, DomainWebhook, "the update was appended and will be dispatched, but fewer than REDIS_WAIT_REPLICAS replicas acknowledged it within REDIS_WAIT_TIMEOUT: 503 so that Telegram resends (the resend is a DUPLICATE_UPDATE)"},
 	{ReasonUnsupportedPayload, DomainQueue, "parts of an update telego cannot decode (a value newer than telego, such as a new reaction type); dispatched without them, ends in DISPATCH_OK, never retried for it"},
@@ -241,7 +242,7 @@ func DomainOf(r Reason) Domain {
 		ReasonHandlerAbandoned:
 		return DomainQueue
 	case ReasonUnauthorized, ReasonBadPayload, ReasonPayloadTooLarge, ReasonBacklogFull,
-		ReasonMethodNotAllowed, ReasonShuttingDown, ReasonReplicasUnavailable:
+		ReasonMethodNotAllowed, ReasonShuttingDown, ReasonStarting, ReasonReplicasUnavailable:
 		return DomainWebhook
 	}
 	return DomainUX
