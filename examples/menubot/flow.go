@@ -9,7 +9,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/fsm"
 	"github.com/dispatcher-bot/dispatcher/internal/router"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 )
 
 // onStart resets the user to MAIN_MENU, whatever the state, and sends the

@@ -10,7 +10,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/fsm"
 	"github.com/dispatcher-bot/dispatcher/internal/router"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 )
 
 // errCatalogMiss is a state that names a category, model or parameter the

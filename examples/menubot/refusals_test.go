@@ -10,7 +10,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/router"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 )
 
 func TestStaleButtonIsStateMismatch(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 )
 
 func TestDebugPanelForAdmins(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 )
 
 func testBot(t *testing.T) *Bot {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/router"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 )
 
 var (
