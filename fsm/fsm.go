@@ -96,9 +96,29 @@ func (e *StaleError) Is(target error) bool { return target == ErrStale }
 // Store reads and writes states. It is safe for concurrent use.
 type Store struct{ s *ifsm.Store }
 
+// Option changes a Store made by New.
+type Option func(*options)
+
+type options struct{ now func() time.Time }
+
+// WithClock makes the store read the time from now (default time.Now):
+// revisions are made from it (milliseconds), so a test with a fixed clock
+// gets known revisions.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
 // New returns a store on client whose states live ttl after their last
 // write (<= 0: DefaultTTL). It never closes client.
-func New(client redis.Cmdable, ttl time.Duration) *Store { return &Store{s: ifsm.New(client, ttl)} }
+func New(client redis.Cmdable, ttl time.Duration, opts ...Option) *Store {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	var io []ifsm.Option
+	if o.now != nil {
+		io = append(io, ifsm.WithClock(o.now))
+	}
+	return &Store{s: ifsm.New(client, ttl, io...)}
+}
 
 // Get returns the state of userID in chatID (the zero State when none).
 func (s *Store) Get(ctx context.Context, chatID, userID int64) (State, error) {

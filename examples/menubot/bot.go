@@ -1,125 +1,83 @@
-package bot
+package menubot
 
 import (
-	"context"
-	"errors"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/dispatcher-bot/dispatcher/internal/fsm"
-	"github.com/dispatcher-bot/dispatcher/internal/metrics"
-	"github.com/dispatcher-bot/dispatcher/internal/router"
-	"github.com/dispatcher-bot/dispatcher/internal/telegram"
-	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher"
 	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
-	"github.com/dispatcher-bot/dispatcher/internal/update"
+	"github.com/dispatcher-bot/dispatcher/fsm"
 )
 
-// Config configures a Bot.
-type Config struct {
-	// Client is the Redis client for FSM states and jobs (never closed here).
-	Client redis.Cmdable
-	// Telegram is the Bot API client.
-	Telegram *telegram.Client
-	// Log receives every event.
-	Log *telemetry.Logger
-	// Metrics; nil uses a private registry.
-	Metrics *metrics.Metrics
+// Options configure a Bot.
+type Options struct {
 	// Catalog of categories and models; nil uses DefaultCatalog().
 	Catalog *Catalog
-	// Admins reports whether a user may use /debug (ADMIN_IDS); nil: nobody.
-	Admins func(userID int64) bool
-	// SilenceGuard (SILENCE_GUARD) answers callbacks a handler forgot.
-	SilenceGuard bool
-	// Journal serves "Last CID" and /debug USER_ID; nil: not available.
-	Journal telemetry.JournalReader
-	// Debug serves "Debug 30 min"; nil: not available.
-	Debug telemetry.DebugSetter
-	// FSMTTL is how long a user's state lives (default 24 h).
-	FSMTTL time.Duration
-	// Username is the bot's username (from getMe): in groups the bot takes
-	// only commands addressed to it (/start@username) and replies to its
-	// messages, and ignores other bots' commands everywhere; empty: it
-	// cannot tell, and takes every command.
-	Username string
-	// Now is the clock (default time.Now).
+	// Now is the clock of the jobs' created_at (default time.Now).
 	Now func() time.Time
-	// WrapRoutes, when set, wraps every route's handler (router.Options.Wrap).
-	WrapRoutes func(router.HandlerFunc) router.HandlerFunc
+	// Store is the FSM store; nil uses the instance's (Context.FSM), which
+	// also counts jobs refused at the stream's cap.
+	Store *fsm.Store
 }
 
-// ErrConfig is returned by New for a Config without a required field.
-var ErrConfig = errors.New("bot: Client, Telegram and Log are required")
-
-// Bot is the reference bot. Handle is its entry point (worker.Handler).
+// Bot is the reference bot: a dispatcher.Handler (its Router).
 type Bot struct {
-	r       *router.Router
-	store   *fsm.Store
-	cat     *Catalog
-	log     *telemetry.Logger
-	tg      *telegram.Client
-	journal telemetry.JournalReader
-	debug   telemetry.DebugSetter
-	now     func() time.Time
-	metrics *metrics.Metrics // nil: not counted
+	r     *dispatcher.Router
+	cat   *Catalog
+	now   func() time.Time
+	store *fsm.Store // nil: the instance's
 }
 
 // New returns a Bot with every route registered.
-func New(cfg Config) (*Bot, error) {
-	if cfg.Client == nil || cfg.Telegram == nil || cfg.Log == nil {
-		return nil, ErrConfig
-	}
-	if cfg.Catalog == nil {
-		cfg.Catalog = DefaultCatalog()
-	} else if err := cfg.Catalog.Validate(); err != nil {
+func New(o Options) (*Bot, error) {
+	if o.Catalog == nil {
+		o.Catalog = DefaultCatalog()
+	} else if err := o.Catalog.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	b := &Bot{
-		store: fsm.New(cfg.Client, cfg.FSMTTL, fsm.WithClock(cfg.Now)),
-		cat:   cfg.Catalog, log: cfg.Log, tg: cfg.Telegram, journal: cfg.Journal, debug: cfg.Debug, now: cfg.Now,
-		metrics: cfg.Metrics,
-	}
-	r, err := router.New(router.Options{
-		Log: cfg.Log, Telegram: cfg.Telegram, Metrics: cfg.Metrics, Admins: cfg.Admins,
-		SilenceGuard: cfg.SilenceGuard, Screens: b.store, Username: cfg.Username, Wrap: cfg.WrapRoutes,
-	})
-	if err != nil {
-		return nil, err
-	}
-	b.r = r
+	b := &Bot{r: dispatcher.NewRouter(), cat: o.Catalog, now: o.Now, store: o.Store}
 	b.routes()
 	return b, nil
 }
 
-func (b *Bot) routes() {
-	b.r.Command("start", "start", b.onStart)
-	b.r.Command("debug", "debug", b.onDebug, router.AdminOnly())
-	b.r.Callback(ui.BtnCategory, "category", b.onCategory)
-	b.r.Callback(ui.BtnModel, "model", b.onModel)
-	b.r.Callback(ui.BtnParam, "param", b.onParam)
-	b.r.Callback(ui.BtnConfirm, "confirm", b.onConfirm)
-	b.r.Callback(ui.BtnBack, "back", b.onBack)
-	b.r.Callback(ui.BtnCancel, "cancel", b.onCancel)
-	b.r.Callback(ui.BtnDebugOn30, "debug_on_30", b.onDebugOn30, router.AdminOnly())
-	b.r.Callback(ui.BtnDebugShowLastCID, "debug_show_last_cid", b.onDebugLastCID, router.AdminOnly())
-	b.r.Callback(ui.BtnDebugClose, "debug_close", b.onDebugClose, router.AdminOnly())
-	b.r.Text(ui.ParamInput, "prompt_text", b.onPromptText)
-	b.r.Fallback("fallback", b.onUnexpected)
+// FromConfig returns the Bot with the catalog of cfg's CATALOG_FILE (the
+// embedded catalog when it is empty), as `dispatcher serve` runs it.
+func FromConfig(cfg *dispatcher.Config) (*Bot, error) {
+	var cat *Catalog
+	if path, _ := cfg.Get("CATALOG_FILE"); path != "" {
+		var err error
+		if cat, err = LoadCatalog(path); err != nil {
+			return nil, err
+		}
+	}
+	return New(Options{Catalog: cat})
 }
 
-// Handle dispatches one update (see router.Router.Handle).
-func (b *Bot) Handle(ctx context.Context, u *update.Update) error { return b.r.Handle(ctx, u) }
+func (b *Bot) routes() {
+	r := b.r
+	r.Command("start", b.onStart, dispatcher.Name("start"))
+	r.Command("debug", b.onDebug, dispatcher.Name("debug"), dispatcher.AdminOnly())
+	r.Callback(ui.BtnCategory, b.onCategory, dispatcher.Name("category"))
+	r.Callback(ui.BtnModel, b.onModel, dispatcher.Name("model"))
+	r.Callback(ui.BtnParam, b.onParam, dispatcher.Name("param"))
+	r.Callback(ui.BtnConfirm, b.onConfirm, dispatcher.Name("confirm"))
+	r.Callback(ui.BtnBack, b.onBack, dispatcher.Name("back"))
+	r.Callback(ui.BtnCancel, b.onCancel, dispatcher.Name("cancel"))
+	r.Callback(ui.BtnDebugOn30, b.onDebugOn30, dispatcher.Name("debug_on_30"), dispatcher.AdminOnly())
+	r.Callback(ui.BtnDebugShowLastCID, b.onDebugLastCID, dispatcher.Name("debug_show_last_cid"), dispatcher.AdminOnly())
+	r.Callback(ui.BtnDebugClose, b.onDebugClose, dispatcher.Name("debug_close"), dispatcher.AdminOnly())
+	r.OnScreen(ui.ParamInput, b.onPromptText, dispatcher.Name("prompt_text"))
+	r.Fallback(b.onUnexpected, dispatcher.Name("fallback"))
+}
+
+// Handle dispatches one update (dispatcher.Handler).
+func (b *Bot) Handle(c *dispatcher.Context) error { return b.r.Handle(c) }
 
 // Router returns the bot's router (to add routes in tests, before the
-// first Handle).
-func (b *Bot) Router() *router.Router { return b.r }
-
-// Store returns the FSM store.
-func (b *Bot) Store() *fsm.Store { return b.store }
+// first update).
+func (b *Bot) Router() *dispatcher.Router { return b.r }
 
 // Catalog returns the catalog in use.
 func (b *Bot) Catalog() *Catalog { return b.cat }

@@ -28,4 +28,4 @@
 // Not guaranteed: a screen the user has already seen is not re-sent when
 // Telegram refuses both the edit and the new message (the failure is
 // logged as TELEGRAM_API_ERROR).
-package bot
+package menubot

@@ -5,8 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 	"github.com/dispatcher-bot/dispatcher/callback"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 )
 
 func TestTagRoundTrip(t *testing.T) {
