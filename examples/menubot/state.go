@@ -2,7 +2,6 @@ package menubot
 
 import (
 	"context"
-	"errors"
 
 	"github.com/dispatcher-bot/dispatcher"
 	"github.com/dispatcher-bot/dispatcher/callback"
@@ -179,5 +178,3 @@ func (b *Bot) replay(c *dispatcher.Context, st fsm.State) error {
 	}
 	return b.shown(c, st, v, answer)
 }
-
-var _ = errors.Is
