@@ -131,7 +131,9 @@ func (c *Context) Journal() *Journal {
 }
 
 // LastCIDs returns the last n cids of user, newest first.
-func (j *Journal) LastCIDs(userID int64, n int) ([]string, error) { return j.r.LastCIDs(j.c, userID, n) }
+func (j *Journal) LastCIDs(userID int64, n int) ([]string, error) {
+	return j.r.LastCIDs(j.c, userID, n)
+}
 
 // Chain returns the events of cid, oldest first (nil when none is kept).
 func (j *Journal) Chain(cid string) ([]JournalEvent, error) {
