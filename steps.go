@@ -161,13 +161,18 @@ func (j *Journal) NotKept(cid string, userID int64) (string, error) {
 
 // DebugUser asks the journal to keep user's next chains in full (not
 // sampled) for d, and returns until when; ok is false when the journal
-// cannot. It logs nothing.
+// cannot. A failure is logged (REDIS_ERROR, REDIS_UNAVAILABLE, with
+// target_user_id) and returned.
 func (j *Journal) DebugUser(userID int64, d time.Duration) (until time.Time, ok bool, err error) {
 	du, can := j.r.(telemetry.DebugUserSetter)
 	if !can {
 		return time.Time{}, false, nil
 	}
-	until, err = du.DebugUser(j.c, userID, d)
+	if until, err = du.DebugUser(j.c, userID, d); err != nil {
+		j.c.env.Log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "cannot put a user in the journal's debug mode",
+			zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)),
+			zap.Int64(telemetry.FTargetUserID, userID), zap.Error(err))
+	}
 	return until, true, err
 }
 
@@ -207,12 +212,3 @@ func (c *Context) HasDebugSwitch() bool { return c.env.Debug != nil }
 // DebugPanelShown logs DEBUG_PANEL_SHOWN: an admin looked at the debug
 // panel of targetUser (the admin's own id for the panel itself).
 func (c *Context) DebugPanelShown(targetUser int64) { c.env.Log.DebugPanelShown(c, targetUser) }
-
-// RedisWarning logs a REDIS_ERROR warning with reason REDIS_UNAVAILABLE
-// for a side call that failed without failing the dispatch, and the
-// fields the handler adds.
-func (c *Context) RedisWarning(msg string, err error, userID int64) {
-	c.env.Log.Service(zapcore.WarnLevel, telemetry.EvRedisError, msg,
-		zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)), zap.Int64(telemetry.FTargetUserID, userID),
-		zap.Error(err))
-}

@@ -66,7 +66,7 @@ func (b *Bot) onDebug(c *dispatcher.Context) error {
 		}
 	}
 	// the admin looks into a report: the user's next chains are kept in full
-	if b.debugUser(c, j, uid) {
+	if b.debugUser(j, uid) {
 		text = fitText(text + "\n\n" + fmt.Sprintf(textUserDebug, uid, int(debugSpan.Minutes())))
 	}
 	c.DebugPanelShown(uid)
@@ -86,7 +86,7 @@ func (b *Bot) onDebugOn30(c *dispatcher.Context) error {
 		return b.journalFailed(c, err)
 	}
 	if j := c.Journal(); j != nil {
-		b.debugUser(c, j, c.UserID())
+		b.debugUser(j, c.UserID())
 	} // the admin reproduces the problem: their chains are kept in full
 	c.Accept(ui.DebugPanel)
 	_ = c.Answer(fmt.Sprintf(textDebugOn, until.UTC().Format("15:04 UTC")))
@@ -145,16 +145,9 @@ func (b *Bot) journalFailed(c *dispatcher.Context, err error) error {
 
 // debugUser puts user in the journal's debug mode for debugSpan, when the
 // journal has one; a failure is logged and changes nothing else.
-func (b *Bot) debugUser(c *dispatcher.Context, j *dispatcher.Journal, user int64) bool {
-	_, ok, err := j.DebugUser(user, debugSpan)
-	if !ok {
-		return false
-	}
-	if err != nil {
-		c.RedisWarning("cannot put a user in the journal's debug mode", err, user)
-		return false
-	}
-	return true
+func (b *Bot) debugUser(j *dispatcher.Journal, user int64) bool {
+	_, ok, err := j.DebugUser(user, debugSpan) // a failure is logged there and changes nothing else
+	return ok && err == nil
 }
 
 // chains formats the chains of the first limit cids of user (newest
