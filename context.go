@@ -229,15 +229,39 @@ func (c *Context) Accept(next string) {
 // constants, e.g. ReasonValidationFailed) and text, and tells the user
 // text: as the callback's answer or as a reply. Only the first Accept or
 // Reject of a dispatch is logged.
-func (c *Context) Reject(reason Reason, text string) {
+//
+// Options add to the event: States the expected and actual screens of a
+// STATE_MISMATCH, Cause the error a DB_ERROR logs as its reason_text in
+// place of text (the user is still told text).
+func (c *Context) Reject(reason Reason, text string, opts ...RejectOption) {
+	var ro rejectOptions
+	for _, o := range opts {
+		o(&ro)
+	}
 	if c.rc != nil {
-		c.rc.Reject(telemetry.Reason(reason), text, "", "")
+		if ro.cause != nil {
+			c.rc.Fail(telemetry.Reason(reason), ro.cause, text)
+			return
+		}
+		c.rc.Reject(telemetry.Reason(reason), text, telemetry.ScreenID(ro.expected), telemetry.ScreenID(ro.actual))
 		return
 	}
 	if !c.first() {
 		return
 	}
-	c.env.Log.UpdateRejected(c, telemetry.Reason(reason), text)
+	logText := text
+	if ro.cause != nil {
+		logText = ro.cause.Error()
+	}
+	if ro.expected != "" || ro.actual != "" {
+		if c.CallbackQuery() != nil {
+			c.env.Log.CallbackRejected(c, telemetry.Reason(reason), logText, telemetry.ScreenID(ro.expected), telemetry.ScreenID(ro.actual))
+		} else {
+			c.env.Log.MessageRejected(c, telemetry.Reason(reason), logText, telemetry.ScreenID(ro.expected), telemetry.ScreenID(ro.actual))
+		}
+	} else {
+		c.env.Log.UpdateRejected(c, telemetry.Reason(reason), logText)
+	}
 	if c.CallbackQuery() != nil {
 		_ = c.Answer(text)
 	} else if text != "" && c.ChatID() != 0 {

@@ -111,18 +111,11 @@ func adapt(be *server.BotEnv, h Handler) worker.Handler {
 }
 
 func init() {
-	// the binary, `dispatcher smoke` and the benchmark build their
+	// the binary, `dispatcher smoke`, the benchmark and tests build their
 	// instances through New (internal/seam)
-	seam.NewReference = func(c config.Config, logs io.Writer) (seam.Instance, error) {
-		d, err := newWith(c, logs, server.Options{Bot: server.ReferenceBot})
-		if err != nil {
-			return nil, err
-		}
-		return d, nil
-	}
 	seam.New = func(c config.Config, logs io.Writer, o server.Options) (*seam.Built, error) {
 		if o.Bot == nil {
-			o.Bot = server.ReferenceBot
+			return nil, errors.New("dispatcher: seam.New needs Options.Bot")
 		}
 		d, err := newWith(c, logs, o)
 		if err != nil {
@@ -130,6 +123,7 @@ func init() {
 		}
 		return &seam.Built{Instance: d, Server: d.srv}, nil
 	}
+	seam.Adapt = func(be *server.BotEnv, h any) worker.Handler { return adapt(be, h.(Handler)) }
 }
 
 func newWith(c config.Config, logs io.Writer, so server.Options) (*Dispatcher, error) {

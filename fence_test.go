@@ -33,6 +33,7 @@ type rig struct {
 	ks    keys.Space
 	rc    *redisx.Client
 	valid atomic.Bool
+	be    *server.BotEnv
 }
 
 func newRig(t *testing.T, h Handler) *rig {
@@ -52,10 +53,15 @@ func newRig(t *testing.T, h Handler) *rig {
 	tg, err := telegram.New(telegram.Config{Token: "123456:TESTtokenTESTtokenTESTtokenTESTtok1", APIURL: api.URL, Log: log, NoLimits: true})
 	require.NoError(t, err)
 	r.valid.Store(true)
-	r.h = adapt(&server.BotEnv{Config: &cfg, Redis: rc, Keys: r.ks, Log: log, Telegram: tg,
-		Valid: func(int, int64) bool { return r.valid.Load() }}, h)
+	r.be = &server.BotEnv{Config: &cfg, Redis: rc, Keys: r.ks, Log: log, Telegram: tg,
+		Valid: func(int, int64) bool { return r.valid.Load() }}
+	r.h = adapt(r.be, h)
 	return r
 }
+
+// env is the instance's parts the rig's handler runs on (set Journal and
+// Debug before the first dispatch).
+func (r *rig) env(*testing.T) *server.BotEnv { return r.be }
 
 // dispatch runs one update under shard 0's fence with token 7, the token
 // the lease hash in Redis holds.

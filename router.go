@@ -211,3 +211,16 @@ func (r *Router) build(e *env) (*router.Router, error) {
 	r.built[e] = ir
 	return ir, nil
 }
+
+// HasCallback reports whether a Callback route takes data of action: a
+// bot's tests check every button its keyboards can show against it.
+func (r *Router) HasCallback(action string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.specs {
+		if s.kind == kindCallback && s.key == action {
+			return true
+		}
+	}
+	return false
+}

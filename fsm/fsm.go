@@ -96,9 +96,29 @@ func (e *StaleError) Is(target error) bool { return target == ErrStale }
 // Store reads and writes states. It is safe for concurrent use.
 type Store struct{ s *ifsm.Store }
 
+// Option changes a Store made by New.
+type Option func(*options)
+
+type options struct{ now func() time.Time }
+
+// WithClock makes the store read the time from now (default time.Now):
+// revisions are made from it (milliseconds), so a test with a fixed clock
+// gets known revisions.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
 // New returns a store on client whose states live ttl after their last
 // write (<= 0: DefaultTTL). It never closes client.
-func New(client redis.Cmdable, ttl time.Duration) *Store { return &Store{s: ifsm.New(client, ttl)} }
+func New(client redis.Cmdable, ttl time.Duration, opts ...Option) *Store {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	var io []ifsm.Option
+	if o.now != nil {
+		io = append(io, ifsm.WithClock(o.now))
+	}
+	return &Store{s: ifsm.New(client, ttl, io...)}
+}
 
 // Get returns the state of userID in chatID (the zero State when none).
 func (s *Store) Get(ctx context.Context, chatID, userID int64) (State, error) {
@@ -138,4 +158,48 @@ func toInternal(st State) ifsm.State {
 
 func toInternalStale(e *StaleError) *ifsm.StaleError {
 	return &ifsm.StaleError{Expected: e.Expected, Current: toInternal(e.Current)}
+}
+
+// ErrJobsFull matches a Commit refused because the jobs stream is at its
+// cap with jobs nobody has read yet: nothing was written, the state
+// neither. Retrying does not help until the consumer catches up.
+var ErrJobsFull = ifsm.ErrJobsFull
+
+// Job is an entry of the shard's jobs stream ({ns:N}:jobs), written by
+// Commit together with a transition, for a downstream worker to read
+// (XREADGROUP). Fields are name, value pairs.
+type Job struct {
+	Fields []string
+}
+
+// Commit is Set that also appends job (nil: none) to the shard's jobs
+// stream, in the same fenced script: the job is written exactly when the
+// transition is, so one confirm queues one job, and a lost
+// compare-and-set (*StaleError) or a fenced refusal (ErrNotActive) writes
+// neither. It returns the saved state and the job's stream id ("" without
+// a job). At the stream's cap, with every entry still unread, it writes
+// nothing and returns an error matching ErrJobsFull.
+func (s *Store) Commit(ctx context.Context, chatID, userID, expected int64, next State, job *Job) (State, string, error) {
+	if err := lease.CheckGate(ctx); err != nil {
+		return State{}, "", err
+	}
+	var ij *ifsm.Job
+	if job != nil {
+		ij = &ifsm.Job{Fields: job.Fields}
+	}
+	st, id, err := s.s.Commit(ctx, ifsm.Key{ChatID: chatID, UserID: userID}, expected, toInternal(next), ij)
+	var se *ifsm.StaleError
+	if errors.As(err, &se) {
+		return State{}, "", &StaleError{Expected: se.Expected, Current: fromInternal(se.Current)}
+	}
+	return fromInternal(st), id, err
+}
+
+// IsStale returns the current state carried by a *StaleError in err.
+func IsStale(err error) (State, bool) {
+	var se *StaleError
+	if errors.As(err, &se) {
+		return se.Current, true
+	}
+	return State{}, false
 }

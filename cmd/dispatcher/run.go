@@ -6,10 +6,9 @@ import (
 	"flag"
 	"io"
 
-	_ "github.com/dispatcher-bot/dispatcher" // fills in internal/seam
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/membership"
-	"github.com/dispatcher-bot/dispatcher/internal/seam"
+	"github.com/dispatcher-bot/dispatcher/internal/refbot"
 	"github.com/dispatcher-bot/dispatcher/internal/version"
 )
 
@@ -40,7 +39,7 @@ func runServe(ctx context.Context, c *call) error {
 	if len(c.args) > 0 {
 		return usageErr("serve", "serve takes no arguments, got %q", c.args[0])
 	}
-	srv, err := seam.NewReference(c.cfg, c.stdout) // dispatcher.New with the reference bot
+	srv, err := refbot.New(c.cfg, c.stdout) // dispatcher.New with examples/menubot
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,10 @@
 // Package seam lets the module's own programs (cmd/dispatcher, smoke and
-// the benchmark) build instances through the public package dispatcher
-// with parts a user cannot name: the reference bot, and raw handlers of
-// decoded updates. The public package fills these in in its init;
-// importing it is what makes them available.
+// the benchmark) and tests build instances through the public package
+// dispatcher with parts a user cannot name: raw handlers of decoded
+// updates, and a public dispatcher.Handler (the reference bot,
+// examples/menubot, wired by internal/refbot) run on an instance's parts.
+// The public package fills these in in its init; importing it is what
+// makes them available.
 package seam
 
 import (
@@ -12,6 +14,7 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/server"
+	"github.com/dispatcher-bot/dispatcher/internal/worker"
 )
 
 // Instance is a *dispatcher.Dispatcher.
@@ -27,10 +30,11 @@ type Built struct {
 	Server *server.Server
 }
 
-// NewReference builds an instance of the reference bot: dispatcher.New
-// with internal/bot.
-var NewReference func(c config.Config, logs io.Writer) (Instance, error)
-
-// New builds an instance through dispatcher.New with o's bot (nil: the
-// reference bot) and settings.
+// New builds an instance through dispatcher.New with o's bot and
+// settings; o.Bot must be set (see Adapt).
 var New func(c config.Config, logs io.Writer, o server.Options) (*Built, error)
+
+// Adapt returns the worker handler that runs h, a dispatcher.Handler, on
+// env's parts (what dispatcher.New does with its Handler). It panics for
+// an h that is not a dispatcher.Handler.
+var Adapt func(env *server.BotEnv, h any) worker.Handler

@@ -2,13 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"os"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/dispatcher-bot/dispatcher/internal/bot"
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
@@ -24,13 +24,17 @@ import (
 
 // Options choose what an instance runs (NewWith).
 type Options struct {
-	// Bot builds the handler of every update from the instance's parts;
-	// nil builds the reference bot (internal/bot).
+	// Bot builds the handler of every update from the instance's parts
+	// (required: the reference bot, examples/menubot, is wired by
+	// internal/refbot).
 	Bot func(env *BotEnv) (worker.Handler, error)
 	// NoJournal runs the instance without its event journal (events are
 	// logged, not kept): the benchmark measures what the journal costs.
 	NoJournal bool
 }
+
+// errNoBot is returned by NewWith without Options.Bot.
+var errNoBot = errors.New("server: Options.Bot is required (the reference bot: internal/refbot)")
 
 // BotEnv is what an instance gives the bot it runs: the clients, the
 // logger and the settings a handler needs. Its fields are set before
@@ -69,25 +73,10 @@ func (s *Server) newBot(faults Faults) (worker.Handler, error) {
 	env := &BotEnv{Config: &s.cfg, Redis: s.redis, Keys: s.keys, Log: s.log, Metrics: s.metrics, Telegram: tg,
 		Username: username, Admins: s.admins(), Valid: func(shard int, token int64) bool { return s.leases.Valid(shard, token) },
 		WrapRoutes: faults.WrapRoutes(), Journal: s.journal, Debug: s.debug}
-	if s.opts.Bot != nil {
-		return s.opts.Bot(env)
+	if s.opts.Bot == nil {
+		return nil, errNoBot
 	}
-	return ReferenceBot(env)
-}
-
-// ReferenceBot builds the reference menu bot (CONTRACT §6) from env, with
-// the catalog of CATALOG_FILE.
-func ReferenceBot(env *BotEnv) (worker.Handler, error) {
-	var cat *bot.Catalog
-	if env.Config.CatalogFile != "" {
-		var err error
-		if cat, err = bot.LoadCatalog(env.Config.CatalogFile); err != nil {
-			return nil, err
-		}
-	}
-	return bot.New(bot.Config{Client: env.Redis, Telegram: env.Telegram, Log: env.Log, Metrics: env.Metrics, Catalog: cat,
-		Admins: env.Admins, SilenceGuard: env.Config.SilenceGuard, Journal: env.Journal, Debug: env.Debug,
-		Username: env.Username, WrapRoutes: env.WrapRoutes})
+	return s.opts.Bot(env)
 }
 
 // insecureAdmin reports whether the webhook runs without a secret outside

@@ -91,14 +91,12 @@ type Server struct {
 	started  time.Time
 }
 
-// New builds an instance from a validated configuration; logs go to out.
-// It binds LISTEN_ADDR (so a port in use is reported at once) but starts
-// nothing else.
-func New(cfg config.Config, out io.Writer) (*Server, error) { return NewWith(cfg, out, Options{}) }
-
-// NewWith is New with the bot chosen by opts (the public API's
-// dispatcher.New): opts.Bot builds the handler every update is dispatched
-// to from the instance's parts; nil builds the reference bot.
+// NewWith builds an instance from a validated configuration running the
+// bot of opts (the public API's dispatcher.New); logs go to out. It binds
+// LISTEN_ADDR (so a port in use is reported at once) but starts nothing
+// else. opts.Bot builds the handler every update is dispatched
+// to from the instance's parts; it is required (internal/refbot.Bot is
+// the reference bot).
 func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 	if err := cfg.CheckSandbox(); err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
+	"github.com/dispatcher-bot/dispatcher/internal/refbot"
 	"github.com/dispatcher-bot/dispatcher/internal/server"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
@@ -54,7 +55,7 @@ func startWith(t *testing.T, redisURL, ns string, set func(*config.Config)) *ins
 	}
 	require.NoError(t, cfg.Validate())
 	logs := &logtest.Buffer{}
-	srv, err := server.New(cfg, logs)
+	srv, err := server.NewWith(cfg, logs, server.Options{Bot: refbot.Bot})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

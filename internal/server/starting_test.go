@@ -13,6 +13,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
+	"github.com/dispatcher-bot/dispatcher/internal/refbot"
 	"github.com/dispatcher-bot/dispatcher/internal/server"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
@@ -36,7 +37,7 @@ func TestWebhookWaitsForTheStartChecks(t *testing.T) {
 	cfg.LeaseTTL, cfg.ShutdownTimeout = 2*time.Second, 5*time.Second
 	require.NoError(t, cfg.Validate())
 	logs := &logtest.Buffer{}
-	srv, err := server.New(cfg, logs)
+	srv, err := server.NewWith(cfg, logs, server.Options{Bot: refbot.Bot})
 	require.NoError(t, err)
 
 	post := func() *httptest.ResponseRecorder {

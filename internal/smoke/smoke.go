@@ -19,10 +19,9 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/dispatcher-bot/dispatcher" // fills in internal/seam
 	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
-	"github.com/dispatcher-bot/dispatcher/internal/seam"
+	"github.com/dispatcher-bot/dispatcher/internal/refbot"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
@@ -105,7 +104,7 @@ func Run(ctx context.Context, out io.Writer) error {
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.LogFormat = "json"
 	logs := &logBuffer{}
-	srv, err := seam.NewReference(cfg, logs) // dispatcher.New with the reference bot
+	srv, err := refbot.New(cfg, logs) // dispatcher.New with examples/menubot
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package bot_test
+package menubot_test
 
 import (
 	"context"
@@ -17,16 +17,22 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dispatcher-bot/dispatcher/internal/bot"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
+	"github.com/dispatcher-bot/dispatcher/fsm"
+	"github.com/dispatcher-bot/dispatcher/internal/config"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
+	"github.com/dispatcher-bot/dispatcher/internal/redisx"
+	"github.com/dispatcher-bot/dispatcher/internal/seam"
+	"github.com/dispatcher-bot/dispatcher/internal/server"
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
 	"github.com/dispatcher-bot/dispatcher/internal/update"
+	"github.com/dispatcher-bot/dispatcher/internal/worker"
 )
 
 // event is one decoded log line.
@@ -51,13 +57,16 @@ const (
 // harness drives the bot through Handle with a real Redis, the fake Bot
 // API over real HTTP and a logger writing JSON lines to a buffer.
 type harness struct {
-	t     *testing.T
-	bot   *bot.Bot
-	fake  *fakebot.Server
-	rc    redis.Cmdable
-	shard keys.Shard
-	logs  *logtest.Buffer
-	tg    *telegram.Client
+	t   *testing.T
+	bot *menubot.Bot
+	run worker.Handler // bot on the instance's parts, as the worker calls it
+
+	noGuard bool // SILENCE_GUARD=false
+	fake    *fakebot.Server
+	rc      *redis.Client
+	shard   keys.Shard
+	logs    *logtest.Buffer
+	tg      *telegram.Client
 
 	nextUpdate atomic.Int64
 	nextQuery  atomic.Int64
@@ -70,12 +79,14 @@ type harness struct {
 	journal *fakeJournal
 }
 
-type botConfig = bot.Config
+// botConfig is the bot's options; Now, when set, is also the FSM store's
+// clock (revisions come from it).
+type botConfig = menubot.Options
 
 type harnessOpt func(*botConfig, *harness)
 
-func withClient(c redis.Cmdable) harnessOpt {
-	return func(cfg *bot.Config, h *harness) { cfg.Client = c; h.rc = c }
+func withClient(c *redis.Client) harnessOpt {
+	return func(_ *menubot.Options, h *harness) { h.rc = c }
 }
 
 func newHarness(t *testing.T, opts ...harnessOpt) *harness {
@@ -96,13 +107,22 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	h.tg = tg
 	me, err := tg.Bot().GetMe(context.Background()) // the bot learns its username as the server does
 	require.NoError(t, err)
-	cfg := bot.Config{Client: rc, Telegram: tg, Log: log, SilenceGuard: true, Username: me.Username,
-		Admins: func(id int64) bool { return id == adminID }, Journal: h.journal, Debug: h.debug}
+	var cfg menubot.Options
 	for _, o := range opts {
 		o(&cfg, h)
 	}
-	h.bot, err = bot.New(cfg)
+	if cfg.Now != nil {
+		cfg.Store = fsm.New(h.rc, 0, fsm.WithClock(cfg.Now))
+	}
+	h.bot, err = menubot.New(cfg)
 	require.NoError(t, err)
+	conf := config.Default()
+	conf.SilenceGuard = !h.noGuard
+	env := &server.BotEnv{Config: &conf, Redis: &redisx.Client{UniversalClient: h.rc}, Keys: keys.New(ns), Log: log,
+		Telegram: tg, Username: me.Username, Admins: func(id int64) bool { return id == adminID },
+		Valid:   func(int, int64) bool { return true }, // the fence is checked by Redis, against setLease's token
+		Journal: h.journal, Debug: h.debug}
+	h.run = seam.Adapt(env, h.bot)
 	h.setLease(testToken)
 	return h
 }
@@ -193,7 +213,7 @@ func (h *harness) dispatch(u *update.Update, typ string, user, chat int64) (stri
 	ctx = lease.WithFence(ctx, lease.Fence{Shard: h.shard, Token: testToken})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return cid, h.bot.Handle(ctx, u)
+	return cid, h.run.Handle(ctx, u)
 }
 
 // messageUpdate builds a text message update from user in a private chat.
@@ -432,7 +452,7 @@ func (h *harness) dispatchWithin(u *update.Update, typ string, user int64, d tim
 	ctx = lease.WithFence(ctx, lease.Fence{Shard: h.shard, Token: testToken})
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	return cid, h.bot.Handle(ctx, u)
+	return cid, h.run.Handle(ctx, u)
 }
 
 // rev returns the user's FSM revision.
@@ -465,12 +485,12 @@ func (h *harness) requireRendersRegistered() {
 	h.t.Helper()
 	n := 0
 	for _, e := range h.find("", "UI_RENDER") {
-		screen := telemetry.ScreenID(e.str("screen_id"))
+		screen := e.str("screen_id")
 		ids, _ := e["button_ids"].([]any)
 		require.NotEmpty(h.t, ids, "UI_RENDER of %s without buttons", screen)
 		for _, id := range ids {
 			action := strings.SplitN(id.(string), ":", 2)[0]
-			require.True(h.t, ui.Allows(screen, telemetry.ButtonID(action)), "%s rendered on %s", id, screen)
+			require.True(h.t, ui.Allows(screen, action), "%s rendered on %s", id, screen)
 		}
 		n++
 	}

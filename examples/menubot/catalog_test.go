@@ -1,4 +1,4 @@
-package bot_test
+package menubot_test
 
 import (
 	"os"
@@ -8,11 +8,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dispatcher-bot/dispatcher/internal/bot"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot"
 )
 
 func TestDefaultCatalogIsValid(t *testing.T) {
-	c := bot.DefaultCatalog()
+	c := menubot.DefaultCatalog()
 	require.NoError(t, c.Validate())
 	var ids []string
 	for _, cat := range c.Categories {
@@ -41,8 +41,8 @@ func TestCatalogErrorsNameTheField(t *testing.T) {
 		`not json`:             "bot: invalid catalog",
 	}
 	for in, want := range cases {
-		_, err := bot.ParseCatalog([]byte(in))
-		require.ErrorIs(t, err, bot.ErrCatalog, in)
+		_, err := menubot.ParseCatalog([]byte(in))
+		require.ErrorIs(t, err, menubot.ErrCatalog, in)
 		require.Contains(t, err.Error(), want, in)
 	}
 }
@@ -52,23 +52,23 @@ func TestLoadCatalogFile(t *testing.T) {
 	good := filepath.Join(dir, "menu.json")
 	require.NoError(t, os.WriteFile(good, []byte(`{"categories":[{"id":"audio","title":"Audio",
 		"models":[{"id":"tts","title":"TTS","params":[{"id":"voice","title":"Voice","options":[{"id":"alto","title":"Alto"}]}]}]}]}`), 0o600))
-	c, err := bot.LoadCatalog(good)
+	c, err := menubot.LoadCatalog(good)
 	require.NoError(t, err)
 	require.Equal(t, "audio", c.Categories[0].ID)
 
 	bad := filepath.Join(dir, "bad.json")
 	require.NoError(t, os.WriteFile(bad, []byte(`{"categories":[]}`), 0o600))
-	_, err = bot.LoadCatalog(bad)
-	require.ErrorIs(t, err, bot.ErrCatalog)
+	_, err = menubot.LoadCatalog(bad)
+	require.ErrorIs(t, err, menubot.ErrCatalog)
 	require.True(t, strings.HasPrefix(err.Error(), "CATALOG_FILE: "+bad+": "), err.Error())
 
-	_, err = bot.LoadCatalog(filepath.Join(dir, "missing.json"))
+	_, err = menubot.LoadCatalog(filepath.Join(dir, "missing.json"))
 	require.Error(t, err)
 	require.True(t, strings.HasPrefix(err.Error(), "CATALOG_FILE: "), err.Error())
 }
 
 func TestCustomCatalogDrivesTheMenu(t *testing.T) {
-	c, err := bot.ParseCatalog([]byte(`{"categories":[{"id":"audio","title":"Audio",
+	c, err := menubot.ParseCatalog([]byte(`{"categories":[{"id":"audio","title":"Audio",
 		"models":[{"id":"tts","title":"TTS"}]}]}`))
 	require.NoError(t, err)
 	h := newHarness(t, func(cfg *botConfig, _ *harness) { cfg.Catalog = c })

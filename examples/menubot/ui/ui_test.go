@@ -5,15 +5,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dispatcher-bot/dispatcher/internal/router"
-	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher/callback"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 )
 
 func TestTagRoundTrip(t *testing.T) {
 	for _, screen := range []string{"MAIN_MENU", "MODEL_PICK", "PARAM_INPUT", "CONFIRM"} {
 		for _, rev := range []int64{1, 35, 36, 1_764_300_000_123, 1 << 62} {
-			tag := ui.Tag(telemetry.ScreenID(screen), rev)
+			tag := ui.Tag(ui.ScreenID(screen), rev)
 			require.NotEmpty(t, tag)
 			got, gotRev, ok := ui.ParseTag(tag)
 			require.True(t, ok, tag)
@@ -39,7 +38,7 @@ func TestBuildUsesOnlyRegisteredButtons(t *testing.T) {
 	require.Len(t, kb.InlineKeyboard, 2, "empty rows are dropped")
 	require.Equal(t, "model:flux", string(ids[0]))
 	require.Equal(t, "back", string(ids[2]))
-	d, err := router.ParseData(kb.InlineKeyboard[0][0].CallbackData)
+	d, err := callback.Parse(kb.InlineKeyboard[0][0].CallbackData)
 	require.NoError(t, err)
 	screen, rev, ok := ui.ParseTag(d.Tag)
 	require.True(t, ok)
@@ -55,7 +54,7 @@ func TestBuildUsesOnlyRegisteredButtons(t *testing.T) {
 	_, _, err = ui.Build(ui.MainMenu, 0, nil)
 	require.Error(t, err, "a stateful screen needs its revision")
 	_, _, err = ui.Build(ui.MainMenu, 1, [][]ui.Button{{{ID: ui.BtnCategory, Label: "x", Args: []string{"a:b"}}}})
-	require.ErrorIs(t, err, router.ErrBadData)
+	require.ErrorIs(t, err, callback.ErrBadData)
 
 	kb, ids, err = ui.Build(ui.DebugPanel, 0, [][]ui.Button{{{ID: ui.BtnDebugOn30, Label: "Debug 30 min"}}})
 	require.NoError(t, err)
@@ -81,7 +80,7 @@ func TestRegistryMatchesTheContract(t *testing.T) {
 			require.True(t, hasCancel, "%s has Cancel", s.ID)
 		}
 	}
-	require.Equal(t, []telemetry.ScreenID{ui.ModelPick, ui.ParamInput, ui.Confirm}, ui.ScreensOf(ui.BtnBack))
+	require.Equal(t, []ui.ScreenID{ui.ModelPick, ui.ParamInput, ui.Confirm}, ui.ScreensOf(ui.BtnBack))
 	require.Len(t, ui.Buttons(), 9)
 	require.True(t, ui.Allows(ui.DebugPanel, ui.BtnDebugShowLastCID))
 	require.False(t, ui.Allows("NOWHERE", ui.BtnBack))

@@ -6,8 +6,7 @@ import (
 
 	"github.com/mymmrac/telego"
 
-	"github.com/dispatcher-bot/dispatcher/internal/router"
-	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/callback"
 )
 
 // ErrNotOnScreen is returned by Build for a button its screen does not
@@ -16,7 +15,7 @@ var ErrNotOnScreen = errors.New("ui: button not registered on screen")
 
 // Button is one button to render.
 type Button struct {
-	ID    telemetry.ButtonID
+	ID    ButtonID
 	Label string
 	Args  []string
 }
@@ -24,16 +23,16 @@ type Button struct {
 // Build returns the inline keyboard of screen with rows of buttons, and
 // the rendered button ids in order (for UI_RENDER). Buttons of a stateful
 // screen carry the tag of (screen, rev). It fails with ErrNotOnScreen for a
-// button the screen does not register and with router.ErrBadData for data
+// button the screen does not register and with callback.ErrBadData for data
 // the codec refuses.
-func Build(screen telemetry.ScreenID, rev int64, rows [][]Button) (*telego.InlineKeyboardMarkup, []telemetry.ButtonID, error) {
+func Build(screen ScreenID, rev int64, rows [][]Button) (*telego.InlineKeyboardMarkup, []ButtonID, error) {
 	return BuildFor(screen, rev, 0, rows)
 }
 
 // BuildFor is Build for the keyboard of one user: the tag of a stateful
 // screen names the user (TagFor), so its buttons can be refused to anybody
 // else. user 0 is Build.
-func BuildFor(screen telemetry.ScreenID, rev, user int64, rows [][]Button) (*telego.InlineKeyboardMarkup, []telemetry.ButtonID, error) {
+func BuildFor(screen ScreenID, rev, user int64, rows [][]Button) (*telego.InlineKeyboardMarkup, []ButtonID, error) {
 	s, ok := ScreenOf(screen)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: unknown screen %s", ErrNotOnScreen, screen)
@@ -45,7 +44,7 @@ func BuildFor(screen telemetry.ScreenID, rev, user int64, rows [][]Button) (*tel
 		}
 	}
 	kb := &telego.InlineKeyboardMarkup{InlineKeyboard: make([][]telego.InlineKeyboardButton, 0, len(rows))}
-	var ids []telemetry.ButtonID
+	var ids []ButtonID
 	for _, row := range rows {
 		if len(row) == 0 {
 			continue
@@ -55,7 +54,7 @@ func BuildFor(screen telemetry.ScreenID, rev, user int64, rows [][]Button) (*tel
 			if !Allows(screen, b.ID) {
 				return nil, nil, fmt.Errorf("%w: %s on %s", ErrNotOnScreen, b.ID, screen)
 			}
-			d := router.Data{Action: b.ID, Args: b.Args, Tag: tag}
+			d := callback.Data{Action: string(b.ID), Args: b.Args, Tag: tag}
 			data, err := d.Encode()
 			if err != nil {
 				return nil, nil, fmt.Errorf("ui: button %s on %s: %w", d.Button(), screen, err)

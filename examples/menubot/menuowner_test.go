@@ -1,4 +1,4 @@
-package bot_test
+package menubot_test
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dispatcher-bot/dispatcher/internal/bot"
 	"github.com/dispatcher-bot/dispatcher/internal/fakebot"
 )
 
@@ -26,7 +25,7 @@ const otherUser = 100200301
 // checked before.
 func TestGroupMenuActsOnlyForItsUser(t *testing.T) {
 	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
-	h := newHarness(t, func(cfg *bot.Config, _ *harness) { cfg.Now = func() time.Time { return at } })
+	h := newHarness(t, func(cfg *botConfig, _ *harness) { cfg.Now = func() time.Time { return at } })
 	sg := where{chat: group, chatType: "supergroup"}
 	h.handle(h.message(sg, userID, "/start@dispatcher_bot", ""))
 	menuA, panelA := h.lastSent(), h.panel(group)

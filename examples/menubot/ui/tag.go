@@ -4,14 +4,12 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
-
-	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 )
 
 // Tag returns the keyboard tag of a stateful screen at a state revision:
 // the screen's code followed by the revision in base 36 ("k2bq9x").
 // It returns "" for a screen that is not registered or not stateful.
-func Tag(screen telemetry.ScreenID, rev int64) string {
+func Tag(screen ScreenID, rev int64) string {
 	s, ok := ScreenOf(screen)
 	if !ok || !s.Stateful || rev <= 0 {
 		return ""
@@ -26,7 +24,7 @@ const ownerLen = 5
 // "." and the user's OwnerCode ("k2bq9x.0c7fz"), so that in a group, where
 // everybody sees a user's menu, a press by anybody else can be told apart
 // (TagOwner). user 0 gives Tag's unbound tag.
-func TagFor(screen telemetry.ScreenID, rev, user int64) string {
+func TagFor(screen ScreenID, rev, user int64) string {
 	t := Tag(screen, rev)
 	if t == "" || user == 0 {
 		return t
@@ -56,7 +54,7 @@ func TagOwner(tag string) (code string, ok bool) {
 
 // ParseTag returns the screen and revision a tag names (an owner code, if
 // any, is left out: see TagOwner).
-func ParseTag(tag string) (telemetry.ScreenID, int64, bool) {
+func ParseTag(tag string) (ScreenID, int64, bool) {
 	tag, _, _ = strings.Cut(tag, ".")
 	if len(tag) < 2 {
 		return "", 0, false

@@ -1,4 +1,4 @@
-package bot
+package menubot
 
 import (
 	"errors"
@@ -7,15 +7,14 @@ import (
 
 	"github.com/mymmrac/telego"
 
-	"github.com/dispatcher-bot/dispatcher/internal/fsm"
-	"github.com/dispatcher-bot/dispatcher/internal/router"
-	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
+	"github.com/dispatcher-bot/dispatcher/fsm"
 )
 
 // errCatalogMiss is a state that names a category, model or parameter the
 // catalog does not have (the catalog changed, or the state is corrupt).
-var errCatalogMiss = errors.New("bot: catalog has no such entry")
+var errCatalogMiss = errors.New("menubot: catalog has no such entry")
 
 // view is a screen's text and buttons, before the keyboard is built.
 type view struct {
@@ -117,7 +116,7 @@ func (b *Bot) view(st fsm.State) (view, error) {
 // deliver shows a state's screen: a callback's message is edited in place,
 // and a new message is sent when there is none to edit or the edit fails
 // (an old or inaccessible message). UI_RENDER is logged once shown.
-func (b *Bot) deliver(c *router.Ctx, st fsm.State, v view) error {
+func (b *Bot) deliver(c *dispatcher.Context, st fsm.State, v view) error {
 	kb, ids, err := ui.BuildFor(st.Screen, st.Rev, c.UserID(), v.rows) // bound to the user it is for
 	if err != nil {
 		return err // a defect: the registry or the codec refuses our own buttons
@@ -127,11 +126,11 @@ func (b *Bot) deliver(c *router.Ctx, st fsm.State, v view) error {
 
 // present edits the callback's message, or sends a new one, with text and
 // kb, and logs UI_RENDER for screen.
-func (b *Bot) present(c *router.Ctx, screen telemetry.ScreenID, text string, kb *telego.InlineKeyboardMarkup, ids []telemetry.ButtonID) error {
+func (b *Bot) present(c *dispatcher.Context, screen ui.ScreenID, text string, kb *telego.InlineKeyboardMarkup, ids []ui.ButtonID) error {
 	if _, msg, ok := c.SourceMessage(); ok {
 		err := c.Edit(msg, text, kb)
 		if err == nil {
-			b.log.UIRender(c, screen, ids)
+			c.Render(screen, ids...)
 			return nil
 		}
 		if err := telegramFailed(c, err); err != nil {
@@ -142,6 +141,6 @@ func (b *Bot) present(c *router.Ctx, screen telemetry.ScreenID, text string, kb 
 	if _, err := c.Reply(text, kb); err != nil {
 		return telegramFailed(c, err)
 	}
-	b.log.UIRender(c, screen, ids)
+	c.Render(screen, ids...)
 	return nil
 }

@@ -1,24 +1,19 @@
-package bot
+package menubot
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-
-	"github.com/dispatcher-bot/dispatcher/internal/router"
-	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 )
 
 var (
-	errNoJournal = errors.New("bot: no event journal configured")
-	errNoDebug   = errors.New("bot: no debug switch configured")
+	errNoJournal = errors.New("menubot: no event journal configured")
+	errNoDebug   = errors.New("menubot: no debug switch configured")
 )
 
 // Limits of what /debug shows.
@@ -29,10 +24,15 @@ const (
 	debugSpan    = 30 * time.Minute
 )
 
+// Fields of an event the panel shows (CONTRACT §5), in this order.
+var panelFields = []string{"reason_code", "expected_state", "actual_state", "next_screen", "screen_id", "button_id",
+	"handler", "original_cid"}
+
 // onDebug shows the panel (/debug) or a user's last cids with their
 // chains (/debug USER_ID). The router has already refused non-admins.
-func (b *Bot) onDebug(c *router.Ctx) error {
-	if c.Args == "" {
+func (b *Bot) onDebug(c *dispatcher.Context) error {
+	_, args := c.Command()
+	if args == "" {
 		kb, ids, err := ui.Build(ui.DebugPanel, 0, [][]ui.Button{
 			{{ID: ui.BtnDebugOn30, Label: labelDebugOn30}, {ID: ui.BtnDebugShowLastCID, Label: labelDebugLast}},
 			{{ID: ui.BtnDebugClose, Label: labelDebugClose}},
@@ -40,52 +40,54 @@ func (b *Bot) onDebug(c *router.Ctx) error {
 		if err != nil {
 			return err
 		}
-		b.log.DebugPanelShown(c, c.UserID())
+		c.DebugPanelShown(c.UserID())
 		c.Accept(ui.DebugPanel)
 		return b.present(c, ui.DebugPanel, textDebugPanel, kb, ids)
 	}
-	uid, err := strconv.ParseInt(strings.TrimSpace(c.Args), 10, 64)
+	uid, err := strconv.ParseInt(strings.TrimSpace(args), 10, 64)
 	if err != nil || uid <= 0 {
-		c.Reject(telemetry.ReasonValidationFailed, textDebugUsage, "", "")
+		c.Reject(dispatcher.ReasonValidationFailed, textDebugUsage)
 		return nil
 	}
-	if b.journal == nil {
-		c.Fail(telemetry.ReasonDBError, errNoJournal, textNoJournal)
+	j := c.Journal()
+	if j == nil {
+		c.Reject(dispatcher.ReasonDBError, textNoJournal, dispatcher.Cause(errNoJournal))
 		return nil
 	}
 	// more than shown: resends are one line each and do not count
-	cids, err := b.journal.LastCIDs(c, uid, 3*debugCIDs)
+	cids, err := j.LastCIDs(uid, 3*debugCIDs)
 	if err != nil {
 		return b.journalFailed(c, err)
 	}
 	text := fmt.Sprintf(textNoCIDs, uid)
 	if len(cids) > 0 {
-		if text, err = b.chains(c, cids, debugCIDs, uid); err != nil {
+		if text, err = b.chains(j, cids, debugCIDs, uid); err != nil {
 			return b.journalFailed(c, err)
 		}
 	}
 	// the admin looks into a report: the user's next chains are kept in full
-	if b.debugUser(c, uid) {
+	if b.debugUser(j, uid) {
 		text = fitText(text + "\n\n" + fmt.Sprintf(textUserDebug, uid, int(debugSpan.Minutes())))
 	}
-	b.log.DebugPanelShown(c, uid)
+	c.DebugPanelShown(uid)
 	c.Accept(ui.DebugPanel)
 	_, err = c.Reply(text, nil)
 	return telegramFailed(c, err)
 }
 
 // onDebugOn30 switches every instance to debug logging for 30 minutes.
-func (b *Bot) onDebugOn30(c *router.Ctx) error {
-	if b.debug == nil {
-		c.Fail(telemetry.ReasonDBError, errNoDebug, textNoDebugSetter)
+func (b *Bot) onDebugOn30(c *dispatcher.Context) error {
+	if !c.HasDebugSwitch() {
+		c.Reject(dispatcher.ReasonDBError, textNoDebugSetter, dispatcher.Cause(errNoDebug))
 		return nil
 	}
-	until, err := b.debug.EnableDebug(c, debugSpan)
+	until, err := c.EnableDebug(debugSpan) // logs DEBUG_MODE_CHANGED
 	if err != nil {
 		return b.journalFailed(c, err)
 	}
-	b.log.DebugModeChanged(c, true, until)
-	b.debugUser(c, c.UserID()) // the admin reproduces the problem: their chains are kept in full
+	if j := c.Journal(); j != nil {
+		b.debugUser(j, c.UserID())
+	} // the admin reproduces the problem: their chains are kept in full
 	c.Accept(ui.DebugPanel)
 	_ = c.Answer(fmt.Sprintf(textDebugOn, until.UTC().Format("15:04 UTC")))
 	return nil
@@ -93,25 +95,26 @@ func (b *Bot) onDebugOn30(c *router.Ctx) error {
 
 // onDebugLastCID shows the admin's last cid before this click, with its
 // chain.
-func (b *Bot) onDebugLastCID(c *router.Ctx) error {
-	if b.journal == nil {
-		c.Fail(telemetry.ReasonDBError, errNoJournal, textNoJournal)
+func (b *Bot) onDebugLastCID(c *dispatcher.Context) error {
+	j := c.Journal()
+	if j == nil {
+		c.Reject(dispatcher.ReasonDBError, textNoJournal, dispatcher.Cause(errNoJournal))
 		return nil
 	}
-	cids, err := b.journal.LastCIDs(c, c.UserID(), debugCIDs)
+	cids, err := j.LastCIDs(c.UserID(), debugCIDs)
 	if err != nil {
 		return b.journalFailed(c, err)
 	}
 	var last []string
 	for _, cid := range cids {
-		if cid != c.ID.CID {
+		if cid != c.CID() {
 			last = []string{cid}
 			break
 		}
 	}
 	text := fmt.Sprintf(textNoCIDs, c.UserID())
 	if len(last) > 0 {
-		if text, err = b.chains(c, last, 1, c.UserID()); err != nil {
+		if text, err = b.chains(j, last, 1, c.UserID()); err != nil {
 			return b.journalFailed(c, err)
 		}
 	}
@@ -122,7 +125,7 @@ func (b *Bot) onDebugLastCID(c *router.Ctx) error {
 }
 
 // onDebugClose removes the panel's buttons.
-func (b *Bot) onDebugClose(c *router.Ctx) error {
+func (b *Bot) onDebugClose(c *dispatcher.Context) error {
 	c.Accept(ui.Closed)
 	_ = c.Answer("")
 	if _, msg, ok := c.SourceMessage(); ok {
@@ -132,28 +135,19 @@ func (b *Bot) onDebugClose(c *router.Ctx) error {
 }
 
 // journalFailed ends a dispatch whose journal or debug-flag call failed.
-func (b *Bot) journalFailed(c *router.Ctx, err error) error {
+func (b *Bot) journalFailed(c *dispatcher.Context, err error) error {
 	if c.Err() != nil {
 		return err
 	}
-	c.Fail(telemetry.ReasonDBError, err, router.TextServerError)
+	c.Reject(dispatcher.ReasonDBError, dispatcher.TextServerError, dispatcher.Cause(err))
 	return nil
 }
 
 // debugUser puts user in the journal's debug mode for debugSpan, when the
 // journal has one; a failure is logged and changes nothing else.
-func (b *Bot) debugUser(c *router.Ctx, user int64) bool {
-	du, ok := b.journal.(telemetry.DebugUserSetter)
-	if !ok {
-		return false
-	}
-	if _, err := du.DebugUser(c, user, debugSpan); err != nil {
-		b.log.Service(zapcore.WarnLevel, telemetry.EvRedisError, "cannot put a user in the journal's debug mode",
-			zap.String(telemetry.FReasonCode, string(telemetry.ReasonRedisUnavailable)), zap.Int64(telemetry.FTargetUserID, user),
-			zap.Error(err))
-		return false
-	}
-	return true
+func (b *Bot) debugUser(j *dispatcher.Journal, user int64) bool {
+	_, ok, err := j.DebugUser(user, debugSpan) // a failure is logged there and changes nothing else
+	return ok && err == nil
 }
 
 // chains formats the chains of the first limit cids of user (newest
@@ -162,8 +156,7 @@ func (b *Bot) debugUser(c *router.Ctx, user int64) bool {
 // original's cid) is a line naming the original, whose chain is shown in
 // its place unless it is shown already: the resend's own chain says
 // nothing about what happened to the click.
-func (b *Bot) chains(ctx context.Context, cids []string, limit int, user int64) (string, error) {
-	notes, _ := b.journal.(telemetry.JournalNotes)
+func (b *Bot) chains(j *dispatcher.Journal, cids []string, limit int, user int64) (string, error) {
 	var sb strings.Builder
 	shown := map[string]bool{}
 	for _, cid := range cids {
@@ -173,11 +166,11 @@ func (b *Bot) chains(ctx context.Context, cids []string, limit int, user int64) 
 		if shown[cid] {
 			continue
 		}
-		evs, err := b.journal.Chain(ctx, cid)
+		evs, err := j.Chain(cid)
 		if err != nil {
 			return "", err
 		}
-		if orig := telemetry.DuplicateOf(evs); orig != "" {
+		if orig := dispatcher.DuplicateOf(evs); orig != "" {
 			if sb.Len() > 0 {
 				sb.WriteString("\n")
 			}
@@ -186,18 +179,16 @@ func (b *Bot) chains(ctx context.Context, cids []string, limit int, user int64) 
 				continue
 			}
 			cid = orig
-			if evs, err = b.journal.Chain(ctx, cid); err != nil {
+			if evs, err = j.Chain(cid); err != nil {
 				return "", err
 			}
 		} else if sb.Len() > 0 {
 			sb.WriteString("\n")
 		}
 		shown[cid] = true
-		note := ""
-		if notes != nil {
-			if note, err = notes.NotKept(ctx, cid, user); err != nil {
-				return "", err
-			}
+		note, err := j.NotKept(cid, user)
+		if err != nil {
+			return "", err
 		}
 		fmt.Fprintf(&sb, "cid %s (%d events)\n", cid, len(evs))
 		for j, ev := range evs {
@@ -227,15 +218,14 @@ func fitText(text string) string {
 // the fields that explain an outcome (for a rejection its reason and the
 // expected and actual states, so that the panel alone explains a
 // STATE_MISMATCH), then where it went.
-func formatEvent(ev telemetry.JournalEvent) string {
+func formatEvent(ev dispatcher.JournalEvent) string {
 	ts := ev.TS()
 	if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
 		ts = t.UTC().Format("15:04:05.000")
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%s %s %s", ts, ev.Name(), ev.Instance())
-	for _, k := range []string{telemetry.FReasonCode, telemetry.FExpectedState, telemetry.FActualState,
-		telemetry.FNextScreen, telemetry.FScreenID, telemetry.FButtonID, telemetry.FHandler, telemetry.FOriginalCID} {
+	for _, k := range panelFields {
 		if v := ev.Str(k); v != "" {
 			fmt.Fprintf(&sb, " %s=%s", k, v)
 		}

@@ -1,4 +1,4 @@
-package bot
+package menubot
 
 import (
 	"crypto/rand"
@@ -7,9 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/dispatcher-bot/dispatcher/internal/fsm"
-	"github.com/dispatcher-bot/dispatcher/internal/lease"
-	"github.com/dispatcher-bot/dispatcher/internal/router"
+	"github.com/dispatcher-bot/dispatcher"
+	"github.com/dispatcher-bot/dispatcher/fsm"
 )
 
 // newJobID returns a job id: 12 lowercase hex characters.
@@ -23,7 +22,7 @@ func newJobID() string {
 // jobs stream. Fields: job_id, cid, update_id, user_id, chat_id, category,
 // model, prompt, params (a JSON object of parameter id → option id),
 // created_at (RFC 3339, UTC).
-func (b *Bot) job(c *router.Ctx, id string, st fsm.State, cat Category, m Model) (*fsm.Job, error) {
+func (b *Bot) job(c *dispatcher.Context, id string, st fsm.State, cat Category, m Model) (*fsm.Job, error) {
 	params := map[string]string{}
 	for _, p := range m.Params {
 		params[p.ID] = st.Get(paramPrefix + p.ID)
@@ -34,8 +33,8 @@ func (b *Bot) job(c *router.Ctx, id string, st fsm.State, cat Category, m Model)
 	}
 	return &fsm.Job{Fields: []string{
 		"job_id", id,
-		"cid", c.ID.CID,
-		"update_id", strconv.FormatInt(c.ID.UpdateID, 10),
+		"cid", c.CID(),
+		"update_id", strconv.FormatInt(c.UpdateID(), 10),
 		"user_id", strconv.FormatInt(c.UserID(), 10),
 		"chat_id", strconv.FormatInt(c.ChatID(), 10),
 		"category", cat.ID,
@@ -44,13 +43,4 @@ func (b *Bot) job(c *router.Ctx, id string, st fsm.State, cat Category, m Model)
 		"params", string(pj),
 		"created_at", b.now().UTC().Format(time.RFC3339Nano),
 	}}, nil
-}
-
-// jobQueued logs JOB_QUEUED with the dispatch's shard.
-func (b *Bot) jobQueued(c *router.Ctx, id string) {
-	shard := 0
-	if f, ok := lease.FenceFrom(c); ok {
-		shard = f.Shard.N()
-	}
-	b.log.JobQueued(c, id, shard)
 }

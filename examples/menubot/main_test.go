@@ -1,4 +1,4 @@
-package bot_test
+package menubot_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package bot
+package menubot
 
 import (
 	"fmt"
@@ -6,16 +6,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/dispatcher-bot/dispatcher/internal/fsm"
-	"github.com/dispatcher-bot/dispatcher/internal/router"
-	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
+	"github.com/dispatcher-bot/dispatcher/fsm"
 )
 
 // onStart resets the user to MAIN_MENU, whatever the state, and sends the
 // menu as a new message.
-func (b *Bot) onStart(c *router.Ctx) error {
-	saved, err := b.store.Set(c, keyOf(c), fsm.AnyRev, fsm.State{Screen: ui.MainMenu})
+func (b *Bot) onStart(c *dispatcher.Context) error {
+	saved, _, err := b.write(c, fsm.AnyRev, fsm.State{Screen: ui.MainMenu}, nil)
 	if err != nil {
 		return b.storeFailed(c, err)
 	}
@@ -27,28 +26,28 @@ func (b *Bot) onStart(c *router.Ctx) error {
 }
 
 // onCategory: MAIN_MENU → MODEL_PICK.
-func (b *Bot) onCategory(c *router.Ctx) error {
+func (b *Bot) onCategory(c *dispatcher.Context) error {
 	st, ok, err := b.button(c)
 	if !ok {
 		return err
 	}
-	cat, found := b.cat.Category(c.Data.Arg(0))
+	cat, found := b.cat.Category(data(c).Arg(0))
 	if !found {
-		return b.catalogFailed(c, fmt.Errorf("%w: category %q", errCatalogMiss, c.Data.Arg(0)))
+		return b.catalogFailed(c, fmt.Errorf("%w: category %q", errCatalogMiss, data(c).Arg(0)))
 	}
 	next := fsm.State{Screen: ui.ModelPick, Values: map[string]string{vCategory: cat.ID}}
 	return b.move(c, st, next, "")
 }
 
 // onModel: MODEL_PICK → PARAM_INPUT, asking for the prompt.
-func (b *Bot) onModel(c *router.Ctx) error {
+func (b *Bot) onModel(c *dispatcher.Context) error {
 	st, ok, err := b.button(c)
 	if !ok {
 		return err
 	}
-	m, found := b.cat.Model(st.Get(vCategory), c.Data.Arg(0))
+	m, found := b.cat.Model(st.Get(vCategory), data(c).Arg(0))
 	if !found {
-		return b.catalogFailed(c, fmt.Errorf("%w: model %q of %q", errCatalogMiss, c.Data.Arg(0), st.Get(vCategory)))
+		return b.catalogFailed(c, fmt.Errorf("%w: model %q of %q", errCatalogMiss, data(c).Arg(0), st.Get(vCategory)))
 	}
 	next := fsm.State{Screen: ui.ParamInput, Values: map[string]string{
 		vCategory: st.Get(vCategory), vModel: m.ID, vStep: stepPrompt}}
@@ -68,11 +67,11 @@ func advance(st fsm.State, m Model, step string, kv ...string) fsm.State {
 
 // onPromptText takes the prompt typed on PARAM_INPUT. Text where a
 // parameter's buttons are expected is refused with a hint.
-func (b *Bot) onPromptText(c *router.Ctx) error {
-	text := strings.TrimSpace(c.Message.Text)
+func (b *Bot) onPromptText(c *dispatcher.Context) error {
+	text := strings.TrimSpace(c.Text())
 	var cur fsm.State
 	for attempt := 0; attempt < maxRetries; attempt++ {
-		st, err := b.store.Get(c, keyOf(c))
+		st, err := b.get(c)
 		if err != nil {
 			return b.storeFailed(c, err)
 		}
@@ -85,7 +84,7 @@ func (b *Bot) onPromptText(c *router.Ctx) error {
 		}
 		step := st.Get(vStep)
 		if attempt == 0 {
-			c.Log().ParamInput(c, step, text)
+			c.ParamInput(step, text)
 		}
 		if step != stepPrompt {
 			return b.invalid(c, step, textUseButtons)
@@ -101,9 +100,9 @@ func (b *Bot) onPromptText(c *router.Ctx) error {
 		if err != nil {
 			return b.catalogFailed(c, err)
 		}
-		saved, _, err := b.store.Commit(c, keyOf(c), st.Rev, next, nil)
+		saved, _, err := b.write(c, st.Rev, next, nil)
 		if s, stale := fsm.IsStale(err); stale {
-			if s.UpdateID != 0 && s.UpdateID == c.ID.UpdateID {
+			if s.UpdateID != 0 && s.UpdateID == c.UpdateID() {
 				return b.replay(c, s)
 			}
 			cur = s
@@ -112,26 +111,26 @@ func (b *Bot) onPromptText(c *router.Ctx) error {
 		if err != nil {
 			return b.storeFailed(c, err)
 		}
-		c.Log().ParamAccepted(c, stepPrompt, text)
+		c.ParamAccepted(stepPrompt, text)
 		return b.shown(c, saved, v, "")
 	}
 	actual := cur.Screen
 	if actual == "" {
 		actual = noScreen
 	}
-	c.Reject(telemetry.ReasonStateMismatch, textStaleText, ui.ParamInput, actual)
+	c.Reject(dispatcher.ReasonStateMismatch, textStaleText, dispatcher.States(ui.ParamInput, actual))
 	return nil
 }
 
 // invalid refuses a parameter value with VALIDATION_FAILED and a hint.
-func (b *Bot) invalid(c *router.Ctx, param, hint string) error {
-	c.Log().ParamValidationFailed(c, param, telemetry.ReasonValidationFailed, hint)
-	c.Reject(telemetry.ReasonValidationFailed, hint, "", "")
+func (b *Bot) invalid(c *dispatcher.Context, param, hint string) error {
+	c.ParamRejected(param, dispatcher.ReasonValidationFailed, hint)
+	c.Reject(dispatcher.ReasonValidationFailed, hint)
 	return nil
 }
 
 // onParam takes a parameter's button on PARAM_INPUT.
-func (b *Bot) onParam(c *router.Ctx) error {
+func (b *Bot) onParam(c *dispatcher.Context) error {
 	st, ok, err := b.button(c)
 	if !ok {
 		return err
@@ -140,12 +139,12 @@ func (b *Bot) onParam(c *router.Ctx) error {
 	if err != nil {
 		return b.catalogFailed(c, err)
 	}
-	name, value := c.Data.Arg(0), c.Data.Arg(1)
+	name, value := data(c).Arg(0), data(c).Arg(1)
 	if name != st.Get(vStep) {
 		b.mismatch(c, ui.ParamInput, st.Screen)
 		return nil
 	}
-	c.Log().ParamInput(c, name, value)
+	c.ParamInput(name, value)
 	p, _ := m.Param(name)
 	o, found := p.Option(value)
 	if !found {
@@ -160,13 +159,13 @@ func (b *Bot) onParam(c *router.Ctx) error {
 	if !ok {
 		return err
 	}
-	c.Log().ParamAccepted(c, name, o.ID)
+	c.ParamAccepted(name, o.ID)
 	return b.shown(c, saved, v, "")
 }
 
 // onConfirm queues the job and moves the user back to MAIN_MENU, in one
 // script.
-func (b *Bot) onConfirm(c *router.Ctx) error {
+func (b *Bot) onConfirm(c *dispatcher.Context) error {
 	st, ok, err := b.button(c)
 	if !ok {
 		return err
@@ -189,13 +188,13 @@ func (b *Bot) onConfirm(c *router.Ctx) error {
 	if !ok {
 		return err
 	}
-	b.jobQueued(c, id)
+	c.JobQueued(id)
 	return b.shown(c, saved, v, jobQueuedText(id))
 }
 
 // onBack returns to the screen before: MODEL_PICK → MAIN_MENU, the prompt
 // → MODEL_PICK, a parameter → the step before it, CONFIRM → the last step.
-func (b *Bot) onBack(c *router.Ctx) error {
+func (b *Bot) onBack(c *dispatcher.Context) error {
 	st, ok, err := b.button(c)
 	if !ok {
 		return err
@@ -227,7 +226,7 @@ func (b *Bot) onBack(c *router.Ctx) error {
 }
 
 // onCancel drops the collected parameters and returns to MAIN_MENU.
-func (b *Bot) onCancel(c *router.Ctx) error {
+func (b *Bot) onCancel(c *dispatcher.Context) error {
 	st, ok, err := b.button(c)
 	if !ok {
 		return err
@@ -236,11 +235,11 @@ func (b *Bot) onCancel(c *router.Ctx) error {
 }
 
 // onUnexpected answers text and commands nobody expects with a hint.
-func (b *Bot) onUnexpected(c *router.Ctx) error {
-	if c.Command != "" {
-		c.Reject(telemetry.ReasonUnknownAction, textUnknownCmd, "", "")
+func (b *Bot) onUnexpected(c *dispatcher.Context) error {
+	if cmd, _ := c.Command(); cmd != "" {
+		c.Reject(dispatcher.ReasonUnknownAction, textUnknownCmd)
 		return nil
 	}
-	c.Reject(telemetry.ReasonUnknownAction, router.TextUnknownText, "", "")
+	c.Reject(dispatcher.ReasonUnknownAction, dispatcher.TextUnknownText)
 	return nil
 }

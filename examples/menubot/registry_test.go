@@ -1,4 +1,4 @@
-package bot
+package menubot
 
 import (
 	"slices"
@@ -7,20 +7,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dispatcher-bot/dispatcher/internal/fsm"
-	"github.com/dispatcher-bot/dispatcher/internal/router"
-	"github.com/dispatcher-bot/dispatcher/internal/telegram"
-	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
-	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher/callback"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
+	"github.com/dispatcher-bot/dispatcher/fsm"
 )
 
 func testBot(t *testing.T) *Bot {
 	t.Helper()
-	_, rc := redistest.Mini(t)
-	tg, err := telegram.New(telegram.Config{Token: telegram.SandboxToken, APIURL: "http://127.0.0.1:1", Log: telemetry.Nop()})
-	require.NoError(t, err)
-	b, err := New(Config{Client: rc, Telegram: tg, Log: telemetry.Nop()})
+	b, err := New(Options{})
 	require.NoError(t, err)
 	return b
 }
@@ -60,8 +54,8 @@ func TestEveryRenderedKeyboardUsesOnlyItsScreensButtons(t *testing.T) {
 		screen, _ := ui.ScreenOf(st.Screen)
 		for _, row := range kb.InlineKeyboard {
 			for _, btn := range row {
-				require.LessOrEqual(t, len(btn.CallbackData), router.MaxDataLen)
-				d, err := router.ParseData(btn.CallbackData)
+				require.LessOrEqual(t, len(btn.CallbackData), callback.MaxLen)
+				d, err := callback.Parse(btn.CallbackData)
 				require.NoError(t, err)
 				require.Contains(t, screen.Buttons, d.Action, "%s on %s", d.Action, st.Screen)
 				tagScreen, rev, ok := ui.ParseTag(d.Tag)
@@ -89,7 +83,7 @@ func TestEveryRegisteredButtonHasARoute(t *testing.T) {
 	for _, id := range ui.Buttons() {
 		require.True(t, b.r.HasCallback(id), "button %s has no route", id)
 	}
-	for _, id := range []telemetry.ButtonID{ui.BtnDebugOn30, ui.BtnDebugShowLastCID, ui.BtnDebugClose} {
+	for _, id := range []ui.ButtonID{ui.BtnDebugOn30, ui.BtnDebugShowLastCID, ui.BtnDebugClose} {
 		require.True(t, strings.HasPrefix(string(id), "debug_"))
 		require.True(t, ui.Allows(ui.DebugPanel, id))
 	}
@@ -98,8 +92,8 @@ func TestEveryRegisteredButtonHasARoute(t *testing.T) {
 // The longest ids a catalog may hold still fit the callback data limit.
 func TestLongestCatalogIDsFitCallbackData(t *testing.T) {
 	long := strings.Repeat("a", 16)
-	d := router.Data{Action: ui.BtnParam, Args: []string{long, long}, Tag: ui.TagFor(ui.ParamInput, 1<<62, -1<<52)} // the owner code too
+	d := callback.Data{Action: ui.BtnParam, Args: []string{long, long}, Tag: ui.TagFor(ui.ParamInput, 1<<62, -1<<52)} // the owner code too
 	s, err := d.Encode()
 	require.NoError(t, err)
-	require.LessOrEqual(t, len(s), router.MaxDataLen)
+	require.LessOrEqual(t, len(s), callback.MaxLen)
 }

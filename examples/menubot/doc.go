@@ -1,11 +1,16 @@
-// Package bot is the reference bot of CONTRACT §6: the menu flow
-// (MAIN_MENU → MODEL_PICK → PARAM_INPUT → CONFIRM → MAIN_MENU with a job
-// queued), the /debug panel for admins, and the catalog of categories and
-// models it offers. Every step logs its chain through the router's
-// middleware and the typed telemetry events.
+// Package menubot is the reference bot of CONTRACT §6, the bot
+// `dispatcher serve` runs: the menu flow (MAIN_MENU → MODEL_PICK →
+// PARAM_INPUT → CONFIRM → MAIN_MENU with a job queued), the /debug panel
+// for admins, and the catalog of categories and models it offers. It is
+// an example of the public API: it imports only the module's public
+// packages (dispatcher, fsm, callback) and its own ui registry. Every
+// step logs its chain through dispatcher.Router and the Context's events.
+//
+// Run it as any bot: b, _ := menubot.New(menubot.Options{}) and
+// dispatcher.New(cfg, b); FromConfig reads CATALOG_FILE.
 //
 // Guarantees:
-//   - the user's state lives in Redis (package fsm) and every transition is
+//   - the user's state lives in Redis (package fsm, through Context.Commit) and every transition is
 //     a fenced compare-and-set: a button from a screen the user has left,
 //     or a second click that lost the race, is refused with STATE_MISMATCH
 //     ("Button expired, use /start") and never skips a state;
@@ -23,9 +28,9 @@
 //     instead of refusing, so a retry after a Telegram failure completes;
 //   - Redis and catalog failures end in DB_ERROR ("Server error, try
 //     again"); a fenced refusal ends in PASSIVE_REJECT and an error
-//     wrapping lease.ErrFenced, leaving the update for the ACTIVE instance.
+//     wrapping dispatcher.ErrNotActive, leaving the update for the ACTIVE instance.
 //
 // Not guaranteed: a screen the user has already seen is not re-sent when
 // Telegram refuses both the edit and the new message (the failure is
 // logged as TELEGRAM_API_ERROR).
-package bot
+package menubot

@@ -1,4 +1,4 @@
-package bot_test
+package menubot_test
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
 )
 
 func TestDebugPanelForAdmins(t *testing.T) {

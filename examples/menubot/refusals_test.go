@@ -1,4 +1,4 @@
-package bot_test
+package menubot_test
 
 import (
 	"context"
@@ -7,10 +7,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 	"github.com/dispatcher-bot/dispatcher/internal/lease"
 	"github.com/dispatcher-bot/dispatcher/internal/router"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
 )
 
 func TestStaleButtonIsStateMismatch(t *testing.T) {

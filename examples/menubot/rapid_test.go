@@ -1,4 +1,4 @@
-package bot_test
+package menubot_test
 
 import (
 	"sync"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 )
 
 // Twenty rapid clicks on one chat, dispatched one at a time as the worker

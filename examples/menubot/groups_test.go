@@ -1,4 +1,4 @@
-package bot_test
+package menubot_test
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func (h *harness) handle(u *update.Update) string {
 	ctx = lease.WithFence(ctx, lease.Fence{Shard: h.shard, Token: testToken})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	require.NoError(h.t, h.bot.Handle(ctx, u))
+	require.NoError(h.t, h.run.Handle(ctx, u))
 	return cid
 }
 

@@ -1,4 +1,4 @@
-package bot
+package menubot
 
 // What the bot tells users.
 const (

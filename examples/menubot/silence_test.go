@@ -1,4 +1,4 @@
-package bot_test
+package menubot_test
 
 import (
 	"testing"
@@ -7,20 +7,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dispatcher-bot/dispatcher"
+	"github.com/dispatcher-bot/dispatcher/examples/menubot/ui"
 	"github.com/dispatcher-bot/dispatcher/internal/router"
-	"github.com/dispatcher-bot/dispatcher/internal/ui"
 )
 
 // Test-only routes that misbehave, registered next to the bot's own.
 func addMisbehavingRoutes(h *harness, release <-chan struct{}) {
 	r := h.bot.Router()
-	r.Callback("forgetful", "forgetful", func(c *router.Ctx) error {
+	r.Callback("forgetful", func(c *dispatcher.Context) error {
 		c.Accept(ui.MainMenu) // logs ACCEPTED, forgets to answer
 		return nil
 	})
-	r.Callback("mute", "mute", func(c *router.Ctx) error { return nil })
-	r.Callback("boom", "boom", func(c *router.Ctx) error { panic("handler bug") })
-	r.Callback("sleepy", "sleepy", func(c *router.Ctx) error {
+	r.Callback("mute", func(c *dispatcher.Context) error { return nil })
+	r.Callback("boom", func(c *dispatcher.Context) error { panic("handler bug") })
+	r.Callback("sleepy", func(c *dispatcher.Context) error {
 		// ignores its context for a while: the router answers at the
 		// deadline, and Handle returns when the handler does
 		select {
@@ -29,7 +30,7 @@ func addMisbehavingRoutes(h *harness, release <-chan struct{}) {
 		}
 		return nil
 	})
-	r.Callback("chatty", "chatty", func(c *router.Ctx) error {
+	r.Callback("chatty", func(c *dispatcher.Context) error {
 		c.Accept(ui.MainMenu)
 		assert.NoError(h.t, c.Answer("first"))
 		assert.Error(h.t, c.Answer("second"), "a second answer is refused")
@@ -52,7 +53,7 @@ func TestSilenceGuardAnswersWhatHandlersForget(t *testing.T) {
 	require.NoError(t, err)
 	h.requireChain(cid, "CALLBACK_ROUTED", "SILENCE_WARNING", "ANSWER_CALLBACK_QUERY")
 	require.Contains(t, h.find(cid, "SILENCE_WARNING")[0].str("reason_text"), "no ACCEPTED/REJECTED")
-	require.Equal(t, router.TextServerError, h.answerText(q2))
+	require.Equal(t, dispatcher.TextServerError, h.answerText(q2))
 
 	// no route at all: UNKNOWN_ACTION, then the guard
 	cid, q3, err := h.click(userID, "v1:nosuchaction", 1)
@@ -68,7 +69,7 @@ func TestSilenceGuardAnswersWhatHandlersForget(t *testing.T) {
 	rej := h.find(cid, "CALLBACK_REJECTED")[0]
 	require.Equal(t, "HANDLER_PANIC", rej.str("reason_code"))
 	require.Contains(t, rej.str("reason_text"), "handler bug")
-	require.Equal(t, router.TextServerError, h.answerText(q4))
+	require.Equal(t, dispatcher.TextServerError, h.answerText(q4))
 
 	// a handler that outlives its deadline: HANDLER_TIMEOUT, then the guard
 	u, q5 := h.callbackUpdate(userID, "v1:sleepy", 1, 1764300000)
@@ -86,7 +87,7 @@ func TestSilenceGuardAnswersWhatHandlersForget(t *testing.T) {
 }
 
 func TestSilenceGuardOffStillAnswersRouterRefusals(t *testing.T) {
-	h := newHarness(t, func(cfg *botConfig, _ *harness) { cfg.SilenceGuard = false })
+	h := newHarness(t, func(_ *botConfig, h *harness) { h.noGuard = true })
 	release := make(chan struct{})
 	defer close(release)
 	addMisbehavingRoutes(h, release)
