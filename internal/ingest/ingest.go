@@ -102,6 +102,9 @@ func (h *Handler) Hold(reason telemetry.Reason, text string) {
 // Open ends Hold.
 func (h *Handler) Open() { h.held.Store(nil) }
 
+// Held reports whether the handler is held (Hold without Open since).
+func (h *Handler) Held() bool { return h.held.Load() != nil }
+
 func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, status int, reason telemetry.Reason, text string) {
 	h.cfg.Log.WebhookRejected(ctx, reason, status, text)
 	h.cfg.Metrics.WebhookRejections.WithLabelValues(string(reason)).Inc()

@@ -108,6 +108,7 @@ type Readiness struct {
 	Redis    string                 `json:"redis"`
 	Poll     *ShardReady            `json:"poll,omitempty"`     // INGEST=poll: the poll lease on this instance
 	Upstream string                 `json:"upstream,omitempty"` // forward mode: "ok" or "unreachable" (CONTRACT §7)
+	Starting bool                   `json:"starting,omitempty"` // the start checks have not passed yet
 	Stopping bool                   `json:"stopping,omitempty"`
 	Uptime   string                 `json:"uptime"`
 	Extra    map[string]interface{} `json:"-"`
@@ -132,7 +133,10 @@ func (s *Server) readiness() (Readiness, bool) {
 		st := s.poller.Status()
 		r.Poll = &ShardReady{Role: st.Role, Token: st.Token}
 	}
-	ok := s.redisOK.Load() && !r.Stopping
+	// ready once the webhook takes updates: Redis answers and the start
+	// checks passed (until then the webhook answers 503)
+	r.Starting = s.ingest.Held()
+	ok := s.redisOK.Load() && !r.Stopping && !r.Starting
 	if !s.redisOK.Load() {
 		r.Redis = "unavailable"
 	}
