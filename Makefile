@@ -61,9 +61,7 @@ FUZZ := ./internal/ingest:FuzzWebhook ./internal/router:FuzzParseData \
 	./internal/telemetry:FuzzNoForgery ./internal/config:FuzzFromEnv ./internal/queue:FuzzDecodeEntry \
 	./internal/update:FuzzScan ./internal/journal:FuzzDecodeBlocks
 fuzz:
-	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
-		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
+	@scripts/fuzz.sh $(GO) $(FUZZTIME) $(FUZZ)
 
 ## chaos: the fault suite (chaos/): real processes under load while leaders
 ## die, Redis restarts or vanishes, the Bot API fails; writes the report
