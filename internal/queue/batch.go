@@ -20,6 +20,11 @@ type BatchOptions struct {
 	// MaxBatch is the most appends of one shard sent in one round trip.
 	// Default 64.
 	MaxBatch int
+	// InFlight is how many round trips of one shard may be under way at
+	// once (default 2): while one is on the wire or in Redis, the next
+	// batch is encoded and sent, so neither side waits for the other.
+	// 1 makes the batches strictly one after the other.
+	InFlight int
 	// Timeout bounds one round trip (default 2s, ingest's EnqueueTimeout).
 	// A call whose own context ends first is answered at once with an
 	// unconfirmed append.
@@ -34,18 +39,20 @@ type BatchOptions struct {
 // (and, with Options.WaitReplicas, one WAIT after them), on the shard's
 // master, and each caller is answered when its own entry's reply is back.
 //
-// It has one goroutine per shard and no timer: a call that finds the shard
-// idle is sent at once, alone; the calls that arrive while a round trip is
-// in flight form the next one (at most MaxBatch). So an idle instance adds
-// no latency, and under load the number of round trips per update falls
-// with the load.
+// It has InFlight goroutines per shard and no timer: a call that finds one
+// of them idle is sent at once, alone; the calls that arrive while they are
+// all in a round trip form the next one (at most MaxBatch). So an idle
+// instance adds no latency, and under load the number of round trips per
+// update falls with the load.
 //
 // Guarantees are Enqueue's, per call: the same script runs for every entry
 // (dedupe, backlog check, append, marker, atomically per entry), so a
 // duplicate, a full backlog or a replica shortfall is reported to the call
 // it concerns alone; nil error means the entry and its marker are in Redis.
 // Entries of one round trip are appended in the order their calls reached
-// the batcher; calls that overlap in time have no order anyway. A call whose
+// the batcher; calls that overlap in time have no order anyway (two round
+// trips of a shard in flight carry only calls that overlapped), and a call
+// made after another returned is appended after it. A call whose
 // context has ended before its round trip is sent is dropped from it
 // (nothing appended); one that ends during the round trip gets an error
 // wrapping ErrUnavailable (the append is unconfirmed, as with Enqueue).
@@ -85,6 +92,9 @@ func NewBatcher(q *Queue, opts BatchOptions) *Batcher {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Second
 	}
+	if opts.InFlight < 1 {
+		opts.InFlight = 2
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Batcher{q: q, opts: opts, ctx: ctx, cancel: cancel, stopped: make(chan struct{})}
 	for n := 0; n < q.opts.Shards; n++ {
@@ -95,8 +105,10 @@ func NewBatcher(q *Queue, opts BatchOptions) *Batcher {
 
 func (b *Batcher) startAll() {
 	for n, ch := range b.shards {
-		b.wg.Add(1)
-		go b.run(n, ch)
+		for i := 0; i < b.opts.InFlight; i++ {
+			b.wg.Add(1)
+			go b.run(n, ch)
+		}
 	}
 }
 

@@ -92,7 +92,7 @@ func newBatcher(t *testing.T, opts Options, hook *tripHook) (*Batcher, *Queue, *
 	t.Helper()
 	q, c, ks := newQueue(t, opts)
 	c.AddHook(hook)
-	b := NewBatcher(q, BatchOptions{})
+	b := NewBatcher(q, BatchOptions{InFlight: 1}) // one round trip at a time: the tests hold it
 	t.Cleanup(b.Close)
 	return b, q, c, ks
 }
@@ -339,11 +339,13 @@ func TestBatcherWaitsForReplicas(t *testing.T) {
 // BenchmarkEnqueue compares one round trip per append (direct) with group
 // commit (batched), 32 appends in flight, on the real server.
 func BenchmarkEnqueue(b *testing.B) {
-	for _, mode := range []string{"direct", "batched"} {
+	for _, mode := range []string{"direct", "batched-1", "batched-2", "batched-4"} {
 		b.Run(mode, func(b *testing.B) {
 			c, ns := redistest.Client(b)
 			q := New(c, keys.New(ns), Options{DedupeWindow: time.Minute, MaxBacklog: 0})
-			bt := NewBatcher(q, BatchOptions{})
+			inFlight := 1
+			_, _ = fmt.Sscanf(mode, "batched-%d", &inFlight)
+			bt := NewBatcher(q, BatchOptions{InFlight: inFlight})
 			defer bt.Close()
 			var uid atomic.Int64
 			var trips, appends atomic.Int64
@@ -371,4 +373,39 @@ func BenchmarkEnqueue(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestBatcherManyConcurrentCalls: with the default two round trips in
+// flight per shard, 64 concurrent calls are each appended once, with a
+// marker, and answered with their own entry.
+func TestBatcherManyConcurrentCalls(t *testing.T) {
+	q, c, ks := newQueue(t, Options{DedupeWindow: time.Hour})
+	b := NewBatcher(q, BatchOptions{})
+	t.Cleanup(b.Close)
+	ctx := testCtx(t)
+	const n = 64
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			res, err := b.Enqueue(ctx, env(int64(i+1), int64(i)))
+			if err == nil {
+				ids[i] = res.ID
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	seen := map[string]bool{}
+	for i, id := range ids {
+		require.NotEmpty(t, id, "call %d", i)
+		seen[id] = true
+		require.EqualValues(t, 1, c.Exists(ctx, ks.Shard(0).Seen(int64(i+1))).Val())
+	}
+	require.Len(t, seen, n)
+	require.EqualValues(t, n, c.XLen(ctx, ks.Shard(0).Stream()).Val())
 }
