@@ -77,6 +77,7 @@ type Handler struct {
 	cfg      Config
 	secret   []byte
 	stopping atomic.Bool
+	held     atomic.Bool // Hold: the instance's start checks are under way
 }
 
 // New returns the webhook handler.
@@ -86,6 +87,15 @@ func New(cfg Config) *Handler {
 
 // Stop makes every later request answer 503 (shutdown: stop intake).
 func (h *Handler) Stop() { h.stopping.Store(true) }
+
+// Hold makes requests answer 503 REDIS_UNAVAILABLE until Open: an instance
+// holds its webhook while it starts (Redis reached, the deployment's mode
+// and the shard count checked), so nothing is appended to a namespace it
+// may not join. A handler is open unless held.
+func (h *Handler) Hold() { h.held.Store(true) }
+
+// Open ends Hold.
+func (h *Handler) Open() { h.held.Store(false) }
 
 func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, status int, reason telemetry.Reason, text string) {
 	h.cfg.Log.WebhookRejected(ctx, reason, status, text)
@@ -210,6 +220,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.stopping.Load() {
 		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonShuttingDown, "shutting down")
+		return
+	}
+	if h.held.Load() {
+		h.reject(ctx, w, http.StatusServiceUnavailable, telemetry.ReasonRedisUnavailable,
+			"starting: Redis, the deployment and the shards are not checked yet")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))

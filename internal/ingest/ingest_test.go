@@ -299,3 +299,20 @@ func TestServiceUnavailableBodyIsTheReasonCodeOnly(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Equal(t, "SHUTTING_DOWN\n", body)
 }
+
+// TestHeldUntilOpen: while the instance starts (Hold), a POST is answered
+// 503 REDIS_UNAVAILABLE and nothing is appended; after Open it is taken.
+func TestHeldUntilOpen(t *testing.T) {
+	c, ns := redistest.Client(t)
+	f := newFixture(t, c, ns, 100)
+	f.h.Hold()
+	body := []byte(`{"update_id":9001,"message":{"message_id":1,"date":1,"chat":{"id":5,"type":"private"},"text":"hi"}}`)
+	code, text := f.post(t, body, nil)
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Equal(t, "REDIS_UNAVAILABLE\n", text)
+	require.Zero(t, f.streamLen(t))
+	f.h.Open()
+	code, _ = f.post(t, body, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.EqualValues(t, 1, f.streamLen(t))
+}

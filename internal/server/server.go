@@ -159,6 +159,7 @@ func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 	s.batch = queue.NewBatcher(s.queue, queue.BatchOptions{Timeout: ingest.EnqueueTimeout})
 	s.ingest = ingest.New(ingest.Config{Queue: s.queue, Batcher: s.batch, Log: log, Metrics: s.metrics,
 		Secret: cfg.WebhookSecret, Instance: cfg.InstanceID})
+	s.ingest.Hold() // until Run has checked Redis, the deployment and the shards
 
 	var faults Faults
 	spec := os.Getenv("DISPATCHER_FAULTS")
@@ -362,6 +363,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	s.ingest.Open()
 	if err := s.registry.Register(ctx); err != nil {
 		s.shutdownHTTP()
 		if errors.Is(err, membership.ErrDuplicateInstance) {
