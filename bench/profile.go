@@ -46,9 +46,10 @@ type category struct{ name, focus, ignore string }
 
 var ingestCategories = []category{
 	{"webhook handler (ingest.Handler.ServeHTTP), in all", `ingest\.\(\*Handler\)\.ServeHTTP`, ""},
-	{"· the Lua append: queue.Enqueue, one Redis round trip", `queue\.\(\*Queue\)\.Enqueue`, ""},
+	{"· the Lua append as the request sees it: queue.Enqueue, or the hand-over to queue.Batcher", `queue\.\(\*(Queue|Batcher)\)\.Enqueue`, ""},
 	{"· decoding the update (encoding/json into telego.Update)", `json\.Unmarshal`, ""},
 	{"· the QUEUE_ENQUEUE line (encode, write to stdout, hand to the journal)", `telemetry\.\(\*Logger\)`, ""},
+	{"group commit: queue.Batcher's round trips (its own goroutine, one pipeline per batch)", `queue\.\(\*Batcher\)\.run`, ""},
 	{"net/http server outside the handler (read request, write answer)", `net/http\.\(\*conn\)\.serve`, `ingest\.\(\*Handler\)`},
 	{"event journal writer (pipelined writes to Redis)", `journal\.\(\*Journal\)\.Run`, ""},
 	{"garbage collector", `gcBgMarkWorker`, ""},
@@ -56,7 +57,8 @@ var ingestCategories = []category{
 
 var queueCategories = []category{
 	{"webhook handler (ingest.Handler.ServeHTTP, no HTTP), in all", `ingest\.\(\*Handler\)\.ServeHTTP`, ""},
-	{"· the Lua append: queue.Enqueue", `queue\.\(\*Queue\)\.Enqueue`, ""},
+	{"· the Lua append: queue.Enqueue, or the hand-over to queue.Batcher", `queue\.\(\*(Queue|Batcher)\)\.Enqueue`, ""},
+	{"group commit: queue.Batcher's round trips (its own goroutine)", `queue\.\(\*Batcher\)\.run`, ""},
 	{"· decoding the update", `json\.Unmarshal`, `worker\.`},
 	{"· the QUEUE_ENQUEUE line", `telemetry\.\(\*Logger\)`, `worker\.`},
 	{"worker pool, in all", `worker\.\(\*(run|Pool)\)`, ""},

@@ -196,7 +196,9 @@ func ingestSection(w writer, r *Results) {
 	w("A closed loop posts %s realistic updates a run (unique `update_id`s, every fixture of internal/queue/testdata in\n", commas(int64(in.Requests)))
 	w("turn, 5,000 chats; mean body %d bytes) with %d requests in flight, and counts the 200 answers a second.\n", in.BodyBytes, in.Conns)
 	w("The dispatcher instances run with their defaults and are PASSIVE (the bench holds the shard's lease), so the\n")
-	w("figure is the webhook alone: secret check, decode, one Lua call (dedupe, backlog check, `XADD`, marker), the\n")
+	w("figure is the webhook alone: secret check, reading the update's id, type, chat and user (`update.Scan`), one Lua\n")
+	w("call (dedupe, backlog check, `XADD`, marker) group-committed with concurrent requests' (`queue.Batcher`: the\n")
+	w("calls of one shard that arrive while a round trip is under way share the next one, a pipeline), the\n")
 	w("`QUEUE_ENQUEUE` line and its journal entry. The three-instance configuration spreads the same load round robin.\n")
 	w("The floor is a minimal net/http server doing one `XADD` of the body per request (same go-redis client), and\n")
 	w("`redis-benchmark` sends the same `XADD` straight to Redis (%d clients, no pipelining). Configurations take turns\n", in.Conns)
@@ -237,6 +239,7 @@ func ingestSection(w writer, r *Results) {
 		w("%.0f µs today. The profile of the webhook path and the journal's share are under\n", one.CPU["server"]+one.CPU["redis"])
 		w("[Profiles](#profiles-what-stands-in-the-way).\n\n")
 	}
+	w("%s", groupCommitNote)
 }
 
 // tsResolution names the finest ts resolution seen in the runs.

@@ -60,7 +60,12 @@ const EnqueueTimeout = 2 * time.Second
 
 // Config of the webhook handler.
 type Config struct {
-	Queue    *queue.Queue
+	Queue *queue.Queue
+	// Batcher, when set, carries the webhook's appends (group commit: the
+	// appends of concurrent requests share one Redis round trip; see
+	// queue.Batcher). Nil: one round trip per request. The poller's fenced
+	// appends always go to Queue directly.
+	Batcher  *queue.Batcher
 	Log      *telemetry.Logger
 	Metrics  *metrics.Metrics
 	Secret   string // empty: no secret checked (sandbox or INSECURE_WEBHOOK)
@@ -148,7 +153,8 @@ type Result struct {
 // the one path of every update into the dispatcher, for the webhook and the
 // poller alike. It reads the update's id, type, chat and user (update.Scan,
 // no decoding), makes its cid, picks the shard, and
-// appends it in one Lua call (dedupe, backlog, append); then it logs
+// appends it in one Lua call (dedupe, backlog, append; for the webhook with
+// a Batcher, that call shares its round trip with concurrent requests'); then it logs
 // QUEUE_ENQUEUE or DUPLICATE_UPDATE (with source=poll for the poller) and
 // counts it. pollToken is the poll lease's token for the poller (the append
 // is fenced by it) and 0 for the webhook.
@@ -179,6 +185,8 @@ func (h *Handler) Ingest(ctx context.Context, body []byte, src Source, pollToken
 	var res queue.EnqueueResult
 	if pollToken > 0 {
 		res, err = h.cfg.Queue.EnqueuePolled(qctx, env, pollToken)
+	} else if h.cfg.Batcher != nil {
+		res, err = h.cfg.Batcher.Enqueue(qctx, env)
 	} else {
 		res, err = h.cfg.Queue.Enqueue(qctx, env)
 	}

@@ -46,8 +46,11 @@ func newFixture(t *testing.T, c redis.UniversalClient, ns string, maxBacklog int
 	ks := keys.New(ns)
 	m := metrics.NewTest()
 	q := queue.New(c, ks, queue.Options{Shards: 2, MaxBacklog: maxBacklog, DedupeWindow: time.Minute})
-	h := ingest.New(ingest.Config{Queue: q, Log: log, Metrics: m, Secret: secret, Instance: "ingest-test"})
+	// through the batcher, as the server runs it (group commit)
+	b := queue.NewBatcher(q, queue.BatchOptions{Timeout: ingest.EnqueueTimeout})
+	h := ingest.New(ingest.Config{Queue: q, Batcher: b, Log: log, Metrics: m, Secret: secret, Instance: "ingest-test"})
 	srv := httptest.NewServer(h)
+	t.Cleanup(b.Close)
 	t.Cleanup(srv.Close)
 	return &fixture{srv: srv, h: h, c: c, ks: ks, logs: logs, m: m}
 }

@@ -15,6 +15,9 @@
 //     appended and the marker set, atomically. When Enqueue returns without
 //     error the entry is in Redis (durable as far as the server's
 //     persistence is).
+//   - Batcher (group commit) keeps these guarantees per call: it sends the
+//     same script for each entry, pipelined with the concurrent calls of
+//     the same shard, and answers each call with its own entry's reply.
 //   - Entries leave the stream only through Ack or DeadLetter, both fenced
 //     scripts that acknowledge and delete in one step: the stream's length
 //     is the backlog (delivered or not), never the history, and nothing

@@ -69,9 +69,25 @@ func (q *Queue) ClaimPollFence(ctx context.Context, token int64) error {
 }
 
 func (q *Queue) enqueue(ctx context.Context, e Envelope, pollToken int64) (EnqueueResult, error) {
-	k, err := q.shard(e.Shard)
+	keys, args, err := q.enqueueCall(e, pollToken)
 	if err != nil {
 		return EnqueueResult{}, err
+	}
+	var res []any
+	acked := int64(-1)
+	if q.opts.WaitReplicas > 0 {
+		res, acked, err = q.runReplicated(ctx, keys, args)
+	} else {
+		res, err = enqueueScript.Run(ctx, q.c, keys, args...).Slice()
+	}
+	return q.enqueueReply(ctx, e, res, err, acked)
+}
+
+// enqueueCall returns the keys and arguments of e's enqueue script call.
+func (q *Queue) enqueueCall(e Envelope, pollToken int64) ([]string, []any, error) {
+	k, err := q.shard(e.Shard)
+	if err != nil {
+		return nil, nil, err
 	}
 	window := q.opts.DedupeWindow.Milliseconds()
 	if q.opts.DedupeWindow > 0 && window == 0 {
@@ -82,14 +98,12 @@ func (q *Queue) enqueue(ctx context.Context, e Envelope, pollToken int64) (Enque
 		touch = "1"
 	}
 	args := append([]any{window, q.opts.MaxBacklog, e.CID, pollToken, touch}, e.fields()...)
-	keys := []string{k.Stream(), k.Seen(e.UpdateID), k.PollFence()}
-	var res []any
-	acked := int64(-1)
-	if q.opts.WaitReplicas > 0 {
-		res, acked, err = q.runReplicated(ctx, keys, args)
-	} else {
-		res, err = enqueueScript.Run(ctx, q.c, keys, args...).Slice()
-	}
+	return []string{k.Stream(), k.Seen(e.UpdateID), k.PollFence()}, args, nil
+}
+
+// enqueueReply turns the enqueue script's reply (or error) for e, and the
+// replicas a following WAIT counted (-1: no WAIT), into Enqueue's result.
+func (q *Queue) enqueueReply(ctx context.Context, e Envelope, res []any, err error, acked int64) (EnqueueResult, error) {
 	if err != nil {
 		return EnqueueResult{}, mapErr(ctx, err)
 	}

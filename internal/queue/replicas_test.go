@@ -90,4 +90,24 @@ func TestEnqueueWaitsForReplicasOnACluster(t *testing.T) {
 		require.NoError(t, err, "shard %d", shard)
 		require.NotEmpty(t, res.ID)
 	}
+	// the batcher's round trip of a shard goes to its master, WAIT included
+	b := NewBatcher(q, BatchOptions{})
+	defer b.Close()
+	for shard := 0; shard < 6; shard++ {
+		e := env(int64(200+shard), int64(shard))
+		e.Shard = shard
+		res, err := b.Enqueue(ctx, e)
+		require.NoError(t, err, "shard %d", shard)
+		require.NotEmpty(t, res.ID)
+	}
+	// without WAIT the round trip is the cluster client's pipeline
+	plain := NewBatcher(New(c, keys.New("waitc2"), Options{Shards: 6, DedupeWindow: time.Minute}), BatchOptions{})
+	defer plain.Close()
+	for shard := 0; shard < 6; shard++ {
+		e := env(int64(300+shard), int64(shard))
+		e.Shard = shard
+		res, err := plain.Enqueue(ctx, e)
+		require.NoError(t, err, "shard %d", shard)
+		require.NotEmpty(t, res.ID)
+	}
 }

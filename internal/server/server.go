@@ -61,6 +61,7 @@ type Server struct {
 	jown    bool
 	debug   *debugflag.Flag
 	queue   *queue.Queue
+	batch   *queue.Batcher // group commit of the webhook's appends
 	pool    *worker.Pool
 	leases  *lease.Manager
 	// answerCallback answers the callbacks the pool dead-letters without a
@@ -151,7 +152,10 @@ func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 
 	s.queue = queue.New(rc, s.keys, queue.Options{Shards: cfg.Shards, MaxBacklog: cfg.MaxBacklog,
 		DedupeWindow: cfg.DedupeWindow, WaitReplicas: cfg.RedisWaitReplicas, WaitTimeout: cfg.RedisWaitTimeout, Log: log})
-	s.ingest = ingest.New(ingest.Config{Queue: s.queue, Log: log, Metrics: s.metrics,
+	// group commit of the webhook's appends; closed by closeRedis, after
+	// the HTTP server has stopped (or on the error paths below)
+	s.batch = queue.NewBatcher(s.queue, queue.BatchOptions{Timeout: ingest.EnqueueTimeout})
+	s.ingest = ingest.New(ingest.Config{Queue: s.queue, Batcher: s.batch, Log: log, Metrics: s.metrics,
 		Secret: cfg.WebhookSecret, Instance: cfg.InstanceID})
 	s.ingest.Hold(telemetry.ReasonRedisUnavailable, "Redis has not answered since the start") // until Run's start checks passed
 
@@ -233,8 +237,12 @@ func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 // Journal is the instance's event journal (the benchmark flushes it).
 func (s *Server) Journal() *journal.Journal { return s.journal }
 
-// closeRedis closes the Redis clients (the journal's when it is its own).
+// closeRedis stops the ingest batcher and closes the Redis clients (the
+// journal's when it is its own).
 func (s *Server) closeRedis() {
+	if s.batch != nil {
+		s.batch.Close()
+	}
 	if s.jown {
 		s.jredis.Close()
 	}
