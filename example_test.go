@@ -14,6 +14,7 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher"
 	"github.com/dispatcher-bot/dispatcher/callback"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/proctest"
 )
 
 // A bot with one command, run in sandbox mode on an embedded Redis: no
@@ -98,26 +99,34 @@ func ExampleHandleCallback() {
 }
 
 // post sends an update to the webhook until the instance takes it (it
-// answers 503 until its Redis is up).
-func post(addr, body string) {
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Post("http://"+addr+"/webhook", "application/json", strings.NewReader(body))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+// answers 503 until its Redis is up and its start checks passed).
+func post(addr, body string) { postTo("http://"+addr+"/webhook", "", body) }
+
+// postTo posts body to url (with the webhook secret header when secret is
+// set) until it is answered 200, for at most 10 s.
+func postTo(url, secret, body string) {
+	proctest.Eventually(10*time.Second, 20*time.Millisecond, func() bool {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if secret != "" {
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
 		}
-	}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 // sent waits for n texts the bot sent or answered in the sandbox.
 func sent(addr string, n int) []string {
 	var texts []string
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	proctest.Eventually(10*time.Second, 20*time.Millisecond, func() bool {
 		resp, err := http.Get("http://" + addr + "/sandbox/messages")
 		if err != nil {
-			continue
+			return false
 		}
 		var got struct {
 			Messages []struct {
@@ -133,10 +142,8 @@ func sent(addr string, n int) []string {
 				texts = append(texts, t)
 			}
 		}
-		if len(texts) >= n {
-			return texts
-		}
-	}
+		return len(texts) >= n
+	})
 	return texts
 }
 
@@ -167,16 +174,7 @@ func ExampleDispatcher_WebhookHandler() {
 	defer srv.Close()
 
 	body := `{"update_id":9,"message":{"message_id":1,"date":1,"chat":{"id":7,"type":"private"},"text":"hi"}}`
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/telegram/hook", strings.NewReader(body))
-		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "my-secret-0123456789")
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-	}
+	postTo(srv.URL+"/telegram/hook", "my-secret-0123456789", body) // 503 until the instance is up
 	fmt.Println("handled:", <-handled)
 	stop()
 	<-done

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/proctest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
@@ -54,17 +55,12 @@ func TestStepDownReleasesOnlyAfterWorkReturned(t *testing.T) {
 			// Either the lease is deleted (the bug) or the manager waits on its
 			// clock for the work, at most until the key could expire.
 			expiry := t0.Add(tm.TTL)
-			deadline := time.Now().Add(5 * time.Second)
-			for {
+			require.True(t, proctest.Eventually(5*time.Second, 2*time.Millisecond, func() bool {
 				info, err := Inspect(ctx, c, ks, 0)
 				require.NoError(t, err)
 				require.Equal(t, "a", info.Holder, "lease released while the shard's work still runs")
-				if slices.Contains(clk.pending(), expiry) {
-					break
-				}
-				require.True(t, time.Now().Before(deadline), "manager not waiting for the work; pending %v", clk.pending())
-				time.Sleep(2 * time.Millisecond) // poll interval of a bounded wait
-			}
+				return slices.Contains(clk.pending(), expiry)
+			}), "manager not waiting for the work; pending %v", clk.pending())
 
 			if tc.returnsAt != nil {
 				clk.AdvanceTo(t0.Add(tc.returnsAt(tm))) // the key could be gone by now: give up on releasing

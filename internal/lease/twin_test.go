@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -21,10 +22,9 @@ func TestTwinsUnderOneIDNeverTakeEachOthersLease(t *testing.T) {
 	first, tok := waitOneActive(t, 3*time.Second, 0, a)
 	require.Equal(t, a, first)
 	twin := newNode(t, "same", dial(t, url), ks, Config{TTL: ttl}).start(t)
-	for deadline := time.Now().Add(3 * ttl); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		require.Equal(t, []*node{a}, activeOf(a, twin), "only the first process is ACTIVE")
-		require.Equal(t, tok, a.m.Status()[0].Token, "the first process keeps its token")
-	}
+	require.Never(t, func() bool {
+		return !slices.Equal(activeOf(a, twin), []*node{a}) || a.m.Status()[0].Token != tok
+	}, 3*ttl, 10*time.Millisecond, "only the first process is ACTIVE, and it keeps its token")
 	require.NotContains(t, a.log.String(), "LEASE_LOST", "the twin never took the lease")
 	a.stop(t)
 	_, tok2 := waitOneActive(t, 3*time.Second, tok, twin)

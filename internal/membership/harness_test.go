@@ -14,6 +14,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
 	"github.com/dispatcher-bot/dispatcher/internal/telemetry"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/proctest"
 	"github.com/dispatcher-bot/dispatcher/internal/testutil/redistest"
 )
 
@@ -90,11 +91,7 @@ func (n *node) stop(t *testing.T) {
 // eventually waits (bounded) for cond.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		time.Sleep(2 * time.Millisecond) // poll interval of a bounded wait
+	if !proctest.Eventually(within, 2*time.Millisecond, cond) {
+		t.Fatalf("not within %s: %s", within, what)
 	}
 }
