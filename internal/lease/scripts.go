@@ -106,8 +106,12 @@ func releaseLease(ctx context.Context, c redis.Scripter, ks keys.Space, k keys.S
 	return n == 1, err
 }
 
-// intAt reads element i of a script reply as an integer, whether Redis sent
-// it as an integer or as a decimal string ("" reads as 0).
+// ReplyInt reads element i of a script reply as an integer, whether Redis
+// sent it as an integer or as a decimal string ("" reads as 0), for the
+// scripts of packages built on this one (membership).
+func ReplyInt(v []any, i int) (int64, error) { return intAt(v, i) }
+
+// intAt is ReplyInt.
 func intAt(v []any, i int) (int64, error) {
 	if i >= len(v) {
 		return 0, fmt.Errorf("%w: %d elements, want index %d", errBadReply, len(v), i)

@@ -212,7 +212,7 @@ func (r *Registry) claim(ctx context.Context, stale string) (bool, string, error
 	if err != nil {
 		return false, "", err
 	}
-	ok, err := intAt(v, 0)
+	ok, err := lease.ReplyInt(v, 0)
 	if err != nil || len(v) < 2 {
 		return false, "", fmt.Errorf("%w: %v", errBadReply, v)
 	}
@@ -294,27 +294,4 @@ func ListInstances(ctx context.Context, c redis.UniversalClient, ks keys.Space) 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
-}
-
-// intAt returns element i of a script reply as an integer.
-func intAt(v []any, i int) (int64, error) {
-	if i >= len(v) {
-		return 0, fmt.Errorf("%w: %d elements, want index %d", errBadReply, len(v), i)
-	}
-	switch x := v[i].(type) {
-	case int64:
-		return x, nil
-	case string:
-		if x == "" {
-			return 0, nil
-		}
-		n, err := strconv.ParseInt(x, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%w: element %d: %w", errBadReply, i, err)
-		}
-		return n, nil
-	case nil:
-		return 0, nil
-	}
-	return 0, fmt.Errorf("%w: element %d is %T", errBadReply, i, v[i])
 }
