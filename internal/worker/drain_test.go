@@ -28,6 +28,9 @@ func TestDrainFinishesWhatIsInHandAndStopsReading(t *testing.T) {
 		defer cancel()
 		drained <- h.pool.Drain(ctx)
 	}()
+	// released only once the pool drains: before it, 1's ack would free a
+	// worker that reads 3
+	h.eventually("the pool drains", h.pool.isDraining)
 	b.open()
 	select {
 	case err := <-drained:
