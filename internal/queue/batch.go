@@ -3,11 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
-	"strings"
-	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // ErrBatcherClosed is returned by Batcher.Enqueue once the batcher is
@@ -35,9 +31,10 @@ type BatchOptions struct {
 }
 
 // Batcher is group commit for Enqueue: concurrent appends to one shard are
-// sent to Redis together, as one pipeline of the enqueue script's calls
-// (and, with Options.WaitReplicas, one WAIT after them), on the shard's
-// master, and each caller is answered when its own entry's reply is back.
+// sent to Redis together, as one call of the enqueue script for them all
+// (and, with Options.WaitReplicas, one WAIT after it, in the same round
+// trip), on the shard's master, and each caller is answered when the
+// reply is back. Lua is entered once per batch, not once per entry.
 //
 // It has InFlight goroutines per shard and no timer: a call that finds one
 // of them idle is sent at once, alone; the calls that arrive while they are
@@ -45,36 +42,29 @@ type BatchOptions struct {
 // instance adds no latency, and under load the number of round trips per
 // update falls with the load.
 //
-// Guarantees are Enqueue's, per call: the same script runs for every entry
-// (dedupe, backlog check, append, marker, atomically per entry), so a
-// duplicate, a full backlog or a replica shortfall is reported to the call
-// it concerns alone; nil error means the entry and its marker are in Redis.
-// Entries of one round trip are appended in the order their calls reached
-// the batcher; calls that overlap in time have no order anyway (two round
-// trips of a shard in flight carry only calls that overlapped), and a call
-// made after another returned is appended after it. A call whose
-// context has ended before its round trip is sent is dropped from it
-// (nothing appended); one that ends during the round trip gets an error
-// wrapping ErrUnavailable (the append is unconfirmed, as with Enqueue).
+// Guarantees are Enqueue's, per call: the script does for each entry what
+// it does for one (dedupe, backlog check, append, marker), so a duplicate
+// or a full backlog is reported to the call it concerns alone; nil error
+// means the entry and its marker are in Redis. A failure of the round trip
+// itself (Redis down, a timeout, a replica shortfall) is reported to every
+// call of the batch: their appends are unconfirmed, as with Enqueue, and a
+// resend is a duplicate of whatever was appended. Entries of one round trip
+// are appended in the order their calls reached the batcher; calls that
+// overlap in time have no order anyway (two round trips of a shard in
+// flight carry only calls that overlapped), and a call made after another
+// returned is appended after it. A call whose context has ended before its
+// round trip is sent is dropped from it (nothing appended); one that ends
+// during the round trip gets an error wrapping ErrUnavailable (the append
+// is unconfirmed, as with Enqueue).
 type Batcher struct {
-	q      *Queue
-	opts   BatchOptions
-	shards []chan *batchCall
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	// stopped is closed once every shard goroutine has returned: no reply
-	// is written after it.
-	stopped chan struct{}
-	start   sync.Once // the goroutines start with the first call
-	once    sync.Once
+	q    *Queue
+	opts BatchOptions
+	g    *group[*batchCall]
 }
 
 type batchCall struct {
 	ctx  context.Context
 	e    Envelope
-	keys []string
-	args []any
 	done chan batchReply // capacity 1: the goroutine never blocks on it
 }
 
@@ -83,8 +73,8 @@ type batchReply struct {
 	err error
 }
 
-// NewBatcher returns the batcher of q's shards. Its goroutines (one per
-// shard) start with the first Enqueue; Close stops them.
+// NewBatcher returns the batcher of q's shards. Its goroutines (InFlight
+// per shard) start with the first Enqueue; Close stops them.
 func NewBatcher(q *Queue, opts BatchOptions) *Batcher {
 	if opts.MaxBatch < 1 {
 		opts.MaxBatch = 64
@@ -95,49 +85,29 @@ func NewBatcher(q *Queue, opts BatchOptions) *Batcher {
 	if opts.InFlight < 1 {
 		opts.InFlight = 2
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b := &Batcher{q: q, opts: opts, ctx: ctx, cancel: cancel, stopped: make(chan struct{})}
-	for n := 0; n < q.opts.Shards; n++ {
-		b.shards = append(b.shards, make(chan *batchCall, 4*opts.MaxBatch))
-	}
+	b := &Batcher{q: q, opts: opts}
+	b.g = newGroup(q.opts.Shards, opts.MaxBatch, opts.InFlight, b.flush,
+		func(c *batchCall) { c.done <- batchReply{err: ErrBatcherClosed} })
 	return b
-}
-
-func (b *Batcher) startAll() {
-	for n, ch := range b.shards {
-		for i := 0; i < b.opts.InFlight; i++ {
-			b.wg.Add(1)
-			go b.run(n, ch)
-		}
-	}
 }
 
 // Close stops the batcher: a round trip in flight completes and answers
 // its calls; calls still waiting for one, and later calls, get
 // ErrBatcherClosed. Close is idempotent.
-func (b *Batcher) Close() {
-	b.once.Do(func() {
-		b.start.Do(func() {}) // none start after this
-		b.cancel()
-		b.wg.Wait()
-		close(b.stopped)
-	})
-}
+func (b *Batcher) Close() { b.g.close() }
 
 // Enqueue is Queue.Enqueue through the batcher (the webhook's appends; the
 // poller's fenced appends use Queue.EnqueuePolled).
 func (b *Batcher) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error) {
-	keys, args, err := b.q.enqueueCall(e, 0)
-	if err != nil {
+	if _, err := b.q.shard(e.Shard); err != nil {
 		return EnqueueResult{}, err
 	}
-	b.start.Do(b.startAll)
-	c := &batchCall{ctx: ctx, e: e, keys: keys, args: args, done: make(chan batchReply, 1)}
-	select {
-	case b.shards[e.Shard] <- c:
-	case <-ctx.Done():
-		return EnqueueResult{}, mapErr(ctx, ctx.Err())
-	case <-b.ctx.Done():
+	c := &batchCall{ctx: ctx, e: e, done: make(chan batchReply, 1)}
+	taken, err := b.g.submit(ctx, e.Shard, c)
+	switch {
+	case err != nil:
+		return EnqueueResult{}, mapErr(ctx, err)
+	case !taken:
 		return EnqueueResult{}, ErrBatcherClosed
 	}
 	select {
@@ -145,7 +115,7 @@ func (b *Batcher) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error
 		return r.res, r.err
 	case <-ctx.Done():
 		return EnqueueResult{}, mapErr(ctx, ctx.Err())
-	case <-b.stopped:
+	case <-b.g.stopped:
 		select { // every reply is written before stopped is closed
 		case r := <-c.done:
 			return r.res, r.err
@@ -155,46 +125,17 @@ func (b *Batcher) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error
 	}
 }
 
-func (b *Batcher) run(shard int, ch chan *batchCall) {
-	defer b.wg.Done()
-	batch := make([]*batchCall, 0, b.opts.MaxBatch)
-	for {
-		select {
-		case <-b.ctx.Done():
-			for {
-				select {
-				case c := <-ch:
-					c.done <- batchReply{err: ErrBatcherClosed}
-				default:
-					return
-				}
-			}
-		case c := <-ch:
-			batch = append(batch[:0], c)
-		}
-	fill: // whatever arrived meanwhile, without waiting for more
-		for len(batch) < b.opts.MaxBatch {
-			select {
-			case c := <-ch:
-				batch = append(batch, c)
-			default:
-				break fill
-			}
-		}
-		b.flush(shard, batch)
-		clear(batch)
-	}
-}
-
 // flush sends one round trip for batch and answers every call in it.
 func (b *Batcher) flush(shard int, batch []*batchCall) {
 	send := make([]*batchCall, 0, len(batch))
+	es := make([]Envelope, 0, len(batch))
 	for _, c := range batch {
 		if err := c.ctx.Err(); err != nil {
 			c.done <- batchReply{err: mapErr(c.ctx, err)} // its caller is gone: append nothing
 			continue
 		}
 		send = append(send, c)
+		es = append(es, c.e)
 	}
 	if len(send) == 0 {
 		return
@@ -202,68 +143,32 @@ func (b *Batcher) flush(shard int, batch []*batchCall) {
 	if b.opts.Observe != nil {
 		defer b.opts.Observe(shard, len(send))
 	}
-	// not b.ctx: a round trip under way completes on Close and is answered
+	answer := func(err error) {
+		for _, c := range send {
+			c.done <- batchReply{err: err}
+		}
+	}
+	call, err := b.q.enqueueCall(es, 0)
+	if err != nil {
+		answer(err)
+		return
+	}
+	// not the group's context: a round trip under way completes on Close and is answered
 	ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
 	defer cancel()
-	wait := b.q.opts.WaitReplicas > 0
-	var node redis.Cmdable = b.q.c
-	if wait { // WAIT counts the writes of its own connection: the shard's master
-		var err error
-		if node, err = b.q.masterFor(ctx, b.q.ks.Shard(shard).Stream()); err != nil {
-			for _, c := range send {
-				c.done <- batchReply{err: mapErr(ctx, err)}
-			}
-			return
-		}
+	var res []any
+	acked := int64(-1)
+	if b.q.opts.WaitReplicas > 0 {
+		res, acked, err = b.q.runReplicated(ctx, call.keys, call.args)
+	} else {
+		res, err = enqueueScript.Run(ctx, b.q.c, call.keys, call.args...).Slice()
 	}
-	cmds := make([]*redis.Cmd, len(send))
-	acked := make([]int64, len(send))
-	var waitErr []error
-	if wait {
-		waitErr = make([]error, len(send))
-	}
-	pipe := func(idx []int, sha bool) {
-		var w *redis.Cmd
-		_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, i := range idx {
-				if sha {
-					cmds[i] = enqueueScript.EvalSha(ctx, p, send[i].keys, send[i].args...)
-				} else {
-					cmds[i] = enqueueScript.Eval(ctx, p, send[i].keys, send[i].args...)
-				}
-			}
-			if wait {
-				w = p.Do(ctx, "WAIT", b.q.opts.WaitReplicas, b.q.opts.WaitTimeout.Milliseconds())
-			}
-			return nil
-		}) // each command carries its own error
-		for _, i := range idx {
-			acked[i] = -1
-			if wait {
-				acked[i], waitErr[i] = w.Int64()
-			}
-		}
-	}
-	all := make([]int, len(send))
-	for i := range all {
-		all[i] = i
-	}
-	pipe(all, true)
-	var missing []int // the script is not in this server's cache (restart, failover, SCRIPT FLUSH)
-	for i, cmd := range cmds {
-		if err := cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-			missing = append(missing, i)
-		}
-	}
-	if len(missing) > 0 {
-		pipe(missing, false)
+	if err != nil {
+		answer(mapErr(ctx, err))
+		return
 	}
 	for i, c := range send {
-		res, err := cmds[i].Slice()
-		if err == nil && wait && waitErr[i] != nil {
-			err = waitErr[i]
-		}
-		r, err := b.q.enqueueReply(ctx, c.e, res, err, acked[i])
+		r, err := b.q.enqueueReply(ctx, c.e, entryReply(res, i), nil, acked)
 		c.done <- batchReply{res: r, err: err}
 	}
 }

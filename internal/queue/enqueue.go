@@ -69,25 +69,35 @@ func (q *Queue) ClaimPollFence(ctx context.Context, token int64) error {
 }
 
 func (q *Queue) enqueue(ctx context.Context, e Envelope, pollToken int64) (EnqueueResult, error) {
-	keys, args, err := q.enqueueCall(e, pollToken)
+	call, err := q.enqueueCall([]Envelope{e}, pollToken)
 	if err != nil {
 		return EnqueueResult{}, err
 	}
 	var res []any
 	acked := int64(-1)
 	if q.opts.WaitReplicas > 0 {
-		res, acked, err = q.runReplicated(ctx, keys, args)
+		res, acked, err = q.runReplicated(ctx, call.keys, call.args)
 	} else {
-		res, err = enqueueScript.Run(ctx, q.c, keys, args...).Slice()
+		res, err = enqueueScript.Run(ctx, q.c, call.keys, call.args...).Slice()
 	}
-	return q.enqueueReply(ctx, e, res, err, acked)
+	return q.enqueueReply(ctx, e, entryReply(res, 0), err, acked)
 }
 
-// enqueueCall returns the keys and arguments of e's enqueue script call.
-func (q *Queue) enqueueCall(e Envelope, pollToken int64) ([]string, []any, error) {
-	k, err := q.shard(e.Shard)
+// scriptCall is one call of a script: its keys and arguments.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// enqueueCall returns the enqueue script's call that appends es, in this
+// order, to their shard (every one of es must be of the same shard).
+func (q *Queue) enqueueCall(es []Envelope, pollToken int64) (scriptCall, error) {
+	if len(es) == 0 {
+		return scriptCall{}, fmt.Errorf("queue: nothing to enqueue")
+	}
+	k, err := q.shard(es[0].Shard)
 	if err != nil {
-		return nil, nil, err
+		return scriptCall{}, err
 	}
 	window := q.opts.DedupeWindow.Milliseconds()
 	if q.opts.DedupeWindow > 0 && window == 0 {
@@ -97,8 +107,27 @@ func (q *Queue) enqueueCall(e Envelope, pollToken int64) ([]string, []any, error
 	if q.opts.WaitReplicas > 0 {
 		touch = "1"
 	}
-	args := append([]any{window, q.opts.MaxBacklog, e.CID, pollToken, touch}, e.fields()...)
-	return []string{k.Stream(), k.Seen(e.UpdateID), k.PollFence()}, args, nil
+	c := scriptCall{keys: make([]string, 2, 2+len(es)), args: make([]any, 4, 4+len(es)*(2+envelopeFields))}
+	c.keys[0], c.keys[1] = k.Stream(), k.PollFence()
+	c.args[0], c.args[1], c.args[2], c.args[3] = window, q.opts.MaxBacklog, pollToken, touch
+	for _, e := range es {
+		if e.Shard != es[0].Shard {
+			return scriptCall{}, fmt.Errorf("queue: one enqueue call for shards %d and %d", es[0].Shard, e.Shard)
+		}
+		c.keys = append(c.keys, k.Seen(e.UpdateID))
+		c.args = append(c.args, e.CID, envelopeFields)
+		c.args = e.appendFields(c.args)
+	}
+	return c, nil
+}
+
+// entryReply returns entry i's part of the enqueue script's reply (nil
+// when the reply is too short: enqueueReply says so).
+func entryReply(res []any, i int) []any {
+	if len(res) < 4*(i+1) {
+		return nil
+	}
+	return res[4*i : 4*i+4]
 }
 
 // enqueueReply turns the enqueue script's reply (or error) for e, and the

@@ -1,54 +1,77 @@
--- KEYS[1] -> the shard's stream ({ns:N}:stream)
--- KEYS[2] -> the dedupe marker of this update_id ({ns:N}:seen:<update_id>); its value is the cid of the
---            update's first ingest
--- KEYS[3] -> the shard's poll fence ({ns:N}:poll-fence): the highest poll-lease token that claimed the stream
--- ARGV[1] -> dedupe window in milliseconds (0: no dedupe)
--- ARGV[2] -> max backlog: entries the stream may hold (0: no limit)
--- ARGV[3] -> the update's cid, kept in the marker
--- ARGV[4] -> the poll-lease token of a poller's append (INGEST=poll); 0 for the webhook (no fence check)
--- ARGV[5] -> '1' when the caller WAITs for replicas after this call (REDIS_WAIT_REPLICAS): a duplicate then
---            writes too (it refreshes the marker's expiry, unchanged), so that WAIT covers the master's stream up
---            to here, the original append included; Redis 7.2+ records a connection's offset only after a
---            write of its own. '0' otherwise
--- ARGV[6..] -> the entry's field/value pairs
+-- KEYS[1]    -> the shard's stream ({ns:N}:stream)
+-- KEYS[2]    -> the shard's poll fence ({ns:N}:poll-fence): the highest poll-lease token that claimed the stream
+-- KEYS[2+i]  -> the dedupe marker of entry i's update_id ({ns:N}:seen:<update_id>), i = 1..n; its value is the
+--               cid of the update's first ingest
+-- ARGV[1]    -> dedupe window in milliseconds (0: no dedupe)
+-- ARGV[2]    -> max backlog: entries the stream may hold (0: no limit)
+-- ARGV[3]    -> the poll-lease token of a poller's append (INGEST=poll); 0 for the webhook (no fence check)
+-- ARGV[4]    -> '1' when the caller WAITs for replicas after this call (REDIS_WAIT_REPLICAS): a duplicate then
+--               writes too (it refreshes the marker's expiry, unchanged), so that WAIT covers the master's stream
+--               up to here, the original append included; Redis 7.2+ records a connection's offset only after a
+--               write of its own. '0' otherwise
+-- ARGV[5..]  -> the n entries one after the other, each as: its cid (kept in its marker), the count c of its
+--               field/value items, then those c items
 --
--- Returns {status, depth, id, original}: status 0 appended (id is the new entry),
--- 1 duplicate (a marker exists; original is its value: the first ingest's cid, or '1' for a marker
--- written before markers kept the cid), 2 backlog full (nothing written).
--- A poller's append whose token is below the fence is refused with an error FENCED and writes nothing;
--- a larger token raises the fence.
-local token = tonumber(ARGV[4])
+-- One call appends a batch of one shard's entries (group commit: Lua is entered once for them all); each entry
+-- gets exactly what a call of its own would: dedupe, backlog check, append, marker, in the order given (an entry
+-- repeating an earlier entry's update_id is that entry's duplicate).
+-- Returns, per entry, {status, depth, id, original} one after the other (4n values): status 0 appended (id is
+-- the new entry), 1 duplicate (a marker exists; original is its value: the first ingest's cid, or '1' for a
+-- marker written before markers kept the cid), 2 backlog full (nothing written for it).
+-- A poller's call whose token is below the fence is refused with an error FENCED and writes nothing; a larger
+-- token raises the fence.
+local token = tonumber(ARGV[3])
 if token > 0 then
-  local fence = tonumber(redis.call('GET', KEYS[3]) or '0')
+  local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
   if fence > token then
-    return redis.error_reply('FENCED current=' .. redis.call('GET', KEYS[3]) .. ' caller=' .. ARGV[4])
+    return redis.error_reply('FENCED current=' .. redis.call('GET', KEYS[2]) .. ' caller=' .. ARGV[3])
   end
   if fence < token then
-    redis.call('SET', KEYS[3], ARGV[4])
+    redis.call('SET', KEYS[2], ARGV[3])
   end
 end
 local window = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
-if window > 0 then
-  local original = redis.call('GET', KEYS[2])
+local touch = ARGV[4] == '1'
+local depth = redis.call('XLEN', KEYS[1])
+local out = {}
+local a = 5
+for k = 3, #KEYS do
+  local cid = ARGV[a]
+  local last = a + 1 + tonumber(ARGV[a + 1])
+  local original = false
+  if window > 0 then
+    original = redis.call('GET', KEYS[k])
+  end
   if original then
-    if ARGV[5] == '1' then
-      local left = redis.call('PTTL', KEYS[2])
+    if touch then
+      local left = redis.call('PTTL', KEYS[k])
       if left > 0 then
-        redis.call('PEXPIRE', KEYS[2], left)
+        redis.call('PEXPIRE', KEYS[k], left)
       else
-        redis.call('SET', KEYS[2], original, 'KEEPTTL')
+        redis.call('SET', KEYS[k], original, 'KEEPTTL')
       end
     end
-    return {1, redis.call('XLEN', KEYS[1]), '', original}
+    out[#out + 1] = 1
+    out[#out + 1] = depth
+    out[#out + 1] = ''
+    out[#out + 1] = original
+  elseif max > 0 and depth >= max then
+    out[#out + 1] = 2
+    out[#out + 1] = depth
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+  else
+    local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, a + 2, last))
+    if window > 0 then
+      redis.call('SET', KEYS[k], cid, 'PX', window)
+    end
+    depth = depth + 1
+    out[#out + 1] = 0
+    out[#out + 1] = depth
+    out[#out + 1] = id
+    out[#out + 1] = ''
   end
+  a = last + 1
 end
-local depth = redis.call('XLEN', KEYS[1])
-if max > 0 and depth >= max then
-  return {2, depth, '', ''}
-end
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 6))
-if window > 0 then
-  redis.call('SET', KEYS[2], ARGV[3], 'PX', window)
-end
-return {0, depth + 1, id, ''}
+return out

@@ -32,16 +32,22 @@ const (
 )
 
 // fields returns the envelope as stream field/value pairs.
-func (e Envelope) fields() []any {
-	return []any{
+func (e Envelope) fields() []any { return e.appendFields(make([]any, 0, envelopeFields)) }
+
+// envelopeFields is the number of items (field names and values) fields
+// returns.
+const envelopeFields = 14
+
+// appendFields appends the envelope's field/value pairs to dst.
+func (e Envelope) appendFields(dst []any) []any {
+	return append(dst,
 		fCID, e.CID,
 		fUID, strconv.FormatInt(e.UpdateID, 10),
 		fType, e.Type,
 		fChat, strconv.FormatInt(e.ChatID, 10),
 		fUser, strconv.FormatInt(e.UserID, 10),
 		fIngest, e.Ingest,
-		fPayload, e.Payload,
-	}
+		fPayload, e.Payload)
 }
 
 // Entry is an envelope read from a shard stream.
