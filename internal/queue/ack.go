@@ -7,16 +7,24 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 )
 
-// Ack acknowledges entry id of shard and deletes it from the stream, in one
-// fenced script: with a stale token it returns an error matching
-// lease.ErrFenced and the entry stays pending. Acknowledging an entry that
-// is already gone is not an error.
-func (q *Queue) Ack(ctx context.Context, shard int, token int64, id string) error {
+// Ack acknowledges entries ids of shard (one or more) and deletes them
+// from the stream, in one fenced script: with a stale token it returns an
+// error matching lease.ErrFenced and the entries stay pending.
+// Acknowledging an entry that is already gone is not an error.
+func (q *Queue) Ack(ctx context.Context, shard int, token int64, ids ...string) error {
 	k, err := q.shard(shard)
 	if err != nil {
 		return err
 	}
-	return mapErr(ctx, ackScript.Run(ctx, q.c, k, token, []string{k.Stream()}, keys.Group, id).Err())
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 1+len(ids))
+	args = append(args, keys.Group)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return mapErr(ctx, ackScript.Run(ctx, q.c, k, token, []string{k.Stream()}, args...).Err())
 }
 
 // Failure describes why an entry is dead-lettered; it is stored with it.

@@ -87,6 +87,7 @@ func (p *Pool) RunShard(ctx context.Context, shard int, token int64) {
 		p.mu.Unlock()
 		r.stopAF()
 		r.cancel()
+		r.acks.Close() // every chat has returned: no ack is made after this
 		close(r.done)
 	}()
 	if prev != nil {

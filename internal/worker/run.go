@@ -20,6 +20,7 @@ import (
 type run struct {
 	p     *Pool
 	q     *queue.Queue
+	acks  *queue.Acker // this term's acks, group-committed
 	shard int
 	label string // shard as a metric label
 	token int64
@@ -44,6 +45,7 @@ func newRun(p *Pool, ctx context.Context, shard int, token int64) *run {
 	r := &run{p: p, q: p.cfg.Queue, shard: shard, label: strconv.Itoa(shard), token: token,
 		ctx: rctx, cancel: cancel, chats: map[string]*chat{}, held: map[string]bool{},
 		workDone: make(chan struct{}), done: make(chan struct{})}
+	r.acks = r.q.NewAcker(shard, token, queue.AckerOptions{Timeout: p.cfg.WriteTimeout})
 	r.stopAF = context.AfterFunc(p.hard, cancel)
 	return r
 }

@@ -53,10 +53,12 @@ func (r *run) write(ctx context.Context, what string, f func(ctx context.Context
 }
 
 // ack acknowledges the entry (and deletes it from the stream); false when
-// the run may not write any more (the entry stays pending).
+// the run may not write any more (the entry stays pending). It returns once
+// the ack is confirmed, so the chat's next entry starts after it: acks of
+// other chats made meanwhile share its round trip (queue.Acker).
 func (r *run) ack(ctx context.Context, it *item) bool {
 	return r.write(ctx, "ack", func(wctx context.Context) error {
-		return r.q.Ack(wctx, r.shard, r.token, it.e.ID)
+		return r.acks.Ack(wctx, it.e.ID)
 	})
 }
 
