@@ -53,8 +53,12 @@ func (r *run) write(ctx context.Context, what string, f func(ctx context.Context
 }
 
 // ack acknowledges the entry (and deletes it from the stream); false when
-// the run may not write any more (the entry stays pending).
+// the run may not write any more (the entry stays pending). The dispatch's
+// lines (DISPATCH_OK last) are written out first: once acknowledged, an
+// update is never dispatched again, so its lines must not be lost with a
+// buffer (telemetry.Logger.Flush; concurrent acks share one write).
 func (r *run) ack(ctx context.Context, it *item) bool {
+	r.p.cfg.Log.Flush()
 	return r.write(ctx, "ack", func(wctx context.Context) error {
 		return r.q.Ack(wctx, r.shard, r.token, it.e.ID)
 	})
@@ -76,6 +80,7 @@ func (r *run) deadLetter(ctx context.Context, it *item, reason telemetry.Reason,
 		return false
 	}
 	r.p.cfg.Log.DeadLettered(ctx, r.shard, f.Deliveries, reason, errType+": "+text)
+	r.p.cfg.Log.Flush() // out right after the move, as without a buffer
 	r.p.cfg.Metrics.DeadLetters.Inc()
 	if !it.failed { // no dispatch of this term, so no handler's guard answered it
 		r.answerDeadLetter(ctx, it, reason)
