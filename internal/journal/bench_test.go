@@ -17,52 +17,50 @@ import (
 
 // BenchmarkRecordUpdate: the four events of every update (QUEUE_ENQUEUE,
 // QUEUE_PICK, DISPATCH_START, DISPATCH_OK) logged to io.Discard with the
-// journal as Sink, and a goroutine taking the recorded events the way the
-// gatherer does (so the hand-off costs what it costs in Run). Without the
-// journal, the same Logger has no Sink.
+// journal as Sink, its Run writing to a real Redis meanwhile (what it costs
+// the logging goroutine, the hand-off included; B/op and allocs/op count
+// Run's too). Without the journal, the same Logger has no Sink.
 func BenchmarkRecordUpdate(b *testing.B) {
 	for _, withJournal := range []bool{false, true} {
 		name := "nosink"
 		o := telemetry.Options{Format: telemetry.FormatJSON, Level: zapcore.InfoLevel, Instance: "node-a",
-			Output: io.Discard}
+			Output: io.Discard, Secrets: []string{"123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_x"}}
 		var j *Journal
 		if withJournal {
 			name = "journal"
-			j = New(Options{Client: redistest.DeadClient(b), Keys: keys.New("t"), Metrics: metrics.NewTest()})
+			c, ns := redistest.Client(b)
+			j = New(Options{Client: c, Keys: keys.New(ns), Metrics: metrics.NewTest()})
 			o.Sink = j
-			stop := make(chan struct{})
+			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				tick := time.NewTicker(flushEvery)
-				defer tick.Stop()
-				for {
-					select {
-					case <-stop:
-						return
-					case <-j.ch:
-					case <-tick.C:
-					}
-				}
-			}()
-			b.Cleanup(func() { close(stop); <-done })
+			go func() { defer close(done); _ = j.Run(ctx) }()
+			b.Cleanup(func() { cancel(); <-done })
 		}
 		l, err := telemetry.New(o)
 		require.NoError(b, err)
 		l.SetRole(func() string { return telemetry.RoleActive })
-		ctx := telemetry.WithUpdate(context.Background(), update(1))
+		if j != nil {
+			j.SetLogger(l)
+		}
+		ctxs := make([]context.Context, 1<<16) // one cid per update, made before
+		for i := range ctxs {
+			ctxs[i] = telemetry.WithUpdate(context.Background(), update(int64(i)))
+		}
 		at := time.Now()
+		n := int64(0)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
+				n++
+				ctx := ctxs[n%int64(len(ctxs))]
 				l.QueueEnqueueFrom(ctx, at, "", "callback_query", 0, 12, "1732834000000-0")
 				l.QueuePick(ctx, "w2", 0, 1, 3*time.Millisecond)
 				l.DispatchStartAt(ctx, at, 0, 1796221688827940)
 				l.DispatchOK(ctx, 9*time.Millisecond, 0, 1796221688827940)
 			}
+			if j != nil {
+				b.ReportMetric(float64(j.dropped.Load())/float64(max(n, 1)), "dropped/op")
+			}
 		})
-		if j != nil {
-			require.Zero(b, j.dropped.Load(), "the benchmark's reader fell behind: dropped events cost less than sent ones")
-		}
 	}
 }
