@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -130,14 +131,15 @@ var terminal = map[string]bool{
 	string(telemetry.EvDLQReplayed): true, string(telemetry.EvWebhookRejected): true,
 }
 
+// fieldEncoders are the scratch encoders of encodeEntry (it runs on the
+// logging goroutine for every event: one allocation for the bytes, one for
+// the event).
+var fieldEncoders = sync.Pool{New: func() any { return &fieldEncoder{buf: make([]byte, 0, 256)} }}
+
 // encodeEntry encodes one event as the journal keeps it.
 func encodeEntry(e *telemetry.Entry) *event {
 	ev := &event{update: e.Update, instance: e.Instance, at: e.Time.UnixMicro()}
-	if c, ok := eventCode[e.Name]; ok {
-		ev.head = []byte{byte(c)}
-	} else {
-		ev.head = appendText([]byte{0}, e.Name)
-	}
+	code, known := eventCode[e.Name]
 	lvl := int(e.Level) + 1
 	if lvl < 0 || lvl > int(levelMask) {
 		lvl = int(zapcore.InfoLevel) + 1
@@ -157,21 +159,34 @@ func encodeEntry(e *telemetry.Entry) *event {
 	if domain {
 		meta |= metaDomain
 	}
-	fe := fieldEncoder{at: ev.at, buf: make([]byte, 0, 64)}
-	e.EncodeFields(&fe)
-	body := make([]byte, 0, 4+len(fe.buf))
-	body = append(body, meta)
+	fe := fieldEncoders.Get().(*fieldEncoder)
+	*fe = fieldEncoder{at: ev.at, buf: fe.buf[:0]}
+	e.EncodeFields(fe)
+	// head and body share one array: code [name] | meta [role] [domain] #fields fields
+	b := make([]byte, 0, len(e.Name)+len(e.Role)+len(e.Domain)+4*binary.MaxVarintLen32+2+len(fe.buf))
+	if known {
+		b = append(b, byte(code))
+	} else {
+		b = appendText(append(b, 0), e.Name)
+	}
+	h := len(b)
+	b = append(b, meta)
 	if role == roleText {
-		body = appendText(body, e.Role)
+		b = appendText(b, e.Role)
 	}
 	if domain {
-		body = appendStr(body, e.Domain)
+		b = appendStr(b, e.Domain)
 	}
-	body = appendUvarint(body, uint64(fe.n))
-	ev.body = append(body, fe.buf...)
+	b = appendUvarint(b, uint64(fe.n))
+	b = append(b, fe.buf...)
+	ev.head, ev.body = b[:h:h], b[h:]
 	ev.waitMS = fe.waitMS
 	ev.terminal = terminal[e.Name]
 	ev.failing = e.Level >= zapcore.WarnLevel && fe.reason != string(telemetry.ReasonPassiveReject) || fe.delivery > 1
+	if cap(fe.buf) <= 4<<10 { // a huge event's scratch is not kept
+		*fe = fieldEncoder{buf: fe.buf[:0]}
+		fieldEncoders.Put(fe)
+	}
 	return ev
 }
 

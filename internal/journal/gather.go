@@ -43,8 +43,7 @@ func (g *gatherer) run(ctx context.Context) {
 			close(out)
 			<-done
 			return
-		case ev := <-g.j.ch:
-			g.add(ev)
+		case <-g.j.wake:
 			g.gather()
 			if g.ready >= batchBlocks || len(g.pend) > maxPending {
 				g.collect(false)
@@ -54,6 +53,7 @@ func (g *gatherer) run(ctx context.Context) {
 			g.collect(true)
 			g.all = true
 		case <-tick.C:
+			g.gather()
 			g.collect(false)
 			g.forget(g.j.now())
 		}

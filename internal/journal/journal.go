@@ -123,7 +123,8 @@ var allTiers = []string{TierOK, TierFail, TierDebug, TierUsers}
 // Timings of the writer and the janitor.
 const (
 	hold          = time.Second            // longest a chain's events wait for more before they are written
-	flushEvery    = 50 * time.Millisecond  // how often held blocks are looked at
+	flushEvery    = 50 * time.Millisecond  // how often recorded events are taken and held blocks looked at
+	wakeAt        = Buffer / 8             // recorded events that take them before the tick
 	batchBlocks   = 512                    // blocks written at once when more are ready
 	maxPending    = 16384                  // held blocks; beyond, the oldest are written early
 	writeTimeout  = 2 * time.Second        // one pipelined write
@@ -171,6 +172,7 @@ type Journal struct {
 	log atomic.Pointer[telemetry.Logger]
 
 	ch       chan *event
+	wake     chan struct{} // wakeAt events wait in ch
 	kick     chan struct{} // Flush: write everything now
 	janitorK chan struct{} // run a janitor pass now
 
@@ -205,7 +207,7 @@ func New(o Options) *Journal {
 		o.Now = time.Now
 	}
 	j := &Journal{c: o.Client, ks: o.Keys, opt: o, ch: make(chan *event, Buffer),
-		kick: make(chan struct{}, 1), janitorK: make(chan struct{}, 1), progress: make(chan struct{})}
+		wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), janitorK: make(chan struct{}, 1), progress: make(chan struct{})}
 	j.g.init(j)
 	j.w.init(j)
 	return j
@@ -221,14 +223,25 @@ func (j *Journal) MaxMemory() int64 { return j.opt.MaxMemory }
 
 // Record queues one event for writing (telemetry.Sink). It never blocks:
 // with the buffer full the event is dropped and counted.
+//
+// The Run goroutine takes what was recorded every flushEvery, or once
+// wakeAt events wait: a Record does not wake it (waking a goroutine for
+// each event cost the logging goroutine more than encoding the event; the
+// blocks ready to write are collected on the same tick anyway).
 func (j *Journal) Record(e telemetry.Entry) {
-	if _, ok := cidKey(e.Update.CID); !ok {
+	if !telemetry.ValidCID(e.Update.CID) {
 		return
 	}
 	ev := encodeEntry(&e)
 	select {
 	case j.ch <- ev:
 		j.queued.Add(1)
+		if len(j.ch) >= wakeAt {
+			select {
+			case j.wake <- struct{}{}:
+			default:
+			}
+		}
 	default:
 		j.dropped.Add(1)
 		j.fail(1)

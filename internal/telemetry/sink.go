@@ -2,14 +2,16 @@ package telemetry
 
 import (
 	"encoding/json"
+	"sync"
 	"time"
 
 	"go.uber.org/zap/zapcore"
 )
 
 // Sink receives every event about an update (one that carries a cid), as
-// an Entry, right after the Logger wrote the event's line. The event
-// journal (package journal) is the Sink of an instance's Logger.
+// an Entry, right after the Logger handed the event's line to its output
+// (written, or buffered: Options.FlushAfter). The event journal (package
+// journal) is the Sink of an instance's Logger.
 //
 // Record is called on the logging goroutine: it must not block, and it
 // must copy what it keeps, since the Entry's fields are reused once Record
@@ -35,10 +37,33 @@ type Entry struct {
 	red    *redactor
 }
 
-// header and identity keys: the fields Entry decodes itself
-var entryKeys = map[string]uint16{
-	FTS: 1 << 0, FLevel: 1 << 1, FName: 1 << 2, FInstance: 1 << 3, FRole: 1 << 4, FDomain: 1 << 5,
-	FCID: 1 << 6, FUpdateID: 1 << 7, FUserID: 1 << 8, FChatID: 1 << 9,
+// entryBit is the bit of a header or identity key (the fields Entry
+// decodes itself), 0 for any other key. A switch, not a map: it runs for
+// every field of every event, twice.
+func entryBit(key string) uint16 {
+	switch key {
+	case FTS:
+		return 1 << 0
+	case FLevel:
+		return 1 << 1
+	case FName:
+		return 1 << 2
+	case FInstance:
+		return 1 << 3
+	case FRole:
+		return 1 << 4
+	case FDomain:
+		return 1 << 5
+	case FCID:
+		return 1 << 6
+	case FUpdateID:
+		return 1 << 7
+	case FUserID:
+		return 1 << 8
+	case FChatID:
+		return 1 << 9
+	}
+	return 0
 }
 
 // newEntry decodes the header and identity of a line's fields (the first
@@ -48,8 +73,8 @@ func newEntry(e zapcore.Entry, instance string, fields []zapcore.Field, red *red
 	var seen uint16
 	for i := range fields {
 		f := &fields[i]
-		bit, ok := entryKeys[f.Key]
-		if !ok || seen&bit != 0 {
+		bit := entryBit(f.Key)
+		if bit == 0 || seen&bit != 0 {
 			continue
 		}
 		seen |= bit
@@ -76,12 +101,15 @@ func newEntry(e zapcore.Entry, instance string, fields []zapcore.Field, red *red
 // secrets redacted from every text, as in the line.
 func (e *Entry) EncodeFields(enc zapcore.ObjectEncoder) {
 	if e.red != nil {
-		enc = redactingEncoder{ObjectEncoder: enc, red: e.red}
+		r := redactingPool.Get().(*redactingEncoder)
+		r.ObjectEncoder, r.red = enc, e.red
+		defer func() { r.ObjectEncoder, r.red = nil, nil; redactingPool.Put(r) }()
+		enc = r
 	}
 	var seen uint16
 	for i := range e.fields {
 		f := &e.fields[i]
-		if bit, ok := entryKeys[f.Key]; ok && seen&bit == 0 {
+		if bit := entryBit(f.Key); bit != 0 && seen&bit == 0 {
 			seen |= bit
 			continue
 		}
@@ -113,6 +141,10 @@ type redactingEncoder struct {
 	zapcore.ObjectEncoder
 	red *redactor
 }
+
+// redactingPool saves EncodeFields the allocation of a redactingEncoder
+// made an interface.
+var redactingPool = sync.Pool{New: func() any { return new(redactingEncoder) }}
 
 func (r redactingEncoder) AddString(k, v string) { r.ObjectEncoder.AddString(k, r.red.String(v)) }
 
