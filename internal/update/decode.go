@@ -1,7 +1,6 @@
 package update
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -85,11 +84,11 @@ func Decode(raw []byte, info Info) (*Update, error) {
 	if l.deepest > maxDecodeDepth {
 		body = p.cut(raw, maxDecodeDepth, "")
 	}
-	if err := json.Unmarshal(body, u.Telego); err != nil {
+	if err := unmarshal(body, u.Telego); err != nil {
 		mark := len(p.parts)
 		kept, perr := p.prune(updateType, body, "", 0)
 		u.Telego = &telego.Update{}
-		if perr != nil || len(p.parts) == mark || json.Unmarshal(kept, u.Telego) != nil {
+		if perr != nil || len(p.parts) == mark || unmarshal(kept, u.Telego) != nil {
 			// not reached with telego's types: an Update decodes once
 			// its failing members are gone
 			u.Telego = &telego.Update{}
