@@ -1,6 +1,7 @@
 package update
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -68,23 +69,38 @@ var updateType = reflect.TypeOf(telego.Update{})
 // decodes, with what telego cannot decode left out and named in
 // Incomplete. The result's Telego.UpdateID is info.UpdateID.
 func Decode(raw []byte, info Info) (*Update, error) {
-	l := lexer{b: raw}
-	if l.peek() != '{' {
+	if i := skipWS(raw, 0); i == len(raw) || raw[i] != '{' {
 		return nil, fmt.Errorf("%w: the body is not a JSON object", ErrNotUpdate)
 	}
-	if _, err := l.value(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNotUpdate, err)
+	u := &Update{Info: info, Raw: raw, Telego: &telego.Update{}}
+	// A body with no more brackets than maxDecodeDepth nests no deeper, so
+	// it needs no cut; and unmarshal validates what it decodes as the
+	// lexer does (encoding/json's syntax): when it decodes such a body,
+	// the lexer's pass would add nothing.
+	shallow := bytes.Count(raw, []byte{'{'})+bytes.Count(raw, []byte{'['}) <= maxDecodeDepth
+	var err error
+	if shallow {
+		if err = unmarshal(raw, u.Telego); err == nil {
+			u.Telego.UpdateID = int(info.UpdateID)
+			return u, nil
+		}
+	}
+	l := lexer{b: raw}
+	if _, lerr := l.value(); lerr != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotUpdate, lerr)
 	}
 	if l.ws(); l.i != len(raw) {
 		return nil, fmt.Errorf("%w: %w", ErrNotUpdate, l.fail("the end of the body after the object"))
 	}
-	u := &Update{Info: info, Raw: raw, Telego: &telego.Update{}}
 	p := pruner{budget: maxTrialWork}
 	body := raw
 	if l.deepest > maxDecodeDepth {
 		body = p.cut(raw, maxDecodeDepth, "")
 	}
-	if err := unmarshal(body, u.Telego); err != nil {
+	if !shallow {
+		err = unmarshal(body, u.Telego)
+	}
+	if err != nil {
 		mark := len(p.parts)
 		kept, perr := p.prune(updateType, body, "", 0)
 		u.Telego = &telego.Update{}
