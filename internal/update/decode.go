@@ -63,6 +63,13 @@ func (e *IncompleteError) Unwrap() error { return ErrUnsupported }
 
 var updateType = reflect.TypeOf(telego.Update{})
 
+// decoded is an Update and the telego.Update it decodes into, allocated
+// together.
+type decoded struct {
+	u Update
+	t telego.Update
+}
+
 // Decode decodes raw, the body of an update whose Info is info (read by
 // Scan at ingest), into telego. It fails only for a body that is not a
 // JSON object (ErrNotUpdate), which Scan never accepts; every other body
@@ -72,7 +79,9 @@ func Decode(raw []byte, info Info) (*Update, error) {
 	if i := skipWS(raw, 0); i == len(raw) || raw[i] != '{' {
 		return nil, fmt.Errorf("%w: the body is not a JSON object", ErrNotUpdate)
 	}
-	u := &Update{Info: info, Raw: raw, Telego: &telego.Update{}}
+	d := &decoded{u: Update{Info: info, Raw: raw}}
+	u := &d.u
+	u.Telego = &d.t
 	// A body with no more brackets than maxDecodeDepth nests no deeper, so
 	// it needs no cut; and unmarshal validates what it decodes as the
 	// lexer does (encoding/json's syntax): when it decodes such a body,
