@@ -1,7 +1,7 @@
 package update
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -63,33 +63,57 @@ func (e *IncompleteError) Unwrap() error { return ErrUnsupported }
 
 var updateType = reflect.TypeOf(telego.Update{})
 
+// decoded is an Update and the telego.Update it decodes into, allocated
+// together.
+type decoded struct {
+	u Update
+	t telego.Update
+}
+
 // Decode decodes raw, the body of an update whose Info is info (read by
 // Scan at ingest), into telego. It fails only for a body that is not a
 // JSON object (ErrNotUpdate), which Scan never accepts; every other body
 // decodes, with what telego cannot decode left out and named in
 // Incomplete. The result's Telego.UpdateID is info.UpdateID.
 func Decode(raw []byte, info Info) (*Update, error) {
-	l := lexer{b: raw}
-	if l.peek() != '{' {
+	if i := skipWS(raw, 0); i == len(raw) || raw[i] != '{' {
 		return nil, fmt.Errorf("%w: the body is not a JSON object", ErrNotUpdate)
 	}
-	if _, err := l.value(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNotUpdate, err)
+	d := &decoded{u: Update{Info: info, Raw: raw}}
+	u := &d.u
+	u.Telego = &d.t
+	// A body with no more brackets than maxDecodeDepth nests no deeper, so
+	// it needs no cut; and unmarshal validates what it decodes as the
+	// lexer does (encoding/json's syntax): when it decodes such a body,
+	// the lexer's pass would add nothing.
+	shallow := bytes.Count(raw, []byte{'{'})+bytes.Count(raw, []byte{'['}) <= maxDecodeDepth
+	var err error
+	if shallow {
+		if err = unmarshal(raw, u.Telego); err == nil {
+			u.Telego.UpdateID = int(info.UpdateID)
+			return u, nil
+		}
+	}
+	l := lexer{b: raw}
+	if _, lerr := l.value(); lerr != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotUpdate, lerr)
 	}
 	if l.ws(); l.i != len(raw) {
 		return nil, fmt.Errorf("%w: %w", ErrNotUpdate, l.fail("the end of the body after the object"))
 	}
-	u := &Update{Info: info, Raw: raw, Telego: &telego.Update{}}
 	p := pruner{budget: maxTrialWork}
 	body := raw
 	if l.deepest > maxDecodeDepth {
 		body = p.cut(raw, maxDecodeDepth, "")
 	}
-	if err := json.Unmarshal(body, u.Telego); err != nil {
+	if !shallow {
+		err = unmarshal(body, u.Telego)
+	}
+	if err != nil {
 		mark := len(p.parts)
 		kept, perr := p.prune(updateType, body, "", 0)
 		u.Telego = &telego.Update{}
-		if perr != nil || len(p.parts) == mark || json.Unmarshal(kept, u.Telego) != nil {
+		if perr != nil || len(p.parts) == mark || unmarshal(kept, u.Telego) != nil {
 			// not reached with telego's types: an Update decodes once
 			// its failing members are gone
 			u.Telego = &telego.Update{}

@@ -32,6 +32,6 @@
 // a fraction of a second); past the bound, what fails is dropped whole.
 // What nests deeper than 64 levels is left out before decoding: telego's
 // decoders take time that grows with the square of the nesting of
-// messages. Importing this package makes telego decode with encoding/json
-// (telego.go says why).
+// messages. Importing this package makes telego decode with encoding/json's
+// semantics, through go-json-experiment's v1 package (telego.go says why).
 package update

@@ -2,7 +2,6 @@ package update
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -32,7 +31,7 @@ type pruner struct {
 // try decodes data into a new t and reports telego's error.
 func (p *pruner) try(t reflect.Type, data []byte) error {
 	p.budget -= len(data) + trialCost
-	return json.Unmarshal(data, reflect.New(t).Interface())
+	return unmarshal(data, reflect.New(t).Interface())
 }
 
 func (p *pruner) record(path string, err error) {
