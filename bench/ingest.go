@@ -29,6 +29,10 @@ type IngestRun struct {
 	Failed     int                `json:"failed"`
 	Seconds    float64            `json:"seconds"`
 	CPU        map[string]float64 `json:"cpu_us_per_request,omitempty"` // process -> CPU µs per request
+	// Redis commands per 200 answer (INFO commandstats): script calls,
+	// and every command (the scripts' own included)
+	Scripts  float64 `json:"redis_scripts_per_request,omitempty"`
+	Commands float64 `json:"redis_commands_per_request,omitempty"`
 }
 
 // IngestConfig is one configuration with its runs and their medians.
@@ -42,6 +46,8 @@ type IngestConfig struct {
 	P50        float64            `json:"p50_ms"`
 	P99        float64            `json:"p99_ms"`
 	CPU        map[string]float64 `json:"cpu_us_per_request,omitempty"`
+	Scripts    float64            `json:"redis_scripts_per_request,omitempty"`
+	Commands   float64            `json:"redis_commands_per_request,omitempty"`
 }
 
 // IngestResults is the ingest section.
@@ -252,14 +258,19 @@ func benchIngest(ctx context.Context, e *Env) (*IngestResults, error) {
 			for k, v := range t.pids {
 				pids[k] = v
 			}
+			_ = e.Redis.ResetStats(ctx)
 			meter := newCPUMeter(pids)
 			samples, wall := l.Closed(bodies, conns, 2*time.Minute)
 			cpu := meter.Stop()
+			scripts, all := e.Redis.Commands(ctx)
 			l.Close()
 			tl := tally(samples)
 			d := distOf(latencies(samples))
 			run := IngestRun{Throughput: float64(tl.OK) / wall.Seconds(), P50: d.P50, P99: d.P99, OK: tl.OK,
 				Failed: tl.Other + tl.Errors + tl.Unsent, Seconds: wall.Seconds(), CPU: perRequest(cpu, tl.OK)}
+			if tl.OK > 0 {
+				run.Scripts, run.Commands = float64(scripts)/float64(tl.OK), float64(all)/float64(tl.OK)
+			}
 			res.config(t.key).Runs = append(res.config(t.key).Runs, run)
 			logf("ingest %-24s run %d: %7.0f/s p50 %.2f ms p99 %.2f ms failed %d", t.name, r+1, run.Throughput, run.P50, run.P99, run.Failed)
 		}
@@ -307,6 +318,8 @@ func summarizeIngest(c *IngestConfig) {
 	c.TputMin, c.TputMax = minMax(pick(c.Runs, func(r IngestRun) float64 { return r.Throughput }))
 	c.P50 = median(pick(c.Runs, func(r IngestRun) float64 { return r.P50 }))
 	c.P99 = median(pick(c.Runs, func(r IngestRun) float64 { return r.P99 }))
+	c.Scripts = median(pick(c.Runs, func(r IngestRun) float64 { return r.Scripts }))
+	c.Commands = median(pick(c.Runs, func(r IngestRun) float64 { return r.Commands }))
 	c.CPU = map[string]float64{}
 	for _, k := range []string{"server", "redis", "loadgen"} {
 		var xs []float64
@@ -334,10 +347,12 @@ func redisBenchmark(e *Env, n, conns, redisPid int) (IngestRun, error) {
 	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(e.Redis.Port), "-c", strconv.Itoa(conns), "-n", strconv.Itoa(n),
 		"--csv", "XADD", "rb:stream", "*", "payload", string(body)}
 	recordCommand(fmt.Sprintf("redis-benchmark -h 127.0.0.1 -p PORT -c %d -n %d --csv XADD rb:stream '*' payload '<an update body of %d bytes>'", conns, n, len(body)))
+	_ = e.Redis.ResetStats(context.Background())
 	meter := newCPUMeter(map[string]int{"redis": redisPid})
 	cmd := exec.Command("redis-benchmark", args...)
 	out, err := cmd.Output()
 	cpu := meter.Stop()
+	scripts, all := e.Redis.Commands(context.Background())
 	if err != nil {
 		return IngestRun{}, fmt.Errorf("redis-benchmark: %w", err)
 	}
@@ -365,7 +380,8 @@ func redisBenchmark(e *Env, n, conns, redisPid int) (IngestRun, error) {
 	}
 	rps := get("rps")
 	return IngestRun{Throughput: rps, P50: get("p50_latency_ms"), P99: get("p99_latency_ms"), OK: n,
-		Seconds: float64(n) / rps, CPU: perRequest(cpu, n)}, nil
+		Seconds: float64(n) / rps, CPU: perRequest(cpu, n), Scripts: float64(scripts) / float64(n),
+		Commands: float64(all) / float64(n)}, nil
 }
 
 func abs(x int) int {

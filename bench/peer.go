@@ -20,6 +20,8 @@ type PeerSystem struct {
 	Enqueue    float64    `json:"enqueue_rate"`   // median updates a second enqueued
 	RedisCPU   float64    `json:"redis_cpu_us"`   // median redis-server CPU µs per update
 	ProcCPU    float64    `json:"process_cpu_us"` // median CPU µs per update of the benchmark process (producers, consumer, everything)
+	Scripts    float64    `json:"redis_scripts"`  // median Redis script calls per update
+	Commands   float64    `json:"redis_commands"` // median Redis commands per update, the scripts' own included
 }
 
 // PeerResults is the peer section: ours against asynq, no HTTP.
@@ -80,6 +82,8 @@ func benchPeer(ctx context.Context, e *Env) (*PeerResults, error) {
 		ps.Enqueue = median(pick(ps.Runs, func(r QueueRun) float64 { return float64(r.N) / r.EnqueueSec }))
 		ps.RedisCPU = median(pick(ps.Runs, func(r QueueRun) float64 { return r.RedisCPU }))
 		ps.ProcCPU = median(pick(ps.Runs, func(r QueueRun) float64 { return r.ProcCPU }))
+		ps.Scripts = median(pick(ps.Runs, func(r QueueRun) float64 { return r.Scripts }))
+		ps.Commands = median(pick(ps.Runs, func(r QueueRun) float64 { return r.Commands }))
 	}
 	if res.Systems[1].Throughput > 0 {
 		res.Ratio = res.Systems[0].Throughput / res.Systems[1].Throughput
@@ -96,12 +100,14 @@ func queueRun(ctx context.Context, e *Env, system string, n, redisPid int, extra
 	args := append([]string{"queue", "-system", system, "-redis", e.Redis.URL(), "-n", strconv.Itoa(n),
 		"-workers", "16", "-producers", "16", "-fixtures", e.Fixtures,
 		"-log", filepath.Join(e.Work, "queue-"+system+".log")}, extra...)
+	_ = e.Redis.ResetStats(ctx)
 	meter := newCPUMeter(map[string]int{"redis": redisPid})
 	cmd := exec.CommandContext(ctx, e.Self, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	cpu := meter.Stop()
+	scripts, all := e.Redis.Commands(ctx)
 	if err != nil {
 		return QueueRun{}, 0, fmt.Errorf("queue %s: %w: %s", system, err, stderr.String())
 	}
@@ -112,5 +118,6 @@ func queueRun(ctx context.Context, e *Env, system string, n, redisPid int, extra
 	if st := cmd.ProcessState; st != nil {
 		r.ProcCPU = (st.UserTime() + st.SystemTime()).Seconds() * 1e6 / float64(n)
 	}
+	r.Scripts, r.Commands = float64(scripts)/float64(n), float64(all)/float64(n)
 	return r, cpu["redis"] * 1e6 / float64(n), nil
 }

@@ -24,6 +24,10 @@ type QueueRun struct {
 	Errors     int     `json:"errors"`
 	RedisCPU   float64 `json:"redis_cpu_us"`   // redis-server CPU µs per update (set by the orchestrator)
 	ProcCPU    float64 `json:"process_cpu_us"` // this process's CPU µs per update, start-up included (set by the orchestrator)
+	// Redis commands per update (set by the orchestrator): script calls,
+	// and every command (the scripts' own included)
+	Scripts  float64 `json:"redis_scripts,omitempty"`
+	Commands float64 `json:"redis_commands,omitempty"`
 }
 
 // runQueue is the subcommand: enqueue n updates with `producers` goroutines

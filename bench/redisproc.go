@@ -102,6 +102,37 @@ func (r *RedisServer) UsedMemory(ctx context.Context) int64 {
 	return n
 }
 
+// Commands counts the commands the server ran since the last ResetStats
+// (INFO commandstats): scripts is the EVALSHA and EVAL calls, all is
+// every command, those the scripts ran included.
+func (r *RedisServer) Commands(ctx context.Context) (scripts, all int64) {
+	s, err := r.Client.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(s, "\r\n") {
+		name, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":")
+		if !ok || !strings.HasPrefix(line, "cmdstat_") {
+			continue
+		}
+		calls, _, _ := strings.Cut(strings.TrimPrefix(rest, "calls="), ",")
+		n, _ := strconv.ParseInt(calls, 10, 64)
+		if name == "info" || name == "config|resetstat" {
+			continue // the bench's own
+		}
+		all += n
+		if name == "evalsha" || name == "eval" {
+			scripts += n
+		}
+	}
+	return scripts, all
+}
+
+// ResetStats zeroes the command counts (CONFIG RESETSTAT).
+func (r *RedisServer) ResetStats(ctx context.Context) error {
+	return r.Client.ConfigResetStat(ctx).Err()
+}
+
 // Version is the server's redis_version.
 func (r *RedisServer) Version(ctx context.Context) string {
 	return r.Info(ctx, "server", "redis_version")

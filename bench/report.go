@@ -198,13 +198,13 @@ func ingestSection(w writer, r *Results) {
 	w("The dispatcher instances run with their defaults and are PASSIVE (the bench holds the shard's lease), so the\n")
 	w("figure is the webhook alone: secret check, reading the update's id, type, chat and user (`update.Scan`), one Lua\n")
 	w("call (dedupe, backlog check, `XADD`, marker) group-committed with concurrent requests' (`queue.Batcher`: the\n")
-	w("calls of one shard that arrive while a round trip is under way share the next one, a pipeline), the\n")
+	w("requests of one shard that arrive while a round trip is under way share the next call of the script), the\n")
 	w("`QUEUE_ENQUEUE` line and its journal entry. The three-instance configuration spreads the same load round robin.\n")
 	w("The floor is a minimal net/http server doing one `XADD` of the body per request (same go-redis client), and\n")
 	w("`redis-benchmark` sends the same `XADD` straight to Redis (%d clients, no pipelining). Configurations take turns\n", in.Conns)
 	w("within each round, so drift on the machine touches them alike.\n\n")
-	w("| configuration | throughput, updates/s (min–max) | p50 ms | p99 ms | CPU µs per update: server / redis / load generator | ratio to the floor |\n")
-	w("|---|---|---|---|---|---|\n")
+	w("| configuration | throughput, updates/s (min–max) | p50 ms | p99 ms | CPU µs per update: server / redis / load generator | Redis commands per update: script calls / all | ratio to the floor |\n")
+	w("|---|---|---|---|---|---|---|\n")
 	floor := in.config("floor").Throughput
 	for _, c := range in.Configs {
 		cpu := "–"
@@ -215,8 +215,8 @@ func ingestSection(w writer, r *Results) {
 			}
 			cpu = fmt.Sprintf("%s / %.0f / %s", srv, c.CPU["redis"], orDash(c.CPU, "loadgen"))
 		}
-		w("| %s | **%s** (%s–%s) | %s | %s | %s | %.2f |\n", c.Name, num(c.Throughput), num(c.TputMin), num(c.TputMax),
-			num(c.P50), num(c.P99), cpu, c.Throughput/floor)
+		w("| %s | **%s** (%s–%s) | %s | %s | %s | %s | %.2f |\n", c.Name, num(c.Throughput), num(c.TputMin), num(c.TputMax),
+			num(c.P50), num(c.P99), cpu, commandsPer(c.Scripts, c.Commands), c.Throughput/floor)
 	}
 	w("\n![throughput per configuration](%s)\n\n", plotThroughput)
 	one, fl := in.config("one"), in.config("floor")
@@ -240,6 +240,14 @@ func ingestSection(w writer, r *Results) {
 		w("[Profiles](#profiles-what-stands-in-the-way).\n\n")
 	}
 	w("%s", groupCommitNote)
+}
+
+// commandsPer renders Redis commands per update ("–" when not measured).
+func commandsPer(scripts, all float64) string {
+	if all == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f / %.1f", scripts, all)
 }
 
 // tsResolution names the finest ts resolution seen in the runs.
@@ -338,14 +346,19 @@ func peerSection(w writer, r *Results) {
 	w("not start on an empty queue).\n\n")
 	w("- **ours**: each update goes through the webhook's own code, `ingest.Handler.ServeHTTP` called in-process (secret\n")
 	w("  check, decode, `queue.Enqueue`, the `QUEUE_ENQUEUE` line), and a `worker.Pool` under a `lease.Manager` dispatches\n")
-	w("  it to a no-op handler: fenced batch reads, per-chat order, a fenced ack (`XACK` + `XDEL`) per update. Event lines\n")
+	w("  it to a no-op handler: fenced batch reads, per-chat order, fenced acks (`XACK` + `XDEL`) group-committed per\n")
+	w("  term (`queue.Acker`: the acks made while one is under way share the next call). Event lines\n")
 	w("  go to a file and the event journal is on, as an instance runs.\n")
 	w("- **asynq** v0.26.0: `Client.Enqueue` of a task carrying the update body; `Server` with default options but\n")
 	w("  `Concurrency`; a no-op handler. It logs nothing per task.\n\n")
-	w("| system | throughput, updates/s (min–max) | enqueue rate /s | CPU µs per update: process / Redis |\n|---|---|---|---|\n")
+	w("| system | throughput, updates/s (min–max) | enqueue rate /s | CPU µs per update: process / Redis | Redis commands per update: script calls / all |\n|---|---|---|---|---|\n")
 	for _, s := range p.Systems {
-		w("| %s | **%s** (%s–%s) | %s | %.0f / %.0f |\n", s.Name, num(s.Throughput), num(s.TputMin), num(s.TputMax), num(s.Enqueue), s.ProcCPU, s.RedisCPU)
+		w("| %s | **%s** (%s–%s) | %s | %.0f / %.0f | %s |\n", s.Name, num(s.Throughput), num(s.TputMin), num(s.TputMax), num(s.Enqueue),
+			s.ProcCPU, s.RedisCPU, commandsPer(s.Scripts, s.Commands))
 	}
+	w("\nRedis commands are counted with `INFO commandstats` over each run (`CONFIG RESETSTAT` before it): script calls\n")
+	w("are `EVALSHA` and `EVAL`; all is every command, those the scripts ran included, and the consumers' blocking\n")
+	w("reads and the event journal's writes.\n")
 	var rr []string
 	for _, x := range p.RunRatios {
 		rr = append(rr, fmt.Sprintf("%.2f", x))

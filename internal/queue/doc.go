@@ -15,9 +15,14 @@
 //     appended and the marker set, atomically. When Enqueue returns without
 //     error the entry is in Redis (durable as far as the server's
 //     persistence is).
-//   - Batcher (group commit) keeps these guarantees per call: it sends the
-//     same script for each entry, pipelined with the concurrent calls of
-//     the same shard, and answers each call with its own entry's reply.
+//   - Batcher (group commit) keeps these guarantees per call: the
+//     concurrent calls of a shard go in one call of the same script, which
+//     does for each entry what it does for one, and each call is answered
+//     with its own entry's reply (a failure of the round trip itself goes
+//     to every call of it: unconfirmed).
+//   - Acker (group commit of one term's acks) keeps Ack's guarantees per
+//     call: concurrent acks share one fenced XACK and XDEL, and each caller
+//     is answered once the reply is back.
 //   - Entries leave the stream only through Ack or DeadLetter, both fenced
 //     scripts that acknowledge and delete in one step: the stream's length
 //     is the backlog (delivered or not), never the history, and nothing
