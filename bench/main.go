@@ -170,6 +170,10 @@ func run(args []string) int {
 	}
 	res.LoadAfter = loadAverage()
 	res.Commands = commands
+	res.Measured = map[string]Measured{}
+	for _, s := range want {
+		res.Measured[s] = Measured{res.When, res.Versions["commit"]}
+	}
 	if *only != "" {
 		res.Partial = want
 		res.merge(filepath.Join(outDir, "benchmarks.json"))

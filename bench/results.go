@@ -30,6 +30,9 @@ type Results struct {
 	Partial    []string `json:"partial,omitempty"`
 	FullWhen   string   `json:"full_when,omitempty"`
 	FullCommit string   `json:"full_commit,omitempty"`
+	// Measured says, per section, when and at which commit its figures
+	// were measured (sections merged from earlier runs keep theirs).
+	Measured map[string]Measured `json:"measured,omitempty"`
 
 	Ingest   *IngestResults   `json:"ingest,omitempty"`
 	E2E      *E2EResults      `json:"e2e,omitempty"`
@@ -45,6 +48,12 @@ type Results struct {
 
 	Durations []SectionTime `json:"durations"`
 	Failures  []string      `json:"failures,omitempty"`
+}
+
+// Measured is when and at which commit a section's figures were taken.
+type Measured struct {
+	When   string `json:"when"`
+	Commit string `json:"commit"`
 }
 
 // SectionTime is how long a section took.
@@ -156,6 +165,23 @@ func (r *Results) merge(path string) {
 	if len(old.Partial) > 0 {
 		r.FullWhen, r.FullCommit = old.FullWhen, old.FullCommit
 	}
+	for _, sec := range sections { // what the sections not run again were measured at
+		if _, ok := r.Measured[sec]; ok {
+			continue
+		}
+		m, ok := old.Measured[sec]
+		switch {
+		case ok:
+		case len(old.Partial) == 0 || contains(old.Partial, sec): // a file from before Measured
+			m = Measured{old.When, old.Versions["commit"]}
+		default:
+			m = Measured{old.FullWhen, old.FullCommit}
+		}
+		if r.Measured == nil {
+			r.Measured = map[string]Measured{}
+		}
+		r.Measured[sec] = m
+	}
 	ran := map[string]bool{}
 	for _, d := range r.Durations {
 		ran[d.Section] = true
@@ -165,6 +191,15 @@ func (r *Results) merge(path string) {
 			r.Durations = append(r.Durations, d)
 		}
 	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
 }
 
 func loadAverage() string {
