@@ -81,8 +81,10 @@ func TestEnqueueWaitsForReplicasOnACluster(t *testing.T) {
 	cl := redistest.NewCluster(t, 3, 1)
 	c := cl.Client()
 	ctx := testCtx(t)
+	// every WAIT here must confirm: 5 s, as a loaded machine can hold a
+	// replica's answer (or the end of its first sync) past 500 ms
 	q := New(c, keys.New("waitc"), Options{Shards: 6, DedupeWindow: time.Minute, WaitReplicas: 1,
-		WaitTimeout: 500 * time.Millisecond})
+		WaitTimeout: 5 * time.Second})
 	for shard := 0; shard < 6; shard++ {
 		e := env(int64(100+shard), int64(shard))
 		e.Shard = shard
