@@ -98,7 +98,7 @@ type Server struct {
 // else. opts.Bot builds the handler every update is dispatched
 // to from the instance's parts; it is required (internal/refbot.Bot is
 // the reference bot).
-func NewWith(cfg config.Config, out io.Writer, opts Options) (_ *Server, err error) {
+func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 	if err := cfg.CheckSandbox(); err != nil {
 		return nil, err
 	}
@@ -124,25 +124,13 @@ func NewWith(cfg config.Config, out io.Writer, opts Options) (_ *Server, err err
 	if opts.NoJournal {
 		sink = nil
 	}
-	// a file or a pipe (stdout): each write is a system call, so lines are
-	// buffered for at most telemetry.DefaultFlushAfter (docs/telemetry.md,
-	// "When lines are written"); another writer gets each line at once
-	var flushAfter time.Duration
-	if _, isFile := out.(*os.File); isFile {
-		flushAfter = telemetry.DefaultFlushAfter
-	}
 	log, err := telemetry.New(telemetry.Options{Format: cfg.LogFormat, Level: lvl, Instance: cfg.InstanceID,
-		Secrets: cfg.Secrets(), Output: out, Sink: sink, FlushAfter: flushAfter})
+		Secrets: cfg.Secrets(), Output: out, Sink: sink})
 	if err != nil {
 		s.closeRedis()
 		return nil, err
 	}
 	s.log = log
-	defer func() {
-		if err != nil {
-			log.Sync() // the lines of a failed start are out before the process exits
-		}
-	}()
 	s.journal.SetLogger(log)
 	telemetry.RouteRedisLogs(log)
 	s.debug = debugflag.New(rc, s.keys, log)
@@ -342,7 +330,6 @@ func (c closeBoth) Close() error { return errors.Join(c.Listener.Close(), c.ops.
 // Run serves until ctx is cancelled, then shuts down gracefully within
 // SHUTDOWN_TIMEOUT. It returns nil after a graceful stop.
 func (s *Server) Run(ctx context.Context) error {
-	defer s.log.Sync() // every way out: the buffered lines are written before Run returns
 	defer s.closeRedis()
 	s.announce()
 

@@ -67,24 +67,18 @@ func pipeOutput(tb testing.TB) io.Writer {
 
 // BenchmarkHotEvents: the four events of every update, at an enabled level,
 // with secrets configured and a Sink that takes the Entry, written to
-// io.Discard, to a pipe line by line, and to a pipe through the buffer
-// (FlushAfter, as serve writes stdout). Update flushes after the four, as
-// the worker does before its ack.
+// io.Discard and to a pipe.
 func BenchmarkHotEvents(b *testing.B) {
 	ingest, worker := hotContexts(b)
 	at := time.Now()
 	for _, format := range []string{FormatJSON, FormatKV} {
-		for _, out := range []string{"discard", "pipe", "pipebuf"} {
+		for _, out := range []string{"discard", "pipe"} {
 			var w io.Writer = io.Discard
-			var after time.Duration
-			switch out {
-			case "pipe":
+			if out == "pipe" {
 				w = pipeOutput(b)
-			case "pipebuf":
-				w, after = pipeOutput(b), DefaultFlushAfter
 			}
 			l, err := New(Options{Format: format, Level: zapcore.InfoLevel, Instance: "node-a", Output: w,
-				Secrets: []string{testToken, testSecret}, Sink: discardSink{}, FlushAfter: after})
+				Secrets: []string{testToken, testSecret}, Sink: discardSink{}})
 			require.NoError(b, err)
 			l.SetRole(func() string { return RoleActive })
 			for _, ev := range hotEvents {
@@ -101,7 +95,6 @@ func BenchmarkHotEvents(b *testing.B) {
 					for _, ev := range hotEvents {
 						ev.call(l, ingest, worker, at)
 					}
-					l.Flush()
 				}
 			})
 			l.Sync()

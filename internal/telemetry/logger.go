@@ -25,18 +25,12 @@
 //     the HTTP client, telego's or go-redis' logging through Lib or Zap);
 //   - an event at a disabled level costs one atomic load: no allocation, no
 //     formatting;
-//   - the Sink gets the event after its line was handed to the output, on
-//     the logging goroutine, with the same secrets redacted
-//     (Entry.EncodeFields);
-//   - lines reach the output whole and in the order they were logged; with
-//     Options.FlushAfter, at most that long after (Flush and Sync write
-//     them at once), otherwise as they are logged.
+//   - the Sink gets the event after its line was written, on the logging
+//     goroutine, with the same secrets redacted (Entry.EncodeFields).
 //
 // Not guaranteed:
 //   - what a Sink keeps is the Sink's business: the journal is best effort
 //     (see package journal);
-//   - with Options.FlushAfter, lines still buffered when the process dies
-//     without Sync (kill -9, an unrecovered panic, os.Exit) are lost;
 //   - events of different instances are ordered in a trace by their ts, so
 //     clock skew between hosts can swap two events of different instances
 //     (events of one instance keep their order);
@@ -51,7 +45,6 @@ import (
 	"os"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -64,12 +57,6 @@ type Options struct {
 	Instance string        // value of the field instance
 	Secrets  []string      // values that never reach the output
 	Output   io.Writer     // default os.Stdout; writes are serialised
-	// FlushAfter, when positive, buffers the lines and writes many in one
-	// write to Output: at most FlushAfter after a line was logged, at once
-	// when 32 KiB wait, and at Flush and Sync. 0 writes each line as it is
-	// logged. Buffer when Output is a file or a pipe (each write a system
-	// call); the process must then call Sync on every way out.
-	FlushAfter time.Duration
 	// Sink, when set, also receives every event that carries a cid (the
 	// event journal; see Sink).
 	Sink Sink
@@ -86,7 +73,6 @@ type Logger struct {
 	role  atomic.Value // func() string
 	red   *redactor
 	extra []zap.Field // With fields, after every event's own
-	buf   *lineBuffer // nil: lines are written as they are logged
 }
 
 // New returns a Logger writing to opts.Output.
@@ -100,16 +86,11 @@ func New(opts Options) (*Logger, error) {
 	}
 	l := &Logger{level: zap.NewAtomicLevelAt(opts.Level), base: opts.Level, red: newRedactor(opts.Secrets)}
 	l.SetRole(func() string { return RolePassive })
-	out := zapcore.Lock(zapcore.AddSync(opts.Output))
-	if opts.FlushAfter > 0 {
-		l.buf = newLineBuffer(opts.Output, opts.FlushAfter)
-		out = l.buf
-	}
 	core := &lineCore{
 		LevelEnabler: l.level,
 		enc:          enc,
 		json:         opts.Format != FormatKV,
-		out:          out,
+		out:          zapcore.Lock(zapcore.AddSync(opts.Output)),
 		red:          l.red,
 		sink:         opts.Sink,
 		instance:     opts.Instance,
@@ -144,7 +125,7 @@ func (l *Logger) Role() string { return l.currentRole() }
 // until SetRole is called on it.
 func (l *Logger) With(fields ...zap.Field) *Logger {
 	c := &Logger{z: l.z, lib: l.lib, level: l.level, base: l.base, nop: l.nop, red: l.red,
-		extra: append(slices.Clip(l.extra), fields...), buf: l.buf}
+		extra: append(slices.Clip(l.extra), fields...)}
 	c.SetRole(l.Role)
 	return c
 }
@@ -173,17 +154,5 @@ func (l *Logger) SetDebug(on bool) {
 	}
 }
 
-// Sync writes the buffered lines (Options.FlushAfter) and syncs the
-// output.
+// Sync flushes buffered output.
 func (l *Logger) Sync() { _ = l.z.Sync() }
-
-// Flush returns once every line logged before the call has been written to
-// the output (a buffered Logger's, Options.FlushAfter; otherwise at once).
-// Concurrent calls share one write. The worker calls it before it
-// acknowledges an update, so that the lines of a dispatch are out before
-// its ack, whatever happens to the process after.
-func (l *Logger) Flush() {
-	if l.buf != nil {
-		_ = l.buf.flush()
-	}
-}

@@ -9,9 +9,8 @@ import (
 )
 
 // Sink receives every event about an update (one that carries a cid), as
-// an Entry, right after the Logger handed the event's line to its output
-// (written, or buffered: Options.FlushAfter). The event journal (package
-// journal) is the Sink of an instance's Logger.
+// an Entry, right after the Logger wrote the event's line. The event
+// journal (package journal) is the Sink of an instance's Logger.
 //
 // Record is called on the logging goroutine: it must not block, and it
 // must copy what it keeps, since the Entry's fields are reused once Record

@@ -53,15 +53,10 @@ func (r *run) write(ctx context.Context, what string, f func(ctx context.Context
 }
 
 // ack acknowledges the entry (and deletes it from the stream); false when
-// the run may not write any more (the entry stays pending). The dispatch's
-// lines (DISPATCH_OK last) are written out first: once acknowledged, an
-// update is never dispatched again, so its lines must not be lost with a
-// buffer (telemetry.Logger.Flush; concurrent acks share one write). It
-// returns once the ack is confirmed, so the chat's next entry starts after
-// it: acks of other chats made meanwhile share its round trip
-// (queue.Acker).
+// the run may not write any more (the entry stays pending). It returns
+// once the ack is confirmed, so the chat's next entry starts after it: acks
+// of other chats made meanwhile share its round trip (queue.Acker).
 func (r *run) ack(ctx context.Context, it *item) bool {
-	r.p.cfg.Log.Flush()
 	return r.write(ctx, "ack", func(wctx context.Context) error {
 		return r.acks.Ack(wctx, it.e.ID)
 	})
@@ -83,7 +78,6 @@ func (r *run) deadLetter(ctx context.Context, it *item, reason telemetry.Reason,
 		return false
 	}
 	r.p.cfg.Log.DeadLettered(ctx, r.shard, f.Deliveries, reason, errType+": "+text)
-	r.p.cfg.Log.Flush() // out right after the move, as without a buffer
 	r.p.cfg.Metrics.DeadLetters.Inc()
 	if !it.failed { // no dispatch of this term, so no handler's guard answered it
 		r.answerDeadLetter(ctx, it, reason)
