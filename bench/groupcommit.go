@@ -10,7 +10,9 @@ Measured 2026-12-03 16:23–16:30 UTC on the machine described, nothing else run
 bench itself), alternating the dispatcher of commit 72b340f (before: group commit as one pipeline of one script
 call per entry, one fenced ack per update, encoding/json decode, a write(2) per event line) with this commit's
 (after: one enqueue script call per batch, acks group-committed per term by ` + "`queue.Acker`" + `, ` + "`update.Decode`" + ` on the
-encoding/json/v2 decoder, stdout buffered for at most 5 ms, the journal's hand-off without a wake-up per event).
+encoding/json/v2 decoder, the journal's hand-off without a wake-up per event; and stdout buffered for at most 5 ms,
+which was taken back afterwards: a ` + "`kill -9`" + ` lost the lines of dispatches whose Bot API calls had been made. The
+"after" rows below include it; the tables above this note were measured again without it).
 Same bench binary, load generator, bodies and Redis. **This machine is about 3 × slower than the one of the
 earlier runs** (the floor makes 8k/s here against 24k/s there; one ` + "`XADD`" + ` round trip costs Redis about 28 µs of CPU
 here), so compare within a table, not across runs of different days.
