@@ -81,26 +81,7 @@ func (a *Acker) Close() { a.g.close() }
 // Ack is Queue.Ack of entry id through the acker.
 func (a *Acker) Ack(ctx context.Context, id string) error {
 	c := &ackCall{ctx: ctx, id: id, done: make(chan error, 1)}
-	taken, err := a.g.submit(ctx, 0, c)
-	switch {
-	case err != nil:
-		return mapErr(ctx, err)
-	case !taken:
-		return ErrAckerClosed
-	}
-	select {
-	case err := <-c.done:
-		return err
-	case <-ctx.Done():
-		return mapErr(ctx, ctx.Err())
-	case <-a.g.stopped:
-		select { // every reply is written before stopped is closed
-		case err := <-c.done:
-			return err
-		default:
-			return ErrAckerClosed
-		}
-	}
+	return await(ctx, a.g, 0, c, c.done, ErrAckerClosed, func(err error) error { return err })
 }
 
 func (a *Acker) flush(_ int, batch []*ackCall) {

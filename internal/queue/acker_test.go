@@ -42,9 +42,14 @@ func (h *gateHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	return next
 }
 
-// readAll takes n entries of shard 0 into consumer "a" under token.
-func readAll(t *testing.T, q *Queue, token int64, n int) []string {
+// pendingIDs makes a queue whose shard 0 holds n entries of one chat, all
+// taken into consumer "a" under token (the lease's current one), and
+// returns their ids.
+func pendingIDs(t *testing.T, n int, token int64) (*Queue, *redis.Client, keys.Space, []string) {
 	t.Helper()
+	q, c, ks := newQueue(t, Options{})
+	enqueueN(t, q, 1, int64(n), 1)
+	setLease(t, c, ks, 0, token)
 	entries, _, err := q.ReadNew(testCtx(t), 0, token, "a", n)
 	require.NoError(t, err)
 	require.Len(t, entries, n)
@@ -52,18 +57,15 @@ func readAll(t *testing.T, q *Queue, token int64, n int) []string {
 	for i, e := range entries {
 		ids[i] = e.ID
 	}
-	return ids
+	return q, c, ks, ids
 }
 
 // TestAckerSharesOneCallAndAnswersEachCaller: acks made while one is in
 // flight go together in the next script call, and each caller is answered
 // once its entry is acknowledged and gone from the stream.
 func TestAckerSharesOneCallAndAnswersEachCaller(t *testing.T) {
-	q, c, ks := newQueue(t, Options{})
+	q, c, ks, ids := pendingIDs(t, 10, 3)
 	ctx := testCtx(t)
-	enqueueN(t, q, 1, 10, 1)
-	setLease(t, c, ks, 0, 3)
-	ids := readAll(t, q, 3, 10)
 	hook := newGateHook()
 	c.AddHook(hook)
 	var sizes []int
@@ -96,11 +98,8 @@ func TestAckerSharesOneCallAndAnswersEachCaller(t *testing.T) {
 // TestAckerUnderAStaleTokenAcksNothing: once a successor holds the lease,
 // every ack of the batch is refused with ErrFenced and stays pending.
 func TestAckerUnderAStaleTokenAcksNothing(t *testing.T) {
-	q, c, ks := newQueue(t, Options{})
+	q, c, ks, ids := pendingIDs(t, 4, 3)
 	ctx := testCtx(t)
-	enqueueN(t, q, 1, 4, 1)
-	setLease(t, c, ks, 0, 3)
-	ids := readAll(t, q, 3, 4)
 	setLease(t, c, ks, 0, 4) // a successor took the lease
 	a := q.NewAcker(0, 3, AckerOptions{})
 	t.Cleanup(a.Close)
@@ -120,11 +119,8 @@ func TestAckerUnderAStaleTokenAcksNothing(t *testing.T) {
 // TestAckerClosed: Close lets the call in flight finish and answer; later
 // acks get ErrAckerClosed (unconfirmed) and leave their entry pending.
 func TestAckerClosed(t *testing.T) {
-	q, c, ks := newQueue(t, Options{})
+	q, c, ks, ids := pendingIDs(t, 2, 1)
 	ctx := testCtx(t)
-	enqueueN(t, q, 1, 2, 1)
-	setLease(t, c, ks, 0, 1)
-	ids := readAll(t, q, 1, 2)
 	hook := newGateHook()
 	c.AddHook(hook)
 	a := q.NewAcker(0, 1, AckerOptions{})
@@ -154,11 +150,8 @@ func TestAckerClosed(t *testing.T) {
 
 // TestAckManyIDs: Queue.Ack takes several ids in one fenced call.
 func TestAckManyIDs(t *testing.T) {
-	q, c, ks := newQueue(t, Options{})
+	q, c, ks, ids := pendingIDs(t, 3, 2)
 	ctx := testCtx(t)
-	enqueueN(t, q, 1, 3, 1)
-	setLease(t, c, ks, 0, 2)
-	ids := readAll(t, q, 2, 3)
 	require.NoError(t, q.Ack(ctx, 0, 2, ids...))
 	require.NoError(t, q.Ack(ctx, 0, 2), "no ids: nothing to do")
 	require.Zero(t, c.XLen(ctx, ks.Shard(0).Stream()).Val())

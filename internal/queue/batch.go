@@ -103,26 +103,8 @@ func (b *Batcher) Enqueue(ctx context.Context, e Envelope) (EnqueueResult, error
 		return EnqueueResult{}, err
 	}
 	c := &batchCall{ctx: ctx, e: e, done: make(chan batchReply, 1)}
-	taken, err := b.g.submit(ctx, e.Shard, c)
-	switch {
-	case err != nil:
-		return EnqueueResult{}, mapErr(ctx, err)
-	case !taken:
-		return EnqueueResult{}, ErrBatcherClosed
-	}
-	select {
-	case r := <-c.done:
-		return r.res, r.err
-	case <-ctx.Done():
-		return EnqueueResult{}, mapErr(ctx, ctx.Err())
-	case <-b.g.stopped:
-		select { // every reply is written before stopped is closed
-		case r := <-c.done:
-			return r.res, r.err
-		default:
-			return EnqueueResult{}, ErrBatcherClosed
-		}
-	}
+	r := await(ctx, b.g, e.Shard, c, c.done, ErrBatcherClosed, func(err error) batchReply { return batchReply{err: err} })
+	return r.res, r.err
 }
 
 // flush sends one round trip for batch and answers every call in it.
@@ -156,13 +138,7 @@ func (b *Batcher) flush(shard int, batch []*batchCall) {
 	// not the group's context: a round trip under way completes on Close and is answered
 	ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
 	defer cancel()
-	var res []any
-	acked := int64(-1)
-	if b.q.opts.WaitReplicas > 0 {
-		res, acked, err = b.q.runReplicated(ctx, call.keys, call.args)
-	} else {
-		res, err = enqueueScript.Run(ctx, b.q.c, call.keys, call.args...).Slice()
-	}
+	res, acked, err := b.q.runEnqueue(ctx, call)
 	if err != nil {
 		answer(mapErr(ctx, err))
 		return

@@ -73,14 +73,18 @@ func (q *Queue) enqueue(ctx context.Context, e Envelope, pollToken int64) (Enque
 	if err != nil {
 		return EnqueueResult{}, err
 	}
-	var res []any
-	acked := int64(-1)
-	if q.opts.WaitReplicas > 0 {
-		res, acked, err = q.runReplicated(ctx, call.keys, call.args)
-	} else {
-		res, err = enqueueScript.Run(ctx, q.c, call.keys, call.args...).Slice()
-	}
+	res, acked, err := q.runEnqueue(ctx, call)
 	return q.enqueueReply(ctx, e, entryReply(res, 0), err, acked)
+}
+
+// runEnqueue runs one enqueue script call and returns its reply and, with
+// Options.WaitReplicas, how many replicas acknowledged it (-1: no WAIT).
+func (q *Queue) runEnqueue(ctx context.Context, call scriptCall) (res []any, acked int64, err error) {
+	if q.opts.WaitReplicas > 0 {
+		return q.runReplicated(ctx, call.keys, call.args)
+	}
+	res, err = enqueueScript.Run(ctx, q.c, call.keys, call.args...).Slice()
+	return res, -1, err
 }
 
 // scriptCall is one call of a script: its keys and arguments.

@@ -31,14 +31,11 @@ const (
 	fPayload = "payload"
 )
 
-// fields returns the envelope as stream field/value pairs.
-func (e Envelope) fields() []any { return e.appendFields(make([]any, 0, envelopeFields)) }
-
-// envelopeFields is the number of items (field names and values) fields
-// returns.
+// envelopeFields is the number of items (field names and values)
+// appendFields appends.
 const envelopeFields = 14
 
-// appendFields appends the envelope's field/value pairs to dst.
+// appendFields appends the envelope as stream field/value pairs to dst.
 func (e Envelope) appendFields(dst []any) []any {
 	return append(dst,
 		fCID, e.CID,

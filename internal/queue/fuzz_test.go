@@ -62,7 +62,7 @@ func FuzzDecodeEntry(f *testing.F) {
 		if env.Shard != 3 || env.CID != cid || env.Type != typ || env.Ingest != ingest || !bytes.Equal(env.Payload, payload) {
 			t.Fatalf("fields changed on the way: %+v", env)
 		}
-		again := q.entry(3, "1-0", 2, asReply(env.fields()))
+		again := q.entry(3, "1-0", 2, asReply(env.appendFields(nil)))
 		if again.Invalid != nil || again.Envelope.UpdateID != env.UpdateID || again.Envelope.ChatID != env.ChatID ||
 			again.Envelope.UserID != env.UserID || !bytes.Equal(again.Envelope.Payload, env.Payload) {
 			t.Fatalf("round trip: %+v then %+v (%v)", env, again.Envelope, again.Invalid)

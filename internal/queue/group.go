@@ -56,6 +56,33 @@ func (g *group[C]) submit(ctx context.Context, key int, c C) (taken bool, err er
 	}
 }
 
+// await hands c to key's goroutines and waits for its reply on done, which
+// the flush writes. fail makes the reply of a call that got none: the
+// caller's context ended (ErrUnavailable, as mapErr says) or the group
+// closed (closed).
+func await[C, R any](ctx context.Context, g *group[C], key int, c C, done <-chan R, closed error, fail func(error) R) R {
+	taken, err := g.submit(ctx, key, c)
+	switch {
+	case err != nil:
+		return fail(mapErr(ctx, err))
+	case !taken:
+		return fail(closed)
+	}
+	select {
+	case r := <-done:
+		return r
+	case <-ctx.Done():
+		return fail(mapErr(ctx, ctx.Err()))
+	case <-g.stopped:
+		select { // every reply is written before stopped is closed
+		case r := <-done:
+			return r
+		default:
+			return fail(closed)
+		}
+	}
+}
+
 func (g *group[C]) startAll() {
 	for key, ch := range g.chans {
 		for range g.inFlight {
