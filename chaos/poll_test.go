@@ -224,7 +224,8 @@ func (h *harness) pollStats(sent []Sent) *PollStats {
 	st := &PollStats{Appends: appends, Confirmed: h.w.Bot.Confirmed(), Last: last, Conflicts: h.w.Bot.Conflicts(),
 		Paused: h.paused, Duplicates: h.countPoll("DUPLICATE_UPDATE")}
 	h.note("streams: %d appends for %d updates; %d fetched again and dropped as DUPLICATE_UPDATE (a poller stopped "+
-		"between their append and its offset); %d getUpdates calls, %d ended by another one", st.Appends, len(sent),
-		st.Duplicates, len(h.w.Bot.CallsOf("getUpdates")), st.Conflicts)
+		"between their append and its offset); %d getUpdates calls, %d ended by another one while their poller "+
+		"waited, %d after it had cancelled them", st.Appends, len(sent),
+		st.Duplicates, len(h.w.Bot.CallsOf("getUpdates")), st.Conflicts, h.w.Bot.Abandoned())
 	return st
 }

@@ -34,8 +34,17 @@ type polling struct {
 	confirmAt time.Time // when it was
 	arrived   chan struct{}
 	waiter    chan struct{} // closed to end the getUpdates now waiting (another one came in)
-	conflicts int           // getUpdates ended by another one
+	conflicts int           // getUpdates of a client still there ended by another one
+	abandoned int           // getUpdates ended by another one after their client had gone
 }
+
+// goneGrace is how long a getUpdates ended by another one waits for its
+// connection's close to be seen before it counts as a conflict: a client
+// that cancelled its request (a poller stopping, then releasing its lease
+// to a successor) has closed the connection, but the server sees the close
+// a moment later, possibly after the successor's request came in. Telegram
+// answers that request with 409 too; nobody reads it.
+const goneGrace = 250 * time.Millisecond
 
 type queued struct {
 	id   int64
@@ -136,11 +145,42 @@ func (s *Server) Pending() int {
 }
 
 // Conflicts returns how many getUpdates were ended with 409 because another
-// one came in.
+// one came in while their client was still waiting for the answer: two
+// pollers overlapped. A request whose client had already gone (it cancelled
+// it) is counted by Abandoned instead.
 func (s *Server) Conflicts() int {
 	s.polling.mu.Lock()
 	defer s.polling.mu.Unlock()
 	return s.polling.conflicts
+}
+
+// Abandoned returns how many getUpdates were ended by another one after
+// their client had closed the connection (seen within goneGrace).
+func (s *Server) Abandoned() int {
+	s.polling.mu.Lock()
+	defer s.polling.mu.Unlock()
+	return s.polling.abandoned
+}
+
+// terminated answers a getUpdates that another one ended: 409, counted as a
+// conflict unless its client turns out to have gone already.
+func (p *polling) terminated(ctx context.Context) (int, map[string]any) {
+	gone := false
+	t := time.NewTimer(goneGrace)
+	select {
+	case <-ctx.Done():
+		gone = true
+	case <-t.C:
+	}
+	t.Stop()
+	p.mu.Lock()
+	if gone {
+		p.abandoned++
+	} else {
+		p.conflicts++
+	}
+	p.mu.Unlock()
+	return http.StatusConflict, map[string]any{"ok": false, "error_code": 409, "description": ConflictPoller}
 }
 
 // getUpdates answers like Telegram: 409 while a webhook is set; the offset
@@ -167,7 +207,6 @@ func (s *Server) getUpdates(ctx context.Context, params map[string]any) (int, ma
 	p.mu.Lock()
 	if p.waiter != nil {
 		close(p.waiter) // the waiting request ends with 409, as Telegram's does
-		p.conflicts++
 	}
 	mine := make(chan struct{})
 	p.waiter = mine
@@ -187,7 +226,7 @@ func (s *Server) getUpdates(ctx context.Context, params map[string]any) (int, ma
 		select {
 		case <-mine:
 			p.mu.Unlock()
-			return http.StatusConflict, map[string]any{"ok": false, "error_code": 409, "description": ConflictPoller}
+			return p.terminated(ctx)
 		default:
 		}
 		if offset > p.confirmed {

@@ -2,6 +2,7 @@ package fakebot
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -141,4 +142,46 @@ func TestSandboxUpdatesEndpoint(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+// TestAGetUpdatesItsClientLeftIsNoConflict: a poller that cancels its long
+// poll and hands over to another at once (a clean stop) is not two pollers
+// at a time, even when the next getUpdates arrives before the server saw the
+// first one's connection close; two live clients are.
+func TestAGetUpdatesItsClientLeftIsNoConflict(t *testing.T) {
+	f := New()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	waiting := func() bool { f.polling.mu.Lock(); defer f.polling.mu.Unlock(); return f.polling.waiter != nil }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/botTOKEN/getUpdates",
+			bytes.NewReader([]byte(`{"timeout":30}`)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	require.Eventually(t, waiting, 5*time.Second, time.Millisecond)
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	code, _, _ := getUpdates(t, srv, map[string]any{"timeout": 0})
+	require.Equal(t, http.StatusOK, code)
+	answered := func() bool {
+		n := 0
+		for _, c := range f.Calls() {
+			if c.Method == "getUpdates" {
+				n++
+			}
+		}
+		return n == 2
+	}
+	require.Eventually(t, answered, 5*time.Second, time.Millisecond,
+		"both requests answered (the cancelled one by the next one's arrival, or at its close)")
+	require.Zero(t, f.Conflicts())
+	require.LessOrEqual(t, f.Abandoned(), 1)
 }
