@@ -25,6 +25,10 @@
 //     the HTTP client, telego's or go-redis' logging through Lib or Zap);
 //   - an event at a disabled level costs one atomic load: no allocation, no
 //     formatting;
+//   - a line is written to the output (one write(2), whole) before the event
+//     method returns, so a kill -9 right after it loses nothing it logged;
+//     lines logged at the same moment by several goroutines share one write
+//     (groupwrite.go: group commit, no timer, a lone line goes out at once);
 //   - the Sink gets the event after its line was written, on the logging
 //     goroutine, with the same secrets redacted (Entry.EncodeFields).
 //
@@ -90,7 +94,7 @@ func New(opts Options) (*Logger, error) {
 		LevelEnabler: l.level,
 		enc:          enc,
 		json:         opts.Format != FormatKV,
-		out:          zapcore.Lock(zapcore.AddSync(opts.Output)),
+		out:          newGroupWriter(opts.Output),
 		red:          l.red,
 		sink:         opts.Sink,
 		instance:     opts.Instance,
