@@ -29,6 +29,9 @@ type Profile struct {
 	// another; they need not add up to 100%).
 	CPU       float64 `json:"cpu_ms"`
 	Breakdown []Share `json:"breakdown"`
+	// Redis is the time Redis spent inside each command and script during
+	// the same run, per update (SLOWLOG at 0 µs).
+	Redis []RedisShare `json:"redis,omitempty"`
 	Cum       string  `json:"cum"` // go tool pprof -top -cum
 }
 
@@ -196,7 +199,11 @@ func benchProfile(ctx context.Context, e *Env, attr *[]Attribution) ([]Profile, 
 
 	// 1. the webhook path under the ingest section's load
 	prof := filepath.Join(e.Work, "ingest.pprof")
+	if err := startSlowlog(ctx, e.Redis); err != nil {
+		return nil, err
+	}
 	ok, c, err := replicaRun(ctx, e, n, prof, true)
+	shares := stopSlowlog(ctx, e.Redis, e.Repo, ok)
 	if err != nil {
 		return nil, err
 	}
@@ -204,13 +211,18 @@ func benchProfile(ctx context.Context, e *Env, attr *[]Attribution) ([]Profile, 
 		What:    "the webhook path in-process (ingest.Handler, queue.Enqueue, telemetry with the journal) behind net/http, no worker; same load as the ingest section",
 		Command: fmt.Sprintf("bench replica -cpuprofile ingest.pprof, %d POSTs with 32 in flight; go tool pprof -top [-cum]", n)}
 	p.CPU, p.Breakdown, p.Cum = pprofSummary(prof, ingestCategories, p.Updates)
+	p.Redis = shares
 	out = append(out, p)
 	recordCommand("bench replica -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT -journal=true|false [-cpuprofile FILE]   # the webhook path in-process, profiled")
 	logf("profile ingest: %.0f/s while profiled", p.Rate)
 
 	// 2. ours in the queue benchmark (no HTTP)
 	qprof := filepath.Join(e.Work, "queue.pprof")
+	if err := startSlowlog(ctx, e.Redis); err != nil {
+		return out, err
+	}
 	r, _, err := queueRun(ctx, e, "ours", n, e.Redis.Pid(ctx), "-cpuprofile", qprof)
+	qshares := stopSlowlog(ctx, e.Redis, e.Repo, n)
 	if err != nil {
 		return out, err
 	}
@@ -218,6 +230,7 @@ func benchProfile(ctx context.Context, e *Env, attr *[]Attribution) ([]Profile, 
 		What:    "ours in the peer benchmark: webhook handler called without HTTP, worker pool with a no-op handler, journal on",
 		Command: fmt.Sprintf("bench queue -system ours -n %d -cpuprofile queue.pprof; go tool pprof -top [-cum]", n)}
 	q.CPU, q.Breakdown, q.Cum = pprofSummary(qprof, queueCategories, n)
+	q.Redis = qshares
 	out = append(out, q)
 	recordCommand(fmt.Sprintf("bench queue -system ours -n %d -journal=true|false [-cpuprofile FILE]   # ours alone, profiled, and the journal's cost", n))
 	logf("profile queue: %.0f/s while profiled", q.Rate)

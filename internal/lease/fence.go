@@ -33,9 +33,13 @@ end
 // must be keys of the same shard (one hash slot).
 type FencedScript struct{ s *redis.Script }
 
+// FencedSource returns the source a FencedScript of body runs (the fence
+// prelude, then body), for tools that name scripts by their SHA1.
+func FencedSource(body string) string { return fencePrelude + body }
+
 // NewFencedScript returns the fenced form of a script body.
 func NewFencedScript(body string) *FencedScript {
-	return &FencedScript{s: redis.NewScript(fencePrelude + body)}
+	return &FencedScript{s: redis.NewScript(FencedSource(body))}
 }
 
 // Run runs the script for shard under token. It returns ErrFenced (wrapped)
