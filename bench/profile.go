@@ -32,7 +32,7 @@ type Profile struct {
 	// Redis is the time Redis spent inside each command and script during
 	// the same run, per update (SLOWLOG at 0 µs).
 	Redis []RedisShare `json:"redis,omitempty"`
-	Cum       string  `json:"cum"` // go tool pprof -top -cum
+	Cum   string       `json:"cum"` // go tool pprof -top -cum
 }
 
 // Share is the part of a profile spent under some calls.
