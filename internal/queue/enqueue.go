@@ -111,7 +111,7 @@ func (q *Queue) enqueueCall(es []Envelope, pollToken int64) (scriptCall, error) 
 	if q.opts.WaitReplicas > 0 {
 		touch = "1"
 	}
-	c := scriptCall{keys: make([]string, 2, 2+len(es)), args: make([]any, 4, 4+len(es)*(2+envelopeFields))}
+	c := scriptCall{keys: make([]string, 2, 2+len(es)), args: make([]any, 4, 4+len(es)*envelopeValues)}
 	c.keys[0], c.keys[1] = k.Stream(), k.PollFence()
 	c.args[0], c.args[1], c.args[2], c.args[3] = window, q.opts.MaxBacklog, pollToken, touch
 	for _, e := range es {
@@ -119,8 +119,7 @@ func (q *Queue) enqueueCall(es []Envelope, pollToken int64) (scriptCall, error) 
 			return scriptCall{}, fmt.Errorf("queue: one enqueue call for shards %d and %d", es[0].Shard, e.Shard)
 		}
 		c.keys = append(c.keys, k.Seen(e.UpdateID))
-		c.args = append(c.args, e.CID, envelopeFields)
-		c.args = e.appendFields(c.args)
+		c.args = e.appendValues(c.args)
 	}
 	return c, nil
 }

@@ -9,8 +9,9 @@
 --               writes too (it refreshes the marker's expiry, unchanged), so that WAIT covers the master's stream
 --               up to here, the original append included; Redis 7.2+ records a connection's offset only after a
 --               write of its own. '0' otherwise
--- ARGV[5..]  -> the n entries one after the other, each as: its cid (kept in its marker), the count c of its
---               field/value items, then those c items
+-- ARGV[5..]  -> the n entries one after the other, 7 values each: cid (also kept in its marker), update_id, type,
+--               chat, user, ingest, payload; the entry's fields are those names with these values, in this order
+--               (Envelope's fields: only the values travel, so that Lua takes 7 strings an entry, not 16)
 --
 -- One call appends a batch of one shard's entries (group commit: Lua is entered once for them all); each entry
 -- gets exactly what a call of its own would: dedupe, backlog check, append, marker, in the order given (an entry
@@ -38,7 +39,6 @@ local out = {}
 local a = 5
 for k = 3, #KEYS do
   local cid = ARGV[a]
-  local last = a + 1 + tonumber(ARGV[a + 1])
   local original = false
   if window > 0 then
     original = redis.call('GET', KEYS[k])
@@ -62,7 +62,8 @@ for k = 3, #KEYS do
     out[#out + 1] = ''
     out[#out + 1] = ''
   else
-    local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, a + 2, last))
+    local id = redis.call('XADD', KEYS[1], '*', 'cid', cid, 'uid', ARGV[a + 1], 'type', ARGV[a + 2],
+      'chat', ARGV[a + 3], 'user', ARGV[a + 4], 'ingest', ARGV[a + 5], 'payload', ARGV[a + 6])
     if window > 0 then
       redis.call('SET', KEYS[k], cid, 'PX', window)
     end
@@ -72,6 +73,6 @@ for k = 3, #KEYS do
     out[#out + 1] = id
     out[#out + 1] = ''
   end
-  a = last + 1
+  a = a + 7
 end
 return out

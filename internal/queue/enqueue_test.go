@@ -71,6 +71,19 @@ func TestEnqueueStoresTheEnvelope(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, e, got)
 	require.WithinDuration(t, time.Now(), IDTime(res.ID), 5*time.Second)
+
+	// the script adds the names to the values it is given: the entry is
+	// appendFields' pairs, in their order
+	raw, err := c.Do(ctx, "XRANGE", ks.Shard(0).Stream(), "-", "+").Slice()
+	require.NoError(t, err)
+	var want []any
+	for _, v := range e.appendFields(nil) {
+		if b, ok := v.([]byte); ok {
+			v = string(b)
+		}
+		want = append(want, v)
+	}
+	require.Equal(t, want, raw[0].([]any)[1])
 }
 
 func TestEnqueueRefusesOverBacklogAndAcceptsOnceDrained(t *testing.T) {
