@@ -55,4 +55,50 @@ fields per stream entry (14 arguments a call now), reads that wait for several f
 journal's append without a read of the chain (` + "`HGET`" + ` + concatenation + ` + "`HSET`" + ` per chain), and the webhook's HTTP
 handling.
 
+### Issue 16: a third step
+
+Measured 2026-12-03 18:40–19:25 UTC. **The machine was faster than for the step above**, and not evenly: the floor
+made 7.7k–12.2k/s (5.4k–8.5k/s in the runs of 16:20–17:10), asynq 4.4k–6.7k/s (2.6k–3.5k/s). The code of the step
+above (b24eb59), run against asynq in the same hour (` + "`bench -only=peer -runs 3`" + `), made 5,698, 5,076 and 7,161/s
+against asynq's 5,077, 7,069 and 5,495/s: about 1.0 ×, where it made 1.4–1.6 × two hours before. asynq's CPU per update
+fell from 255 + 173 µs (process + Redis) to about 160 + 130 µs, ours from 191 + 121 to about 181 + 110: our
+advantage was making fewer round trips, and round trips cost far less on the machine of this hour. So the
+peer table's ratio fell for the machine's sake, not the code's; compare within one run.
+
+Kept:
+
+- **Group-committed stdout** (internal/telemetry/groupwrite.go): a line still goes out before its event method
+  returns, but lines logged while another goroutine's write is under way share the next write. Under
+  ` + "`strace -f -c`" + `, ` + "`bench queue -n 5000`" + ` (20,007 lines) made 21,244 write calls instead of 30,199 (about
+  1.8 lines a write; strace slows each call, so this is an indication, not a measure). Ingest, 3 rounds
+  alternated with the build before it: instance CPU per update 148, 125 and 121 µs before, 129, 110 and 117 µs
+  after; throughput is too noisy on this machine to show it.
+- **The enqueue script takes an entry's values only** and writes the field names itself (7 strings into Lua an
+  entry instead of 16; the stream entry is unchanged, so the previous version reads it). Alternated in one
+  process against the previous script on a real redis-server, 16,000 entries each: Redis CPU per entry 20.8 →
+  18.9 µs in batches of 16, 23.7 → 22.6 µs in batches of 4.
+- **Redis's side of the profiles**: the profile section now lists the time Redis spent inside each command and
+  script (SLOWLOG at 0 µs). On the webhook path the enqueue script takes about 36 µs an update inside Redis, of
+  which its own ` + "`XADD`" + `, ` + "`SET`" + ` and ` + "`GET`" + ` take about 10: the rest is Lua and the conversion of
+  arguments and replies. On the queue path the read script takes about 21 µs an update (6 of them its
+  ` + "`XREADGROUP`" + `), the ack script 11, the journal's two scripts 27.
+
+Tried and not kept:
+
+- **One journal block per update** when the same instance ingests and dispatches it (the ingest's part held up
+  to a second for the dispatch's part, and ` + "`HSETNX`" + ` for a new chain): Redis commands per update fell from
+  12.6 to 10.7 in the queue benchmark, but the journal's script time inside Redis only from 24.2 to 23.1 µs an
+  update, and CPU per update did not move beyond the noise (3 alternated pairs). It would have delayed the trace
+  of an update by up to a second. The journal's cost in Redis is in the bytes its scripts take and write, not in
+  the number of commands.
+- **A packed stream entry** (a header and the payload, 2 fields instead of 7): over 6 alternated pairs of
+  ` + "`bench queue`" + `, 5 were better, by 8–12 % of Redis CPU per update, 6–7 % of process CPU and 6–9 % of
+  throughput. Not kept in this step: an instance of the previous version cannot read such an entry, and would
+  lose its chat and user (its per-chat order) during a rolling upgrade or a rollback. It needs a format
+  handshake first: each instance says in its heartbeat which formats it reads, writers switch only when every
+  live instance reads the new one, and the DLQ's replay keeps both.
+
+**The targets of issue 16 are still not met** (see Targets above): ingest 0.68 × the floor with 1 instance and
+0.53 × with 3, the queue 0.99 × asynq. End to end at 1,000 updates/s the p99 was 2.51 ms in this hour (18.2 ms at
+16:05): issue 9's 10 ms is met again, issue 16's 2 ms is not.
 `
