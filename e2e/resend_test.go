@@ -101,7 +101,7 @@ func TestReplicaWaitReadsTruthfully(t *testing.T) {
 	}
 	require.Equal(t, 1, sends, "dispatched once")
 
-	out := cliUntil(t, e, []string{"DISPATCH_OK"}, "trace", resend)
+	out := cliUntil(t, e, []string{"DUPLICATE_UPDATE", "QUEUE_ENQUEUE", "DISPATCH_OK", "REPLICAS_UNAVAILABLE"}, "trace", resend)
 	t.Logf("dispatcher trace %s:\n%s", resend, out)
 	require.Contains(t, out, "cid "+resend+" is a resend of an update first ingested as cid "+cid+"; the original's chain:")
 	for _, ev := range []string{"DUPLICATE_UPDATE", "QUEUE_ENQUEUE", "DISPATCH_OK", "REPLICAS_UNAVAILABLE"} {
