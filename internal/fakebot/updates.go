@@ -42,8 +42,8 @@ type polling struct {
 // connection's close to be seen before it counts as a conflict: a client
 // that cancelled its request (a poller stopping, then releasing its lease
 // to a successor) has closed the connection, but the server sees the close
-// a moment later, possibly after the successor's request came in. Telegram
-// answers that request with 409 too; nobody reads it.
+// a moment later, possibly after the successor's request came in. That
+// request's 409 goes to a closed connection: no poller sees it.
 const goneGrace = 250 * time.Millisecond
 
 type queued struct {

@@ -25,8 +25,8 @@
 //     the HTTP client, telego's or go-redis' logging through Lib or Zap);
 //   - an event at a disabled level costs one atomic load: no allocation, no
 //     formatting;
-//   - a line is written to the output (one write(2), whole) before the event
-//     method returns, so a kill -9 right after it loses nothing it logged;
+//   - a line is written to the output, whole, before the event method
+//     returns, so a kill -9 right after it loses nothing it logged;
 //     lines logged at the same moment by several goroutines share one write
 //     (groupwrite.go: group commit, no timer, a lone line goes out at once);
 //   - the Sink gets the event after its line was written, on the logging
