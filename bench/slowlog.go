@@ -56,12 +56,12 @@ func stopSlowlog(ctx context.Context, r *RedisServer, repo string, updates int) 
 		return nil
 	}
 	names := scriptNames(repo)
-	type sum struct {
-		calls  int
-		us     int64
-		script bool
+	type key struct {
+		what     string
+		inScript bool
 	}
-	by := map[string]*sum{}
+	type sum struct{ calls, us int64 }
+	by := map[key]*sum{}
 	scriptCmds := map[string]bool{"eval": true, "evalsha": true, "eval_ro": true, "evalsha_ro": true}
 	for _, l := range logs {
 		if len(l.Args) == 0 {
@@ -71,22 +71,24 @@ func stopSlowlog(ctx context.Context, r *RedisServer, repo string, updates int) 
 		if admin[cmd] {
 			continue
 		}
-		what, script := cmd, scriptCmds[cmd]
-		if script && len(l.Args) > 1 {
+		what := cmd
+		if scriptCmds[cmd] && len(l.Args) > 1 {
 			what = scriptName(names, cmd, l.Args[1])
 		}
-		s := by[what]
+		// a script's commands run on Redis' own script client, which has no address
+		k := key{what: what, inScript: l.ClientAddr == "" || strings.HasPrefix(l.ClientAddr, "?")}
+		s := by[k]
 		if s == nil {
-			s = &sum{script: script}
-			by[what] = s
+			s = &sum{}
+			by[k] = s
 		}
 		s.calls++
 		s.us += l.Duration.Microseconds()
 	}
 	out := make([]RedisShare, 0, len(by))
-	for what, s := range by {
-		out = append(out, RedisShare{What: what, Calls: float64(s.calls) / float64(updates),
-			PerCall: float64(s.us) / float64(s.calls), PerUpdate: float64(s.us) / float64(updates), InScript: !s.script})
+	for k, s := range by {
+		out = append(out, RedisShare{What: k.what, Calls: float64(s.calls) / float64(updates),
+			PerCall: float64(s.us) / float64(s.calls), PerUpdate: float64(s.us) / float64(updates), InScript: k.inScript})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PerUpdate > out[j].PerUpdate })
 	return out
