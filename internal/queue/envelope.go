@@ -31,29 +31,12 @@ const (
 	fPayload = "payload"
 )
 
-// envelopeFields is the number of items (field names and values)
-// appendFields appends; the enqueue script takes the values alone
-// (appendValues: envelopeValues of them) and writes the same fields.
-const (
-	envelopeFields = 14
-	envelopeValues = envelopeFields / 2
-)
+// envelopeValues is the number of values appendValues appends.
+const envelopeValues = 7
 
-// envelopeNames are the stream entry's field names, in the order of
-// appendValues (the enqueue script writes the same, in this order).
-var envelopeNames = [envelopeValues]string{fCID, fUID, fType, fChat, fUser, fIngest, fPayload}
-
-// appendFields appends the envelope as stream field/value pairs to dst, as
-// the enqueue script writes them.
-func (e Envelope) appendFields(dst []any) []any {
-	for i, v := range e.appendValues(nil) {
-		dst = append(dst, envelopeNames[i], v)
-	}
-	return dst
-}
-
-// appendValues appends the values of appendFields' pairs, in its order, as
-// the enqueue script takes them (it adds the names).
+// appendValues appends the envelope's stream field values, as the enqueue
+// script takes them: it writes them with the names cid, uid, type, chat,
+// user, ingest and payload, in this order.
 func (e Envelope) appendValues(dst []any) []any {
 	return append(dst, e.CID, strconv.FormatInt(e.UpdateID, 10), e.Type, strconv.FormatInt(e.ChatID, 10),
 		strconv.FormatInt(e.UserID, 10), e.Ingest, e.Payload)

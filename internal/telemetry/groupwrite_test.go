@@ -37,6 +37,15 @@ func (w *gatedWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// open lets the waiting write through, and the later ones at once.
+func (w *gatedWriter) open() {
+	w.mu.Lock()
+	gate := w.gate
+	w.gate = nil
+	w.mu.Unlock()
+	close(gate)
+}
+
 func (w *gatedWriter) all() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -71,11 +80,7 @@ func TestGroupWriterSharesAWriteAndReturnsAfterIt(t *testing.T) {
 		})
 	}
 	require.Eventually(t, func() bool { return g.handedIn() == 11 }, 5*time.Second, time.Millisecond)
-	out.mu.Lock()
-	gate := out.gate
-	out.gate = nil
-	out.mu.Unlock()
-	close(gate)
+	out.open()
 	wg.Wait()
 	require.Len(t, out.writes, 2, "the first line alone, then the ten that waited in one write")
 	require.Equal(t, "first\n", out.writes[0])
@@ -93,11 +98,7 @@ func TestGroupWriterErrors(t *testing.T) {
 		go func() { _, err := g.Write([]byte(fmt.Sprintf("l%d\n", i))); errs <- err }()
 	}
 	require.Eventually(t, func() bool { return g.handedIn() == 4 }, 5*time.Second, time.Millisecond)
-	out.mu.Lock()
-	gate := out.gate
-	out.gate = nil
-	out.mu.Unlock()
-	close(gate)
+	out.open()
 	for range 4 {
 		require.ErrorIs(t, <-errs, boom)
 	}
