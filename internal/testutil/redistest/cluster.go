@@ -100,7 +100,16 @@ func NewSecureCluster(t testing.TB, masters, replicas int, sec *Security) *Clust
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	c.WaitHealthy(20 * time.Second)
-	c.readTopology()
+	// a replica's role reaches the other nodes by gossip, possibly after
+	// cluster_state:ok: wait until node 0 knows every replica
+	var lastErr error
+	if !poll(20*time.Second, func() bool {
+		var n int
+		n, lastErr = c.readTopology()
+		return n == masters*replicas
+	}) {
+		t.Fatalf("CLUSTER NODES does not list %d replicas within 20s (%v)", masters*replicas, lastErr)
+	}
 	return c
 }
 
@@ -196,17 +205,18 @@ func (c *Cluster) WaitHealthy(timeout time.Duration) {
 	}
 }
 
-// readTopology fills in node ids and replication from CLUSTER NODES.
-func (c *Cluster) readTopology() {
-	c.t.Helper()
+// readTopology fills in node ids and replication from node 0's CLUSTER
+// NODES and returns how many replicas it lists.
+func (c *Cluster) readTopology() (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cl := nodeClient(c.Nodes[0])
 	defer cl.Close()
 	raw, err := cl.ClusterNodes(ctx).Result()
 	if err != nil {
-		c.t.Fatalf("CLUSTER NODES: %v", err)
+		return 0, fmt.Errorf("CLUSTER NODES: %w", err)
 	}
+	replicas := 0
 	for _, line := range strings.Split(strings.TrimSpace(raw), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 4 {
@@ -215,13 +225,15 @@ func (c *Cluster) readTopology() {
 		addr, _, _ := strings.Cut(f[1], "@")
 		for _, n := range c.Nodes {
 			if n.Addr() == addr {
-				n.ID = f[0]
+				n.ID, n.MasterID = f[0], ""
 				if strings.Contains(f[2], "slave") {
 					n.MasterID = f[3]
+					replicas++
 				}
 			}
 		}
 	}
+	return replicas, nil
 }
 
 // Masters returns the nodes created as masters.
