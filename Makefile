@@ -59,6 +59,7 @@ test-short:
 FUZZTIME ?= 10s
 FUZZ := ./internal/ingest:FuzzWebhook ./internal/router:FuzzParseData \
 	./internal/telemetry:FuzzNoForgery ./internal/config:FuzzFromEnv ./internal/queue:FuzzDecodeEntry \
+	./internal/queue:FuzzDecodePackedEntry \
 	./internal/update:FuzzScan ./internal/journal:FuzzDecodeBlocks
 fuzz:
 	@scripts/fuzz.sh $(GO) $(FUZZTIME) $(FUZZ)

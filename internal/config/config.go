@@ -103,6 +103,11 @@ type Config struct {
 	// RedisWaitTimeout (REDIS_WAIT_TIMEOUT, default 500ms) bounds that wait;
 	// past it the webhook answers 503 and Telegram resends.
 	RedisWaitTimeout time.Duration
+	// StreamFormat (STREAM_FORMAT, default auto) is how stream entries are
+	// written: auto writes the newest format once every live instance says
+	// it reads it (queue.FormatPacked), fields the one every version reads
+	// (queue.FormatFields).
+	StreamFormat string
 	// Namespace (REDIS_NAMESPACE, default tgd) prefixes every key.
 	Namespace string
 	// InstanceID (INSTANCE_ID, default hostname-pid) must be unique among live
@@ -182,6 +187,7 @@ func Default() Config {
 		PollTimeout:      30 * time.Second,
 		Namespace:        "tgd",
 		RedisWaitTimeout: 500 * time.Millisecond,
+		StreamFormat:     StreamFormatAuto,
 		InstanceID:       defaultInstanceID(),
 		Shards:           1,
 		Workers:          16,
@@ -384,7 +390,16 @@ const (
 	IngestPoll    = "poll"
 )
 
+// Values of STREAM_FORMAT.
+const (
+	StreamFormatAuto   = "auto"
+	StreamFormatFields = "fields"
+)
+
 func (c *Config) validateIngest() error {
+	if c.StreamFormat != StreamFormatAuto && c.StreamFormat != StreamFormatFields {
+		return invalid("STREAM_FORMAT", "must be auto or fields, got %q", c.StreamFormat)
+	}
 	if c.Ingest != IngestWebhook && c.Ingest != IngestPoll {
 		return invalid("INGEST", "must be webhook or poll, got %q", c.Ingest)
 	}

@@ -108,6 +108,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"HANDLER_TIMEOUT": "1ms"}, `HANDLER_TIMEOUT:`},
 		{map[string]string{"LISTEN_ADDR": "8080"}, `LISTEN_ADDR:`},
 		{map[string]string{"INGEST": "pull"}, `INGEST: must be webhook or poll, got "pull"`},
+		{map[string]string{"STREAM_FORMAT": "packed"}, `STREAM_FORMAT: must be auto or fields, got "packed"`},
 		{map[string]string{"POLL_TIMEOUT": "1500ms"}, `POLL_TIMEOUT: must be whole seconds`},
 		{map[string]string{"POLL_TIMEOUT": "10m"}, `POLL_TIMEOUT: must be between 0s and 5m, got 10m0s`},
 		{map[string]string{"JOURNAL_MAX_MEMORY": "lots"}, `JOURNAL_MAX_MEMORY: must be a size such as 256MiB`},

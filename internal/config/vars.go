@@ -60,6 +60,7 @@ var vars = []Var{
 	boolVar("REDIS_TLS", "connect to Redis over TLS, for every topology (rediss:// implies it)", func(c *Config) *bool { return &c.RedisTLS }),
 	strVar("REDIS_TLS_CA_FILE", "PEM file of the CAs that sign the Redis certificates (default: system roots)", false, func(c *Config) *string { return &c.RedisTLSCAFile }),
 	intVar("REDIS_WAIT_REPLICAS", "replicas that must acknowledge an append before the webhook answers 200 (Redis WAIT); 0: the master alone", func(c *Config) *int { return &c.RedisWaitReplicas }),
+	strVar("STREAM_FORMAT", "auto: write the newest stream entry format once every live instance reads it; fields: the format every version reads (set it before rolling back to a version older than the packed format)", false, func(c *Config) *string { return &c.StreamFormat }),
 	durVar("REDIS_WAIT_TIMEOUT", "how long the webhook waits for those replicas before answering 503", func(c *Config) *time.Duration { return &c.RedisWaitTimeout }),
 	strVar("REDIS_NAMESPACE", "prefix of every Redis key", false, func(c *Config) *string { return &c.Namespace }),
 	strVar("INSTANCE_ID", "unique id of this instance among live ones", false, func(c *Config) *string { return &c.InstanceID }),

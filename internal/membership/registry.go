@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +55,9 @@ type InstanceInfo struct {
 	// as getMe described it ("@username (id)"); "" from older versions.
 	Mode string `json:"mode,omitempty"`
 	Bot  string `json:"bot,omitempty"`
+	// Reads lists the stream entry formats the instance reads (queue.Formats);
+	// empty from versions before the packed format, which read format 1 only.
+	Reads []int `json:"reads,omitempty"`
 	// Beat is when the last heartbeat was written, by the instance's clock.
 	Beat time.Time `json:"beat"`
 	// TTL is the time the heartbeat had left when ListInstances read it.
@@ -294,4 +298,27 @@ func ListInstances(ctx context.Context, c redis.UniversalClient, ks keys.Space) 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// CommonFormat returns the newest stream entry format, at most latest, that
+// every one of instances reads; 1, which every version reads, when there is
+// none. An instance whose heartbeat lists no formats (a version before
+// InstanceInfo.Reads) reads format 1 only.
+func CommonFormat(instances []InstanceInfo, latest int) int {
+	if len(instances) == 0 {
+		return 1
+	}
+	for f := latest; f > 1; f-- {
+		all := true
+		for _, in := range instances {
+			if !slices.Contains(in.Reads, f) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return f
+		}
+	}
+	return 1
 }

@@ -83,3 +83,25 @@ func TestRegistryListsSeveral(t *testing.T) {
 		require.Equal(t, id+":8080", list[i].Addr)
 	}
 }
+
+func TestCommonFormat(t *testing.T) {
+	both := InstanceInfo{ID: "new", Reads: []int{1, 2}}
+	old := InstanceInfo{ID: "old"} // a version before Reads
+	three := InstanceInfo{ID: "newer", Reads: []int{1, 2, 3}}
+	for _, c := range []struct {
+		list   []InstanceInfo
+		latest int
+		want   int
+	}{
+		{nil, 2, 1},
+		{[]InstanceInfo{both}, 2, 2},
+		{[]InstanceInfo{both, both}, 2, 2},
+		{[]InstanceInfo{both, old}, 2, 1},
+		{[]InstanceInfo{old}, 2, 1},
+		{[]InstanceInfo{both, three}, 3, 2},
+		{[]InstanceInfo{three}, 2, 2},
+		{[]InstanceInfo{three}, 3, 3},
+	} {
+		require.Equal(t, c.want, CommonFormat(c.list, c.latest), "%+v latest %d", c.list, c.latest)
+	}
+}

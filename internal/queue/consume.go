@@ -134,10 +134,6 @@ func (q *Queue) claim(ctx context.Context, shard int, token int64, consumer, sta
 // set, so that the caller can dead-letter it instead of stalling on it.
 func (q *Queue) entry(shard int, id any, deliveries int64, fields any) Entry {
 	sid, _ := id.(string)
-	kv, err := flatMap(fields)
-	if err != nil {
-		return Entry{ID: sid, Envelope: Envelope{Shard: shard}, Deliveries: deliveries, Invalid: err}
-	}
-	env, err := decodeFields(shard, kv)
+	env, err := decodeFlat(shard, fields)
 	return Entry{ID: sid, Envelope: env, Deliveries: deliveries, Invalid: err}
 }

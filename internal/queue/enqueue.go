@@ -111,15 +111,21 @@ func (q *Queue) enqueueCall(es []Envelope, pollToken int64) (scriptCall, error) 
 	if q.opts.WaitReplicas > 0 {
 		touch = "1"
 	}
-	c := scriptCall{keys: make([]string, 2, 2+len(es)), args: make([]any, 4, 4+len(es)*envelopeValues)}
-	c.keys[0], c.keys[1] = k.Stream(), k.PollFence()
-	c.args[0], c.args[1], c.args[2], c.args[3] = window, q.opts.MaxBacklog, pollToken, touch
+	format := q.Format()
 	for _, e := range es {
 		if e.Shard != es[0].Shard {
 			return scriptCall{}, fmt.Errorf("queue: one enqueue call for shards %d and %d", es[0].Shard, e.Shard)
 		}
+		if !e.packable() {
+			format = FormatFields
+		}
+	}
+	c := scriptCall{keys: make([]string, 2, 2+len(es)), args: make([]any, 5, 5+len(es)*envelopeValues(format))}
+	c.keys[0], c.keys[1] = k.Stream(), k.PollFence()
+	c.args[0], c.args[1], c.args[2], c.args[3], c.args[4] = window, q.opts.MaxBacklog, pollToken, touch, format
+	for _, e := range es {
 		c.keys = append(c.keys, k.Seen(e.UpdateID))
-		c.args = e.appendValues(c.args)
+		c.args = e.appendValues(c.args, format)
 	}
 	return c, nil
 }

@@ -9,9 +9,11 @@
 --               writes too (it refreshes the marker's expiry, unchanged), so that WAIT covers the master's stream
 --               up to here, the original append included; Redis 7.2+ records a connection's offset only after a
 --               write of its own. '0' otherwise
--- ARGV[5..]  -> the n entries one after the other, 7 values each: cid (also kept in its marker), update_id, type,
---               chat, user, ingest, payload; the entry's fields are those names with these values, in this order
---               (Envelope's fields: only the values travel, so that Lua takes 7 strings an entry, not 16)
+-- ARGV[5]    -> the entry format (envelope.go): '1' (FormatFields) or '2' (FormatPacked)
+-- ARGV[6..]  -> the n entries one after the other. Format 1, 7 values each: cid (also kept in its marker),
+--               update_id, type, chat, user, ingest, payload; the entry's fields are those names with these
+--               values, in this order. Format 2, 4 values each: cid (kept in the marker only), then the values of
+--               the entry's fields uid, h and payload (only the values travel, so that Lua takes few strings)
 --
 -- One call appends a batch of one shard's entries (group commit: Lua is entered once for them all); each entry
 -- gets exactly what a call of its own would: dedupe, backlog check, append, marker, in the order given (an entry
@@ -34,9 +36,11 @@ end
 local window = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
 local touch = ARGV[4] == '1'
+local packed = ARGV[5] == '2'
+local stride = packed and 4 or 7
 local depth = redis.call('XLEN', KEYS[1])
 local out = {}
-local a = 5
+local a = 6
 for k = 3, #KEYS do
   local cid = ARGV[a]
   local original = false
@@ -62,8 +66,13 @@ for k = 3, #KEYS do
     out[#out + 1] = ''
     out[#out + 1] = ''
   else
-    local id = redis.call('XADD', KEYS[1], '*', 'cid', cid, 'uid', ARGV[a + 1], 'type', ARGV[a + 2],
-      'chat', ARGV[a + 3], 'user', ARGV[a + 4], 'ingest', ARGV[a + 5], 'payload', ARGV[a + 6])
+    local id
+    if packed then
+      id = redis.call('XADD', KEYS[1], '*', 'uid', ARGV[a + 1], 'h', ARGV[a + 2], 'payload', ARGV[a + 3])
+    else
+      id = redis.call('XADD', KEYS[1], '*', 'cid', cid, 'uid', ARGV[a + 1], 'type', ARGV[a + 2],
+        'chat', ARGV[a + 3], 'user', ARGV[a + 4], 'ingest', ARGV[a + 5], 'payload', ARGV[a + 6])
+    end
     if window > 0 then
       redis.call('SET', KEYS[k], cid, 'PX', window)
     end
@@ -73,6 +82,6 @@ for k = 3, #KEYS do
     out[#out + 1] = id
     out[#out + 1] = ''
   end
-  a = a + 7
+  a = a + stride
 end
 return out

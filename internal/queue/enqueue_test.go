@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,34 +57,74 @@ func TestDuplicateOfAnOldMarker(t *testing.T) {
 }
 
 func TestEnqueueStoresTheEnvelope(t *testing.T) {
-	q, c, ks := newQueue(t, Options{DedupeWindow: time.Minute})
-	ctx := testCtx(t)
-	e := Envelope{CID: "a1b2c3d4", UpdateID: 42, Type: "callback_query", ChatID: -100123, UserID: 99,
-		Payload: []byte(`{"update_id":42,"x":"ü"}`), Ingest: "inst-1"}
-	res, err := q.Enqueue(ctx, e)
-	require.NoError(t, err)
+	for _, format := range Formats() {
+		t.Run(fmt.Sprintf("format %d", format), func(t *testing.T) {
+			q, c, ks := newQueue(t, Options{DedupeWindow: time.Minute})
+			q.SetFormat(format)
+			ctx := testCtx(t)
+			e := Envelope{CID: "a1b2c3d4", UpdateID: 42, Type: "callback_query", ChatID: -100123, UserID: 99,
+				Payload: []byte(`{"update_id":42,"x":"ü"}`), Ingest: "inst 1"}
+			res, err := q.Enqueue(ctx, e)
+			require.NoError(t, err)
 
+			msgs, err := c.XRange(ctx, ks.Shard(0).Stream(), "-", "+").Result()
+			require.NoError(t, err)
+			require.Len(t, msgs, 1)
+			require.Equal(t, res.ID, msgs[0].ID)
+			got, err := decodeFields(0, mapOf(msgs[0].Values))
+			require.NoError(t, err)
+			require.Equal(t, e, got)
+			require.WithinDuration(t, time.Now(), IDTime(res.ID), 5*time.Second)
+			require.Equal(t, "a1b2c3d4", c.Get(ctx, ks.Shard(0).Seen(42)).Val(), "the marker keeps the cid")
+
+			// the script adds the names to the values it is given: the entry is
+			// appendFields' pairs, in their order
+			raw, err := c.Do(ctx, "XRANGE", ks.Shard(0).Stream(), "-", "+").Slice()
+			require.NoError(t, err)
+			var want []any
+			for _, v := range e.appendFields(nil, format) {
+				if b, ok := v.([]byte); ok {
+					v = string(b)
+				}
+				want = append(want, v)
+			}
+			require.Equal(t, want, raw[0].([]any)[1])
+			// what a reader of an earlier version (FormatFields only) needs to
+			// dispatch it is in either format: uid and payload
+			require.Equal(t, "42", msgs[0].Values[fUID])
+			require.Equal(t, string(e.Payload), msgs[0].Values[fPayload])
+		})
+	}
+}
+
+// TestAPackedQueueWritesFieldsForAnUnpackableEnvelope: an envelope whose cid
+// or type holds a space cannot be packed; its call is written in
+// FormatFields and reads back whole.
+func TestAPackedQueueWritesFieldsForAnUnpackableEnvelope(t *testing.T) {
+	q, c, ks := newQueue(t, Options{DedupeWindow: time.Minute})
+	q.SetFormat(FormatPacked)
+	ctx := testCtx(t)
+	e := Envelope{CID: "a b", UpdateID: 43, Type: "message", ChatID: 1, UserID: 2, Payload: []byte(`{}`), Ingest: "i"}
+	_, err := q.Enqueue(ctx, e)
+	require.NoError(t, err)
 	msgs, err := c.XRange(ctx, ks.Shard(0).Stream(), "-", "+").Result()
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
-	require.Equal(t, res.ID, msgs[0].ID)
+	require.Equal(t, "a b", msgs[0].Values[fCID])
+	require.NotContains(t, msgs[0].Values, fHeader)
 	got, err := decodeFields(0, mapOf(msgs[0].Values))
 	require.NoError(t, err)
 	require.Equal(t, e, got)
-	require.WithinDuration(t, time.Now(), IDTime(res.ID), 5*time.Second)
+}
 
-	// the script adds the names to the values it is given: the entry is
-	// appendFields' pairs, in their order
-	raw, err := c.Do(ctx, "XRANGE", ks.Shard(0).Stream(), "-", "+").Slice()
-	require.NoError(t, err)
-	var want []any
-	for _, v := range e.appendFields(nil) {
-		if b, ok := v.([]byte); ok {
-			v = string(b)
-		}
-		want = append(want, v)
-	}
-	require.Equal(t, want, raw[0].([]any)[1])
+func TestSetFormatIgnoresUnknownFormats(t *testing.T) {
+	q := New(nil, keys.New("t"), Options{})
+	require.Equal(t, FormatFields, q.Format(), "a new Queue writes what every version reads")
+	q.SetFormat(FormatPacked)
+	require.Equal(t, FormatPacked, q.Format())
+	q.SetFormat(3)
+	q.SetFormat(0)
+	require.Equal(t, FormatPacked, q.Format())
 }
 
 func TestEnqueueRefusesOverBacklogAndAcceptsOnceDrained(t *testing.T) {

@@ -29,17 +29,73 @@ const (
 	fUser    = "user"
 	fIngest  = "ingest"
 	fPayload = "payload"
+	fHeader  = "h" // FormatPacked: cid, type, chat, user and ingest in one value
 )
 
-// envelopeValues is the number of values appendValues appends.
-const envelopeValues = 7
+// Stream entry formats: how an envelope's parts are laid out in a shard
+// stream's entry. A reader of this version reads both; which one is
+// written is the Queue's (SetFormat), so that an instance of an earlier
+// version, which reads FormatFields only, never meets an entry it cannot
+// read during a rolling upgrade (the server writes FormatPacked only while
+// every live instance says it reads it: docs/queue.md, "Entry formats").
+const (
+	// FormatFields is one field per part: cid, uid, type, chat, user,
+	// ingest, payload. Every version reads it.
+	FormatFields = 1
+	// FormatPacked is three fields: uid, h and payload, where h is cid,
+	// type, chat, user and ingest separated by spaces. Redis handles 3
+	// values an entry instead of 7 at every append and read. An earlier
+	// version's reader finds uid and payload in it, not the rest.
+	FormatPacked = 2
+	// LatestFormat is the newest format this version reads and writes.
+	LatestFormat = FormatPacked
+)
 
-// appendValues appends the envelope's stream field values, as the enqueue
-// script takes them: it writes them with the names cid, uid, type, chat,
-// user, ingest and payload, in this order.
-func (e Envelope) appendValues(dst []any) []any {
-	return append(dst, e.CID, strconv.FormatInt(e.UpdateID, 10), e.Type, strconv.FormatInt(e.ChatID, 10),
+// Formats returns the entry formats this version reads.
+func Formats() []int { return []int{FormatFields, FormatPacked} }
+
+// envelopeValues is the number of values appendValues appends per format.
+func envelopeValues(format int) int {
+	if format == FormatPacked {
+		return 4
+	}
+	return 7
+}
+
+// appendValues appends the envelope's values as the enqueue script takes
+// them in format: for FormatFields, the values of the fields cid, uid,
+// type, chat, user, ingest and payload, which the script names, in this
+// order; for FormatPacked, cid (for the dedupe marker), then the values of
+// uid, h and payload.
+func (e Envelope) appendValues(dst []any, format int) []any {
+	uid := strconv.FormatInt(e.UpdateID, 10)
+	if format == FormatPacked {
+		return append(dst, e.CID, uid, e.header(), e.Payload)
+	}
+	return append(dst, e.CID, uid, e.Type, strconv.FormatInt(e.ChatID, 10),
 		strconv.FormatInt(e.UserID, 10), e.Ingest, e.Payload)
+}
+
+// header returns FormatPacked's h value: cid, type, chat, user and ingest,
+// separated by single spaces (ingest last: it is read as the rest).
+func (e Envelope) header() string {
+	b := make([]byte, 0, len(e.CID)+len(e.Type)+len(e.Ingest)+44)
+	b = append(b, e.CID...)
+	b = append(b, ' ')
+	b = append(b, e.Type...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, e.ChatID, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, e.UserID, 10)
+	b = append(b, ' ')
+	b = append(b, e.Ingest...)
+	return string(b)
+}
+
+// packable reports whether the envelope fits FormatPacked: its cid and
+// type hold no space (the ingest may: it is last).
+func (e Envelope) packable() bool {
+	return !strings.Contains(e.CID, " ") && !strings.Contains(e.Type, " ")
 }
 
 // Entry is an envelope read from a shard stream.
@@ -65,43 +121,96 @@ func IDTime(id string) time.Time {
 	return time.UnixMilli(n)
 }
 
-// decodeFields reads an envelope from a flat field/value list, as Lua
-// scripts return it, or from a map, as go-redis decodes stream messages.
-func decodeFields(shard int, kv map[string]string) (Envelope, error) {
-	e := Envelope{Shard: shard, CID: kv[fCID], Type: kv[fType], Ingest: kv[fIngest], Payload: []byte(kv[fPayload])}
+// entryFields are the values of one stream entry's fields, as read.
+type entryFields struct {
+	cid, uid, typ, chat, user, ingest, payload, header string
+	packed                                             bool // an h field was there
+}
+
+// set records the value of field name; fields of no envelope part (a dead
+// letter's, replay_of) are ignored.
+func (f *entryFields) set(name, value string) {
+	switch name {
+	case fCID:
+		f.cid = value
+	case fUID:
+		f.uid = value
+	case fType:
+		f.typ = value
+	case fChat:
+		f.chat = value
+	case fUser:
+		f.user = value
+	case fIngest:
+		f.ingest = value
+	case fPayload:
+		f.payload = value
+	case fHeader:
+		f.header, f.packed = value, true
+	}
+}
+
+// envelope decodes the fields of either format into an envelope of shard.
+func (f *entryFields) envelope(shard int) (Envelope, error) {
+	if f.packed {
+		var ok bool
+		if f.cid, f.header, ok = strings.Cut(f.header, " "); ok {
+			if f.typ, f.header, ok = strings.Cut(f.header, " "); ok {
+				if f.chat, f.header, ok = strings.Cut(f.header, " "); ok {
+					f.user, f.ingest, ok = strings.Cut(f.header, " ")
+				}
+			}
+		}
+		if !ok {
+			return Envelope{Shard: shard, Payload: []byte(f.payload)},
+				fmt.Errorf("queue: entry field %s: not five parts", fHeader)
+		}
+	}
+	e := Envelope{Shard: shard, CID: f.cid, Type: f.typ, Ingest: f.ingest, Payload: []byte(f.payload)}
 	var err error
-	if e.UpdateID, err = strconv.ParseInt(kv[fUID], 10, 64); err != nil {
+	if e.UpdateID, err = strconv.ParseInt(f.uid, 10, 64); err != nil {
 		return e, fmt.Errorf("queue: entry field %s: %w", fUID, err)
 	}
-	if v := kv[fChat]; v != "" {
-		if e.ChatID, err = strconv.ParseInt(v, 10, 64); err != nil {
+	if f.chat != "" {
+		if e.ChatID, err = strconv.ParseInt(f.chat, 10, 64); err != nil {
 			return e, fmt.Errorf("queue: entry field %s: %w", fChat, err)
 		}
 	}
-	if v := kv[fUser]; v != "" {
-		if e.UserID, err = strconv.ParseInt(v, 10, 64); err != nil {
+	if f.user != "" {
+		if e.UserID, err = strconv.ParseInt(f.user, 10, 64); err != nil {
 			return e, fmt.Errorf("queue: entry field %s: %w", fUser, err)
 		}
 	}
 	return e, nil
 }
 
-// flatMap turns a Lua reply's flat field/value list into a map.
-func flatMap(v any) (map[string]string, error) {
+// decodeFlat reads an envelope from a flat field/value list, as Lua
+// scripts return a stream entry, in either format.
+func decodeFlat(shard int, v any) (Envelope, error) {
 	list, ok := v.([]any)
 	if !ok || len(list)%2 != 0 {
-		return nil, fmt.Errorf("queue: unexpected entry fields %T", v)
+		return Envelope{Shard: shard}, fmt.Errorf("queue: unexpected entry fields %T", v)
 	}
-	m := make(map[string]string, len(list)/2)
+	var f entryFields
 	for i := 0; i < len(list); i += 2 {
 		k, ok1 := list[i].(string)
 		val, ok2 := list[i+1].(string)
 		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("queue: unexpected entry field types %T, %T", list[i], list[i+1])
+			return Envelope{Shard: shard}, fmt.Errorf("queue: unexpected entry field types %T, %T", list[i], list[i+1])
 		}
-		m[k] = val
+		f.set(k, val)
 	}
-	return m, nil
+	return f.envelope(shard)
+}
+
+// decodeFields reads an envelope, in either format, from a stream
+// message's values as go-redis decodes them.
+func decodeFields(shard int, kv map[string]string) (Envelope, error) {
+	var f entryFields
+	for k, v := range kv {
+		f.set(k, v)
+	}
+	return f.envelope(shard)
 }
 
 // mapOf converts go-redis's map[string]any message values.

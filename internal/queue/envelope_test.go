@@ -1,14 +1,22 @@
 package queue
 
-// envelopeNames are the stream entry's field names, in the order of
-// appendValues, as the enqueue script writes them.
-var envelopeNames = [envelopeValues]string{fCID, fUID, fType, fChat, fUser, fIngest, fPayload}
+// envelopeNames are the stream entry's field names per format, in the
+// order of appendValues (after the cid of a FormatPacked entry), as the
+// enqueue script writes them.
+var envelopeNames = map[int][]string{
+	FormatFields: {fCID, fUID, fType, fChat, fUser, fIngest, fPayload},
+	FormatPacked: {fUID, fHeader, fPayload},
+}
 
 // appendFields appends the envelope as stream field/value pairs to dst, as
-// the enqueue script writes them.
-func (e Envelope) appendFields(dst []any) []any {
-	for i, v := range e.appendValues(nil) {
-		dst = append(dst, envelopeNames[i], v)
+// the enqueue script writes them in format.
+func (e Envelope) appendFields(dst []any, format int) []any {
+	values := e.appendValues(nil, format)
+	if format == FormatPacked {
+		values = values[1:] // the cid goes to the marker; the header has it
+	}
+	for i, v := range values {
+		dst = append(dst, envelopeNames[format][i], v)
 	}
 	return dst
 }

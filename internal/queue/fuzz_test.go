@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -62,10 +63,48 @@ func FuzzDecodeEntry(f *testing.F) {
 		if env.Shard != 3 || env.CID != cid || env.Type != typ || env.Ingest != ingest || !bytes.Equal(env.Payload, payload) {
 			t.Fatalf("fields changed on the way: %+v", env)
 		}
-		again := q.entry(3, "1-0", 2, asReply(env.appendFields(nil)))
-		if again.Invalid != nil || again.Envelope.UpdateID != env.UpdateID || again.Envelope.ChatID != env.ChatID ||
-			again.Envelope.UserID != env.UserID || !bytes.Equal(again.Envelope.Payload, env.Payload) {
-			t.Fatalf("round trip: %+v then %+v (%v)", env, again.Envelope, again.Invalid)
+		for _, format := range Formats() {
+			if format == FormatPacked && !env.packable() {
+				continue // written in FormatFields (TestAPackedQueueWritesFieldsForAnUnpackableEnvelope)
+			}
+			again := q.entry(3, "1-0", 2, asReply(env.appendFields(nil, format)))
+			if again.Invalid != nil || again.Envelope.UpdateID != env.UpdateID || again.Envelope.ChatID != env.ChatID ||
+				again.Envelope.UserID != env.UserID || !bytes.Equal(again.Envelope.Payload, env.Payload) ||
+				again.Envelope.CID != env.CID || again.Envelope.Type != env.Type || again.Envelope.Ingest != env.Ingest {
+				t.Fatalf("round trip in format %d: %+v then %+v (%v)", format, env, again.Envelope, again.Invalid)
+			}
+		}
+	})
+}
+
+// FuzzDecodePackedEntry feeds the FormatPacked decoder any header: it never
+// panics, and a header it takes is five space-separated parts whose chat
+// and user are integers (or empty).
+func FuzzDecodePackedEntry(f *testing.F) {
+	f.Add("7", "a1b2 message 42 42 i-1")
+	f.Add("7", "a1b2 message 42 42 i with spaces")
+	f.Add("7", "    ")
+	f.Add("7", "a b c d")
+	f.Add("x", "a message 1 2 i")
+	f.Add("7", "a message 1x 2 i")
+	q := &Queue{}
+	f.Fuzz(func(t *testing.T, uid, header string) {
+		e := q.entry(1, "1-0", 1, []any{fUID, uid, fHeader, header, fPayload, "{}"})
+		parts := strings.SplitN(header, " ", 5)
+		_, uidErr := strconv.ParseInt(uid, 10, 64)
+		bad := len(parts) < 5 || uidErr != nil
+		if !bad {
+			for _, v := range parts[2:4] {
+				if _, err := strconv.ParseInt(v, 10, 64); v != "" && err != nil {
+					bad = true
+				}
+			}
+		}
+		if bad != (e.Invalid != nil) {
+			t.Fatalf("uid=%q h=%q: Invalid=%v", uid, header, e.Invalid)
+		}
+		if !bad && (e.Envelope.CID != parts[0] || e.Envelope.Type != parts[1] || e.Envelope.Ingest != parts[4]) {
+			t.Fatalf("h=%q decoded as %+v", header, e.Envelope)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -52,9 +53,10 @@ type Options struct {
 // Queue is the set of shard streams of one namespace. It is safe for
 // concurrent use and holds no goroutines.
 type Queue struct {
-	c    redis.UniversalClient
-	ks   keys.Space
-	opts Options
+	c      redis.UniversalClient
+	ks     keys.Space
+	opts   Options
+	format atomic.Int32 // the entry format appends write (SetFormat)
 }
 
 // New returns the queue of namespace ks on client c. c is never closed by
@@ -75,8 +77,23 @@ func New(c redis.UniversalClient, ks keys.Space, opts Options) *Queue {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Queue{c: c, ks: ks, opts: opts}
+	q := &Queue{c: c, ks: ks, opts: opts}
+	q.format.Store(FormatFields)
+	return q
 }
+
+// SetFormat sets the stream entry format of the appends that start from
+// now on (FormatFields or FormatPacked; other values are ignored). A new
+// Queue writes FormatFields, which every version reads; the server moves
+// to FormatPacked while every live instance reads it. Reads take either.
+func (q *Queue) SetFormat(format int) {
+	if format == FormatFields || format == FormatPacked {
+		q.format.Store(int32(format))
+	}
+}
+
+// Format returns the entry format appends write.
+func (q *Queue) Format() int { return int(q.format.Load()) }
 
 // Shards returns the number of shards.
 func (q *Queue) Shards() int { return q.opts.Shards }

@@ -14,6 +14,7 @@ import (
 	"github.com/dispatcher-bot/dispatcher/internal/keys"
 	"github.com/dispatcher-bot/dispatcher/internal/membership"
 	"github.com/dispatcher-bot/dispatcher/internal/metrics"
+	"github.com/dispatcher-bot/dispatcher/internal/queue"
 	"github.com/dispatcher-bot/dispatcher/internal/redisx"
 	"github.com/dispatcher-bot/dispatcher/internal/router"
 	"github.com/dispatcher-bot/dispatcher/internal/telegram"
@@ -140,7 +141,7 @@ func (s *Server) botUsername(tg *telegram.Client) string {
 func (s *Server) instanceInfo() membership.InstanceInfo {
 	host, _ := os.Hostname()
 	info := membership.InstanceInfo{ID: s.cfg.InstanceID, Host: host, PID: os.Getpid(), Version: version.Version(),
-		Addr: s.Addr(), Started: s.started, Role: s.leases.Role()}
+		Addr: s.Addr(), Started: s.started, Role: s.leases.Role(), Reads: queue.Formats()}
 	info.Mode, info.Bot = s.modeAndBot()
 	for shard, st := range s.leases.Status() {
 		if st.Token > 0 && st.Role == "ACTIVE" {

@@ -397,6 +397,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	run(s.healthLoop)
+	run(s.formatLoop)
 	run(s.statsLoop)
 	run(s.runWebhookCheck)
 	if s.forwarder != nil {
