@@ -119,6 +119,7 @@ type event struct {
 	failing  bool   // a rejection, failure, dead letter, silence warning...
 	terminal bool   // the last event of this instance's part of the chain
 	waitMS   int64  // QUEUE_PICK's wait_ms: when the chain began
+	pick     bool   // QUEUE_PICK: a dispatch's part begins (the ingest's part came before it)
 }
 
 // Terminal events end an instance's part of a chain: its block is written
@@ -182,6 +183,7 @@ func encodeEntry(e *telemetry.Entry) *event {
 	ev.head, ev.body = b[:h:h], b[h:]
 	ev.waitMS = fe.waitMS
 	ev.terminal = terminal[e.Name]
+	ev.pick = e.Name == string(telemetry.EvQueuePick)
 	ev.failing = e.Level >= zapcore.WarnLevel && fe.reason != string(telemetry.ReasonPassiveReject) || fe.delivery > 1
 	if cap(fe.buf) <= 4<<10 { // a huge event's scratch is not kept
 		*fe = fieldEncoder{buf: fe.buf[:0]}
@@ -390,11 +392,14 @@ type pending struct {
 	// begin is when the chain began as far as this instance knows (µs):
 	// the first event, or QUEUE_PICK's time less its wait
 	begin int64
+	// picked: the part begins with QUEUE_PICK, so it is a dispatch's, and
+	// the ingest's part (QUEUE_ENQUEUE) put the cid in its user's last cids
+	picked bool
 }
 
 func newPending(ev *event, now time.Time) *pending {
 	return &pending{cid: ev.update.CID, update: ev.update, instance: ev.instance, base: ev.at, started: now,
-		begin: ev.at, events: make([]byte, 0, 128)}
+		begin: ev.at, picked: ev.pick, events: make([]byte, 0, 128)}
 }
 
 // add appends one event.

@@ -196,6 +196,40 @@ func TestCapsAndUsers(t *testing.T) {
 	require.Empty(t, got)
 }
 
+// TestADispatchPartLeavesTheUsersListToTheIngest: the part of a chain that
+// begins with QUEUE_PICK (a dispatch's) does not write the user's last
+// cids: the ingest's part (QUEUE_ENQUEUE), which every dispatched update
+// has, did. So a user's list holds a dispatched update once, at its ingest.
+func TestADispatchPartLeavesTheUsersListToTheIngest(t *testing.T) {
+	c, ns := redistest.Client(t)
+	o := Options{Client: c, Keys: keys.New(ns)}
+	in := newInstance(t, o, "node-a", telemetry.RoleActive)
+	bg := context.Background()
+	u := update(3)
+	ctx := telemetry.WithUpdate(bg, u)
+	in.log.QueuePick(ctx, "w1", 0, 1, time.Millisecond)
+	in.log.DispatchStart(ctx, 0, 7)
+	in.log.DispatchOK(ctx, time.Millisecond, 0, 7)
+	flush(t, in.j)
+	chain, err := in.j.Chain(bg, u.CID)
+	require.NoError(t, err)
+	require.Len(t, chain, 3)
+	cids, err := in.j.LastCIDs(bg, u.UserID, 5)
+	require.NoError(t, err)
+	require.Empty(t, cids, "a dispatch's part alone does not touch the user's list")
+
+	v := update(4)
+	vctx := telemetry.WithUpdate(bg, v)
+	in.log.QueueEnqueue(vctx, v.Type, 0, 1, "1732834000000-0")
+	flush(t, in.j)
+	in.log.QueuePick(vctx, "w1", 0, 1, time.Millisecond)
+	in.log.DispatchOK(vctx, time.Millisecond, 0, 7)
+	flush(t, in.j)
+	cids, err = in.j.LastCIDs(bg, v.UserID, 5)
+	require.NoError(t, err)
+	require.Equal(t, []string{v.CID}, cids)
+}
+
 // segmentKeysOf lists the journal's segment keys.
 func segmentKeysOf(t *testing.T, c redis.UniversalClient, j *Journal) []string {
 	t.Helper()

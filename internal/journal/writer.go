@@ -165,7 +165,7 @@ func (w *writer) write(ctx context.Context, blocks []*pending) {
 		g.args = append(g.args, key, data)
 		g.events += p.n
 		g.bytes += int64(len(data)) + 48
-		if p.update.UserID != 0 {
+		if p.update.UserID != 0 && !p.picked {
 			uk := userKey(p.update.UserID)
 			if !seenUser[uk+key] {
 				seenUser[uk+key] = true
