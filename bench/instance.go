@@ -31,6 +31,12 @@ type Instance struct {
 
 // startInstance runs bin serve with env (plus LISTEN_ADDR and INSTANCE_ID).
 func startInstance(bin, dir, id string, env map[string]string) (*Instance, error) {
+	return startProcess(bin, []string{"serve"}, dir, id, env)
+}
+
+// startProcess runs bin with args and env (plus LISTEN_ADDR and
+// INSTANCE_ID), its stdout and stderr to the instance's log file.
+func startProcess(bin string, args []string, dir, id string, env map[string]string) (*Instance, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -41,7 +47,7 @@ func startInstance(bin, dir, id string, env map[string]string) (*Instance, error
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve")
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "LISTEN_ADDR="+in.Addr, "INSTANCE_ID="+id, "LOG_FORMAT=json")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

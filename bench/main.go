@@ -27,6 +27,8 @@ func main() {
 			os.Exit(runJournalMem(os.Args[2:]))
 		case "replica":
 			os.Exit(runReplica(os.Args[2:]))
+		case "asynqhook":
+			os.Exit(runAsynqHook(os.Args[2:]))
 		}
 	}
 	os.Exit(run(os.Args[1:]))

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"image/color"
 	"math"
 	"path/filepath"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -124,15 +126,25 @@ func latencyPlot(r *Results, path string) error {
 	p.Legend.Left = true
 	p.X.Min = 0
 	lo := 1e9
-	for _, h := range r.E2E.Handlers {
+	series := append(append([]E2EHandler(nil), r.E2E.Handlers...), r.E2E.Peer...)
+	for i, h := range series {
 		col := color.Color(colNoop)
-		if h.Faults != "" {
+		switch {
+		case i >= len(r.E2E.Handlers):
+			col = colPeer
+			if len(h.Points) < 2 {
+				continue // a single rate: in the table only
+			}
+		case h.Faults != "":
 			col = colSleep
 		}
 		pts := append([]E2EPoint(nil), h.Points...)
-		if h.Max != nil {
-			pts = append(pts, *h.Max)
+		for _, m := range []*E2EPoint{h.Max, h.Max10} {
+			if m != nil {
+				pts = append(pts, *m)
+			}
 		}
+		slices.SortStableFunc(pts, func(a, b E2EPoint) int { return cmp.Compare(a.Rate, b.Rate) })
 		for _, which := range []string{"p50", "p99"} {
 			var xy plotter.XYs
 			for _, pt := range pts {
