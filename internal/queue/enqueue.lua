@@ -17,7 +17,10 @@
 --
 -- One call appends a batch of one shard's entries (group commit: Lua is entered once for them all); each entry
 -- gets exactly what a call of its own would: dedupe, backlog check, append, marker, in the order given (an entry
--- repeating an earlier entry's update_id is that entry's duplicate).
+-- repeating an earlier entry's update_id is that entry's duplicate). Below the backlog limit the dedupe check and
+-- the marker are one SET NX before the append; an append that fails deletes that marker and fails the call (the
+-- entries before it stay appended: the caller answers every entry of a failed call as unconfirmed, and their
+-- resends are duplicates).
 -- Returns, per entry, {status, depth, id, original} one after the other (4n values): status 0 appended (id is
 -- the new entry), 1 duplicate (a marker exists; original is its value: the first ingest's cid, or '1' for a
 -- marker written before markers kept the cid), 2 backlog full (nothing written for it).
@@ -44,8 +47,17 @@ local a = 6
 for k = 3, #KEYS do
   local cid = ARGV[a]
   local original = false
+  -- marked: this call wrote the marker (SET NX: the dedupe check and the
+  -- marker in one command), before the append; below the backlog only, so
+  -- that a full shard remembers nothing
+  local marked = false
   if window > 0 then
-    original = redis.call('GET', KEYS[k])
+    if max == 0 or depth < max then
+      marked = redis.call('SET', KEYS[k], cid, 'NX', 'PX', window) ~= false
+    end
+    if not marked then
+      original = redis.call('GET', KEYS[k])
+    end
   end
   if original then
     if touch then
@@ -68,12 +80,20 @@ for k = 3, #KEYS do
   else
     local id
     if packed then
-      id = redis.call('XADD', KEYS[1], '*', 'uid', ARGV[a + 1], 'h', ARGV[a + 2], 'payload', ARGV[a + 3])
+      id = redis.pcall('XADD', KEYS[1], '*', 'uid', ARGV[a + 1], 'h', ARGV[a + 2], 'payload', ARGV[a + 3])
     else
-      id = redis.call('XADD', KEYS[1], '*', 'cid', cid, 'uid', ARGV[a + 1], 'type', ARGV[a + 2],
+      id = redis.pcall('XADD', KEYS[1], '*', 'cid', cid, 'uid', ARGV[a + 1], 'type', ARGV[a + 2],
         'chat', ARGV[a + 3], 'user', ARGV[a + 4], 'ingest', ARGV[a + 5], 'payload', ARGV[a + 6])
     end
-    if window > 0 then
+    if type(id) == 'table' then
+      -- the append failed: no marker may stay without its entry (the update
+      -- would be taken for a duplicate when Telegram resends it)
+      if marked then
+        redis.call('DEL', KEYS[k])
+      end
+      return id
+    end
+    if window > 0 and not marked then
       redis.call('SET', KEYS[k], cid, 'PX', window)
     end
     depth = depth + 1

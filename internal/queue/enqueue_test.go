@@ -117,6 +117,25 @@ func TestAPackedQueueWritesFieldsForAnUnpackableEnvelope(t *testing.T) {
 	require.Equal(t, e, got)
 }
 
+// TestAFailedAppendLeavesNoMarker: the script writes an update's marker
+// (SET NX) before its append; when the append fails, the marker goes too,
+// so that Telegram's resend is appended, not taken for a duplicate.
+func TestAFailedAppendLeavesNoMarker(t *testing.T) {
+	q, c, ks := newQueue(t, Options{DedupeWindow: time.Hour})
+	ctx := testCtx(t)
+	// a stream at the last possible id: XADD * fails on it
+	require.NoError(t, c.XAdd(ctx, &redis.XAddArgs{Stream: ks.Shard(0).Stream(), ID: "18446744073709551615-18446744073709551615",
+		Values: []any{"f", "v"}}).Err())
+	_, err := q.Enqueue(ctx, env(500, 1))
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.Zero(t, c.Exists(ctx, ks.Shard(0).Seen(500)).Val(), "no marker without its entry")
+
+	require.NoError(t, c.Del(ctx, ks.Shard(0).Stream()).Err())
+	res, err := q.Enqueue(ctx, env(500, 1))
+	require.NoError(t, err)
+	require.False(t, res.Duplicate, "the resend is appended")
+}
+
 func TestSetFormatIgnoresUnknownFormats(t *testing.T) {
 	q := New(nil, keys.New("t"), Options{})
 	require.Equal(t, FormatFields, q.Format(), "a new Queue writes what every version reads")
