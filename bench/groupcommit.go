@@ -101,4 +101,58 @@ Tried and not kept:
 **The targets of issue 16 are still not met** (see Targets above): ingest 0.68 × the floor with 1 instance and
 0.53 × with 3, the queue 0.99 × asynq. End to end at 1,000 updates/s the p99 was 2.51 ms in this hour (18.2 ms at
 16:05): issue 9's 10 ms is met again, issue 16's 2 ms is not.
+
+### Issue 16: a fourth step
+
+Measured 2026-12-04 01:20–02:15 UTC on a machine **2–3 × faster than the one of the steps above** (the floor made
+28k–31k/s, against 7.7k–12.2k/s), so compare within a table. Each change was alternated with the build before it
+(same bench binary for ingest, same Redis, same bodies); throughput still swings by ±8 % between runs of one build
+here, so CPU per update and in-process A/B tests are the measures that decide.
+
+Kept:
+
+- **A packed stream entry, behind a format handshake** (docs/queue.md, "Entry formats"): ` + "`uid`" + `, ` + "`h`" + ` (cid, type,
+  chat, user, ingest) and ` + "`payload`" + `, 3 fields instead of 7, written only while every live instance's heartbeat
+  says it reads them (the third step above left it out for want of that). ` + "`bench queue`" + `, 40,000 updates, 6
+  alternated pairs: median 14,587 → 15,700 updates/s, Redis CPU 43 → 39.5 µs and process CPU 65 → 62 µs an
+  update. Ingest (2 pairs) did not move beyond the noise (Redis 18 → 17.5 µs an update).
+- **The journal's list of a user's last cids is written by the ingest's part of a chain only**, not again by the
+  dispatch's part: 5 alternated pairs, median 15,547 → 16,980 updates/s, Redis CPU 39 → 35 µs and process CPU
+  62 → 59 µs an update.
+- **One ` + "`SET NX`" + ` for the dedupe check and the marker** in the enqueue script (no ` + "`GET`" + ` for a new update):
+  Redis CPU per entry of the script alone, calls of 8 entries, the two scripts interleaved in one process,
+  10.5 → 9.6 µs (6 rounds) and 12.7 → 11.3 µs (14 rounds); ` + "`GET`" + `s per update 1.0 → 0. In the whole queue
+  benchmark (5 pairs) the difference is within the noise.
+- **The saturation sweep within 10 ms against asynq** (end to end, above): the no-op handler's highest rate with
+  p99 ≤ 10 ms, and asynq's behind the same kind of webhook.
+
+Tried and not kept:
+
+- **One ack or one append round trip under way at a time** (` + "`AckerOptions.InFlight`" + ` or ` + "`BatchOptions.InFlight`" + ` 1
+  instead of 2): ack calls per update fell 0.38 → 0.24, enqueue calls 0.26 → 0.155, but over 4 rounds neither
+  moved throughput or Redis CPU beyond the noise (35–41 µs an update either way). Redis's cost here is per
+  entry, not per round trip.
+- **` + "`HSETNX`" + ` for a chain's first block** in the journal's append (no ` + "`HGET`" + ` of a new chain): 4.06 → 4.14 µs of
+  Redis CPU an update for both blocks of a chain, 10 interleaved rounds: no gain.
+
+What the figures say stands in the way:
+
+- **The event journal** costs about a fifth of the queue path: with it off (before the users change, 3 pairs),
+  17.0k–20.4k updates/s against 14.0k–14.9k, Redis CPU 27–32 against 40–43 µs an update. On the webhook path a
+  build without it made 23.7k–24.0k/s against 20.4k–22.7k/s (0.77 × the floor instead of 0.69–0.72 ×), Redis CPU
+  12 against 15–17 µs. Its price is the trace of every update in under a minute (issue 17), which the floor and
+  asynq do not give.
+- **The append itself**: an ` + "`XADD`" + ` alone through Lua, calls of 8, costs Redis 7.0 µs an entry with the persistence
+  of this bench (` + "`appendonly yes`" + `), against 9.6–11.3 µs for the whole enqueue script: dedupe, backlog check and
+  order cost little more than the append.
+- **The event lines** of the queue path: 12.7 µs an update for four lines, of which 4.8 µs are the writes (the
+  group-committed stdout), 2.8 µs the journal's hand-off and the rest their encoding. They are the contract
+  (every update logs them), and asynq writes none.
+- **The webhook's own work beyond the floor's** (secret check, decoding the update's id, type, chat and user, the
+  hand-over to group commit, the ` + "`QUEUE_ENQUEUE`" + ` line, metrics): 36–42 µs of instance CPU an update against the
+  floor's 28–30 µs.
+
+**Issue 16's targets after this step** (Targets above): end to end at 1,000 updates/s the p99 is within 2 ms (met),
+and the highest rate with p99 ≤ 10 ms is above asynq's; ingest is 0.69 × the floor (3 instances 0.58 ×) and its
+p99 over 1.5 × the floor's, the queue 1.36–1.52 × asynq (two full runs 15 minutes apart): not met.
 `

@@ -16,12 +16,13 @@ import (
 
 // formatLoop keeps the stream entry format of this instance's appends at
 // the newest one every live instance reads (their heartbeats' Reads,
-// membership.CommonFormat), so that an instance of an earlier version that
-// takes over a shard never meets an entry it cannot read: it re-reads the
-// instances every heartbeat interval (LEASE_TTL/3), and an older instance
-// that joins is seen within that interval (docs/queue.md, "Entry formats",
-// says what that interval means). With STREAM_FORMAT=fields appends keep
-// the format every version reads. Each change is logged.
+// membership.CommonFormat), so that during a rolling upgrade no instance of
+// an earlier version meets an entry it cannot read. It lists the instances
+// every heartbeat interval (LEASE_TTL/3): an instance of an earlier version
+// that joins later (a rollback) is seen within that interval, and what it
+// may meet meanwhile is in docs/queue.md, "Entry formats". With
+// STREAM_FORMAT=fields appends keep the format every version reads. Each
+// change is logged.
 func (s *Server) formatLoop(ctx context.Context) error {
 	if s.cfg.StreamFormat == config.StreamFormatFields {
 		return nil
