@@ -123,7 +123,7 @@ var allTiers = []string{TierOK, TierFail, TierDebug, TierUsers}
 // Timings of the writer and the janitor.
 const (
 	hold          = time.Second            // longest a chain's events wait for more before they are written
-	flushEvery    = 50 * time.Millisecond  // how often recorded events are taken and held blocks looked at
+	flushEvery    = 10 * time.Millisecond  // how often recorded events are taken and held blocks looked at (smaller bursts: the webhook's p99)
 	wakeAt        = Buffer / 8             // recorded events that take them before the tick
 	batchBlocks   = 512                    // blocks written at once when more are ready
 	maxPending    = 16384                  // held blocks; beyond, the oldest are written early
