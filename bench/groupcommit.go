@@ -104,7 +104,7 @@ Tried and not kept:
 
 ### Issue 16: a fourth step
 
-Measured 2026-12-04 01:20–02:15 UTC on a machine **2–3 × faster than the one of the steps above** (the floor made
+Measured 2026-12-04 01:20–02:55 UTC on a machine **2–3 × faster than the one of the steps above** (the floor made
 28k–31k/s, against 7.7k–12.2k/s), so compare within a table. Each change was alternated with the build before it
 (same bench binary for ingest, same Redis, same bodies); throughput still swings by ±8 % between runs of one build
 here, so CPU per update and in-process A/B tests are the measures that decide.
@@ -123,6 +123,11 @@ Kept:
   Redis CPU per entry of the script alone, calls of 8 entries, the two scripts interleaved in one process,
   10.5 → 9.6 µs (6 rounds) and 12.7 → 11.3 µs (14 rounds); ` + "`GET`" + `s per update 1.0 → 0. In the whole queue
   benchmark (5 pairs) the difference is within the noise.
+- **The journal picks recorded events up every 10 ms instead of 50**: at 20,000 updates/s a pick-up gathered
+  and encoded about a thousand events at once, and the webhook's p99 paid for it (a build without the journal had
+  about the floor's p99). Ingest, alternated runs, each run's p99 against the floor's in the same run: 1.45–1.86 ×
+  with 50 ms (median 1.65, 10 runs), 1.00–1.70 × with 10 ms (median 1.36, 13 runs); lower in 12 of 13
+  comparisons, throughput unchanged; the queue benchmark (5 pairs) showed no cost.
 - **The saturation sweep within 10 ms against asynq** (end to end, above): the no-op handler's highest rate with
   p99 ≤ 10 ms, and asynq's behind the same kind of webhook.
 
@@ -132,6 +137,8 @@ Tried and not kept:
   instead of 2): ack calls per update fell 0.38 → 0.24, enqueue calls 0.26 → 0.155, but over 4 rounds neither
   moved throughput or Redis CPU beyond the noise (35–41 µs an update either way). Redis's cost here is per
   entry, not per round trip.
+- **Journal script calls of at most 32 chains** (Redis runs a script to its end before it serves another
+  client; a write of 512 blocks was one call per tier): no effect of its own on the webhook's p99 in 3 pairs.
 - **` + "`HSETNX`" + ` for a chain's first block** in the journal's append (no ` + "`HGET`" + ` of a new chain): 4.06 → 4.14 µs of
   Redis CPU an update for both blocks of a chain, 10 interleaved rounds: no gain.
 
@@ -152,7 +159,9 @@ What the figures say stands in the way:
   hand-over to group commit, the ` + "`QUEUE_ENQUEUE`" + ` line, metrics): 36–42 µs of instance CPU an update against the
   floor's 28–30 µs.
 
-**Issue 16's targets after this step** (Targets above): end to end at 1,000 updates/s the p99 is within 2 ms (met),
-and the highest rate with p99 ≤ 10 ms is above asynq's; ingest is 0.69 × the floor (3 instances 0.58 ×) and its
-p99 over 1.5 × the floor's, the queue 1.36–1.52 × asynq (two full runs 15 minutes apart): not met.
+**Issue 16's targets after this step** (Targets above, measured last at 6ff9ac3): met are the end-to-end p99 at
+1,000 updates/s within 2 ms, the ingest p99 within 1.5 × the floor's, and the highest rate with p99 ≤ 10 ms is
+above asynq's. Not met: ingest 0.74 × the floor with 1 instance (target 1.0 ×) and 0.62 × with 3 (0.9 ×), the
+queue 1.35 × asynq (2 ×; the three full runs of this step gave 1.52 ×, 1.36 × and 1.35 ×, run by run 1.25–1.63 ×,
+as the machine slowed through the hour).
 `
