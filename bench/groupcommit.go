@@ -111,11 +111,16 @@ here, so CPU per update and in-process A/B tests are the measures that decide.
 
 Kept:
 
-- **A packed stream entry, behind a format handshake** (docs/queue.md, "Entry formats"): ` + "`uid`" + `, ` + "`h`" + ` (cid, type,
-  chat, user, ingest) and ` + "`payload`" + `, 3 fields instead of 7, written only while every live instance's heartbeat
-  says it reads them (the third step above left it out for want of that). ` + "`bench queue`" + `, 40,000 updates, 6
-  alternated pairs: median 14,587 → 15,700 updates/s, Redis CPU 43 → 39.5 µs and process CPU 65 → 62 µs an
-  update. Ingest (2 pairs) did not move beyond the noise (Redis 18 → 17.5 µs an update).
+- **A packed stream entry, behind a format handshake** (docs/queue.md, "Entry formats"): ` + "`uid`" + `, ` + "`type`" + `, ` + "`h`" + `
+  (cid, chat, user, ingest) and ` + "`payload`" + `, 4 fields instead of 7, written only while every live instance's
+  heartbeat says it reads them (the third step above left it out for want of that). ` + "`type`" + ` stays a field: the
+  version before this one, given a packed entry (checked by hand), routes by it and left a ` + "`/start`" + ` without
+  it unanswered, while with it the update is handled. The first cut, with ` + "`type`" + ` in ` + "`h`" + ` (3 fields), made
+  14,587 → 15,700 updates/s (medians of 6 alternated pairs of ` + "`bench queue`" + `, 40,000 updates), Redis CPU 43 → 39.5 µs
+  and process CPU 65 → 62 µs an update; the kept one, 4 fields, against one field per part in the same build
+  (6 pairs): 15,360 → 15,842 updates/s, Redis CPU 40 → 38 µs, process CPU 64 → 63 µs, better in 3 of the 6 pairs;
+  the enqueue script alone, calls of 8 entries interleaved in one process (14 rounds): 12.3 → 10.7 µs of Redis CPU
+  an entry. Ingest (2 pairs, 3 fields) did not move beyond the noise.
 - **The journal's list of a user's last cids is written by the ingest's part of a chain only**, not again by the
   dispatch's part: 5 alternated pairs, median 15,547 → 16,980 updates/s, Redis CPU 39 → 35 µs and process CPU
   62 → 59 µs an update.

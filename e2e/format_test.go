@@ -70,7 +70,8 @@ func TestStreamFormatHandshakeAcrossProcesses(t *testing.T) {
 	for _, in := range ins {
 		e := post(in)
 		require.NotContains(t, e, "cid")
-		require.Regexp(t, `^[0-9a-f]{8} message 42\d\d 42\d\d `+in.ID+`$`, e["h"])
+		require.Regexp(t, `^[0-9a-f]{8} 42\d\d 42\d\d `+in.ID+`$`, e["h"])
+		require.Equal(t, "message", e["type"])
 	}
 	beatOld()
 	waitFormat(1)

@@ -12,8 +12,8 @@
 -- ARGV[5]    -> the entry format (envelope.go): '1' (FormatFields) or '2' (FormatPacked)
 -- ARGV[6..]  -> the n entries one after the other. Format 1, 7 values each: cid (also kept in its marker),
 --               update_id, type, chat, user, ingest, payload; the entry's fields are those names with these
---               values, in this order. Format 2, 4 values each: cid (kept in the marker only), then the values of
---               the entry's fields uid, h and payload (only the values travel, so that Lua takes few strings)
+--               values, in this order. Format 2, 5 values each: cid (kept in the marker only), then the values of
+--               the entry's fields uid, type, h and payload (only the values travel, so that Lua takes few strings)
 --
 -- One call appends a batch of one shard's entries (group commit: Lua is entered once for them all); each entry
 -- gets exactly what a call of its own would: dedupe, backlog check, append, marker, in the order given (an entry
@@ -40,7 +40,7 @@ local window = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
 local touch = ARGV[4] == '1'
 local packed = ARGV[5] == '2'
-local stride = packed and 4 or 7
+local stride = packed and 5 or 7
 local depth = redis.call('XLEN', KEYS[1])
 local out = {}
 local a = 6
@@ -80,7 +80,8 @@ for k = 3, #KEYS do
   else
     local id
     if packed then
-      id = redis.pcall('XADD', KEYS[1], '*', 'uid', ARGV[a + 1], 'h', ARGV[a + 2], 'payload', ARGV[a + 3])
+      id = redis.pcall('XADD', KEYS[1], '*', 'uid', ARGV[a + 1], 'type', ARGV[a + 2], 'h', ARGV[a + 3],
+        'payload', ARGV[a + 4])
     else
       id = redis.pcall('XADD', KEYS[1], '*', 'cid', cid, 'uid', ARGV[a + 1], 'type', ARGV[a + 2],
         'chat', ARGV[a + 3], 'user', ARGV[a + 4], 'ingest', ARGV[a + 5], 'payload', ARGV[a + 6])

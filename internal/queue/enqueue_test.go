@@ -90,16 +90,18 @@ func TestEnqueueStoresTheEnvelope(t *testing.T) {
 			}
 			require.Equal(t, want, raw[0].([]any)[1])
 			// what a reader of an earlier version (FormatFields only) needs to
-			// dispatch it is in either format: uid and payload
+			// dispatch it is in either format: uid, type (its router routes
+			// by it) and payload
 			require.Equal(t, "42", msgs[0].Values[fUID])
+			require.Equal(t, "callback_query", msgs[0].Values[fType])
 			require.Equal(t, string(e.Payload), msgs[0].Values[fPayload])
 		})
 	}
 }
 
 // TestAPackedQueueWritesFieldsForAnUnpackableEnvelope: an envelope whose cid
-// or type holds a space cannot be packed; its call is written in
-// FormatFields and reads back whole.
+// holds a space cannot be packed; its call is written in FormatFields and
+// reads back whole.
 func TestAPackedQueueWritesFieldsForAnUnpackableEnvelope(t *testing.T) {
 	q, c, ks := newQueue(t, Options{DedupeWindow: time.Minute})
 	q.SetFormat(FormatPacked)

@@ -29,7 +29,7 @@ const (
 	fUser    = "user"
 	fIngest  = "ingest"
 	fPayload = "payload"
-	fHeader  = "h" // FormatPacked: cid, type, chat, user and ingest in one value
+	fHeader  = "h" // FormatPacked: cid, chat, user and ingest in one value
 )
 
 // Stream entry formats: how an envelope's parts are laid out in a shard
@@ -42,10 +42,11 @@ const (
 	// FormatFields is one field per part: cid, uid, type, chat, user,
 	// ingest, payload. Every version reads it.
 	FormatFields = 1
-	// FormatPacked is three fields: uid, h and payload, where h is cid,
-	// type, chat, user and ingest separated by spaces. Redis handles 3
-	// values an entry instead of 7 at every append and read. An earlier
-	// version's reader finds uid and payload in it, not the rest.
+	// FormatPacked is four fields: uid, type, h and payload, where h is cid,
+	// chat, user and ingest separated by spaces. Redis handles 4 values an
+	// entry instead of 7 at every append and read. An earlier version's
+	// reader finds uid, type and payload in it, which its handlers need (its
+	// router routes by type), not the cid, chat and user.
 	FormatPacked = 2
 	// LatestFormat is the newest format this version reads and writes.
 	LatestFormat = FormatPacked
@@ -57,7 +58,7 @@ func Formats() []int { return []int{FormatFields, FormatPacked} }
 // envelopeValues is the number of values appendValues appends per format.
 func envelopeValues(format int) int {
 	if format == FormatPacked {
-		return 4
+		return 5
 	}
 	return 7
 }
@@ -66,23 +67,21 @@ func envelopeValues(format int) int {
 // them in format: for FormatFields, the values of the fields cid, uid,
 // type, chat, user, ingest and payload, which the script names, in this
 // order; for FormatPacked, cid (for the dedupe marker), then the values of
-// uid, h and payload.
+// uid, type, h and payload.
 func (e Envelope) appendValues(dst []any, format int) []any {
 	uid := strconv.FormatInt(e.UpdateID, 10)
 	if format == FormatPacked {
-		return append(dst, e.CID, uid, e.header(), e.Payload)
+		return append(dst, e.CID, uid, e.Type, e.header(), e.Payload)
 	}
 	return append(dst, e.CID, uid, e.Type, strconv.FormatInt(e.ChatID, 10),
 		strconv.FormatInt(e.UserID, 10), e.Ingest, e.Payload)
 }
 
-// header returns FormatPacked's h value: cid, type, chat, user and ingest,
+// header returns FormatPacked's h value: cid, chat, user and ingest,
 // separated by single spaces (ingest last: it is read as the rest).
 func (e Envelope) header() string {
-	b := make([]byte, 0, len(e.CID)+len(e.Type)+len(e.Ingest)+44)
+	b := make([]byte, 0, len(e.CID)+len(e.Ingest)+43)
 	b = append(b, e.CID...)
-	b = append(b, ' ')
-	b = append(b, e.Type...)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, e.ChatID, 10)
 	b = append(b, ' ')
@@ -92,10 +91,10 @@ func (e Envelope) header() string {
 	return string(b)
 }
 
-// packable reports whether the envelope fits FormatPacked: its cid and
-// type hold no space (the ingest may: it is last).
+// packable reports whether the envelope fits FormatPacked: its cid holds
+// no space (the ingest may: it is last).
 func (e Envelope) packable() bool {
-	return !strings.Contains(e.CID, " ") && !strings.Contains(e.Type, " ")
+	return !strings.Contains(e.CID, " ")
 }
 
 // Entry is an envelope read from a shard stream.
@@ -155,15 +154,13 @@ func (f *entryFields) envelope(shard int) (Envelope, error) {
 	if f.packed {
 		var ok bool
 		if f.cid, f.header, ok = strings.Cut(f.header, " "); ok {
-			if f.typ, f.header, ok = strings.Cut(f.header, " "); ok {
-				if f.chat, f.header, ok = strings.Cut(f.header, " "); ok {
-					f.user, f.ingest, ok = strings.Cut(f.header, " ")
-				}
+			if f.chat, f.header, ok = strings.Cut(f.header, " "); ok {
+				f.user, f.ingest, ok = strings.Cut(f.header, " ")
 			}
 		}
 		if !ok {
-			return Envelope{Shard: shard, Payload: []byte(f.payload)},
-				fmt.Errorf("queue: entry field %s: not five parts", fHeader)
+			return Envelope{Shard: shard, Type: f.typ, Payload: []byte(f.payload)},
+				fmt.Errorf("queue: entry field %s: not four parts", fHeader)
 		}
 	}
 	e := Envelope{Shard: shard, CID: f.cid, Type: f.typ, Ingest: f.ingest, Payload: []byte(f.payload)}

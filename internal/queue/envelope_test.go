@@ -5,7 +5,7 @@ package queue
 // enqueue script writes them.
 var envelopeNames = map[int][]string{
 	FormatFields: {fCID, fUID, fType, fChat, fUser, fIngest, fPayload},
-	FormatPacked: {fUID, fHeader, fPayload},
+	FormatPacked: {fUID, fType, fHeader, fPayload},
 }
 
 // appendFields appends the envelope as stream field/value pairs to dst, as

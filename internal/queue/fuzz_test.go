@@ -78,23 +78,23 @@ func FuzzDecodeEntry(f *testing.F) {
 }
 
 // FuzzDecodePackedEntry feeds the FormatPacked decoder any header: it never
-// panics, and a header it takes is five space-separated parts whose chat
-// and user are integers (or empty).
+// panics, and a header it takes is four space-separated parts whose chat
+// and user (the second and third) are integers (or empty).
 func FuzzDecodePackedEntry(f *testing.F) {
-	f.Add("7", "a1b2 message 42 42 i-1")
-	f.Add("7", "a1b2 message 42 42 i with spaces")
-	f.Add("7", "    ")
-	f.Add("7", "a b c d")
-	f.Add("x", "a message 1 2 i")
-	f.Add("7", "a message 1x 2 i")
+	f.Add("7", "a1b2 42 42 i-1")
+	f.Add("7", "a1b2 42 42 i with spaces")
+	f.Add("7", "   ")
+	f.Add("7", "a b c")
+	f.Add("x", "a 1 2 i")
+	f.Add("7", "a 1x 2 i")
 	q := &Queue{}
 	f.Fuzz(func(t *testing.T, uid, header string) {
-		e := q.entry(1, "1-0", 1, []any{fUID, uid, fHeader, header, fPayload, "{}"})
-		parts := strings.SplitN(header, " ", 5)
+		e := q.entry(1, "1-0", 1, []any{fUID, uid, fType, "message", fHeader, header, fPayload, "{}"})
+		parts := strings.SplitN(header, " ", 4)
 		_, uidErr := strconv.ParseInt(uid, 10, 64)
-		bad := len(parts) < 5 || uidErr != nil
+		bad := len(parts) < 4 || uidErr != nil
 		if !bad {
-			for _, v := range parts[2:4] {
+			for _, v := range parts[1:3] {
 				if _, err := strconv.ParseInt(v, 10, 64); v != "" && err != nil {
 					bad = true
 				}
@@ -103,7 +103,7 @@ func FuzzDecodePackedEntry(f *testing.F) {
 		if bad != (e.Invalid != nil) {
 			t.Fatalf("uid=%q h=%q: Invalid=%v", uid, header, e.Invalid)
 		}
-		if !bad && (e.Envelope.CID != parts[0] || e.Envelope.Type != parts[1] || e.Envelope.Ingest != parts[4]) {
+		if !bad && (e.Envelope.CID != parts[0] || e.Envelope.Type != "message" || e.Envelope.Ingest != parts[3]) {
 			t.Fatalf("h=%q decoded as %+v", header, e.Envelope)
 		}
 	})

@@ -4,7 +4,7 @@
 --
 -- Appends each dead letter's envelope (not its failure fields) to the
 -- shard's stream as a new entry in the dead letter's format (envelope.go:
--- the fields cid, uid, type, chat, user, ingest, payload, or uid, h,
+-- the fields cid, uid, type, chat, user, ingest, payload, or uid, type, h,
 -- payload), with a replay_of field naming the dead letter, and deletes the
 -- dead letter. Ignores the backlog limit and the
 -- dedupe marker: replay is an operator's decision. Returns a flat list

@@ -63,7 +63,8 @@ func TestStreamFormatFollowsTheLiveInstances(t *testing.T) {
 	waitFormat(2)
 	e = post(2)
 	require.NotContains(t, e, "cid")
-	require.Regexp(t, `^\S+ message 77 77 e2e-`, e["h"])
+	require.Regexp(t, `^\S+ 77 77 e2e-`, e["h"])
+	require.Equal(t, "message", e["type"], "the type stays a field: a reader of an earlier version routes by it")
 
 	beatOld()
 	waitFormat(1)
