@@ -271,8 +271,8 @@ func e2eSeries(ctx context.Context, e *Env, t e2eTarget, name, faults string, du
 }
 
 // searchMax finds the highest offered rate whose runs pass ok: up by 25%
-// from the highest fixed rate most of whose runs pass, until a run fails,
-// then two bisections; then it measures that rate Runs times, and when
+// from the highest fixed rate most of whose runs pass, until a rate fails
+// (two runs of it failed), then two bisections; then it measures that rate Runs times, and when
 // most of those runs fail (the search ran one run a step) 10% lower, at
 // most three times. It returns the measured point (nil when no rate
 // passed) and the search's runs.
@@ -302,17 +302,22 @@ func searchMax(points []E2EPoint, ok func(E2ERun) bool, runOnce func(float64, ti
 		bad = 0 // a lower rate failed by chance: search up from the highest that passed
 	}
 	var search []E2ERun
+	// step runs rate once, and once more when that run fails: a rate fails
+	// only when both do, so that one noisy run (a p99 is the tail of 3 s of
+	// a shared machine) does not end the search
 	step := func(rate float64) error {
-		r, err := runOnce(rate, dur)
-		if err != nil {
-			return err
+		for try := 0; try < 2; try++ {
+			r, err := runOnce(rate, dur)
+			if err != nil {
+				return err
+			}
+			search = append(search, r)
+			if ok(r) {
+				good = rate
+				return nil
+			}
 		}
-		search = append(search, r)
-		if ok(r) {
-			good = rate
-		} else {
-			bad = rate
-		}
+		bad = rate
 		return nil
 	}
 	for bad == 0 && good < 40000 {
