@@ -164,9 +164,11 @@ What the figures say stands in the way:
   hand-over to group commit, the ` + "`QUEUE_ENQUEUE`" + ` line, metrics): 36–42 µs of instance CPU an update against the
   floor's 28–30 µs.
 
-**Issue 16's targets after this step** (Targets above, measured last at 6ff9ac3): met are the end-to-end p99 at
-1,000 updates/s within 2 ms, the ingest p99 within 1.5 × the floor's, and the highest rate with p99 ≤ 10 ms is
-above asynq's. Not met: ingest 0.74 × the floor with 1 instance (target 1.0 ×) and 0.62 × with 3 (0.9 ×), the
-queue 1.35 × asynq (2 ×; the three full runs of this step gave 1.52 ×, 1.36 × and 1.35 ×, run by run 1.25–1.63 ×,
-as the machine slowed through the hour).
+**Issue 16's targets after this step** (Targets above, measured last at 92efddf, the dispatcher of 5d5a684, in
+an hour when the machine had slowed: the floor made 22k/s, asynq 7.9k/s): met are the end-to-end p99 at 1,000
+updates/s within 2 ms (1.62 ms), the ingest p99 within 1.5 × the floor's, and the highest rate with p99 ≤ 10 ms
+(5,650/s against asynq's 3,200/s; 7,000, 7,750 and 5,900/s against 4,950, 4,000 and 4,200/s in the earlier full
+runs of this step, and 4,700 against 5,050/s in the one run whose search still ended on a single failed run). Not
+met: ingest 0.70 × the floor with 1 instance (target 1.0 ×; 0.69–0.74 × over the step's runs) and 0.58 × with 3
+(0.9 ×), the queue 1.39 × asynq (2 ×; 1.35–1.52 × over the step's five full runs, run by run 1.17–1.65 ×).
 `
