@@ -291,6 +291,9 @@ func (c *Config) Validate() error {
 	if c.OpsToken != "" && (len(c.OpsToken) < MinOpsToken || len(c.OpsToken) > 256 || strings.ContainsFunc(c.OpsToken, unicode.IsSpace)) {
 		return invalid("OPS_TOKEN", "must be %d-256 characters without spaces (a random string: openssl rand -hex 24)", MinOpsToken)
 	}
+	if c.StreamFormat != StreamFormatAuto && c.StreamFormat != StreamFormatFields {
+		return invalid("STREAM_FORMAT", "must be auto or fields, got %q", c.StreamFormat)
+	}
 	if err := c.validateUpstream(); err != nil {
 		return err
 	}
@@ -397,9 +400,6 @@ const (
 )
 
 func (c *Config) validateIngest() error {
-	if c.StreamFormat != StreamFormatAuto && c.StreamFormat != StreamFormatFields {
-		return invalid("STREAM_FORMAT", "must be auto or fields, got %q", c.StreamFormat)
-	}
 	if c.Ingest != IngestWebhook && c.Ingest != IngestPoll {
 		return invalid("INGEST", "must be webhook or poll, got %q", c.Ingest)
 	}
