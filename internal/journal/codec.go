@@ -120,6 +120,7 @@ type event struct {
 	terminal bool   // the last event of this instance's part of the chain
 	waitMS   int64  // QUEUE_PICK's wait_ms: when the chain began
 	pick     bool   // QUEUE_PICK: a dispatch's part begins (the ingest's part came before it)
+	enqueue  bool   // QUEUE_ENQUEUE: the ingest's part
 }
 
 // Terminal events end an instance's part of a chain: its block is written
@@ -184,6 +185,7 @@ func encodeEntry(e *telemetry.Entry) *event {
 	ev.waitMS = fe.waitMS
 	ev.terminal = terminal[e.Name]
 	ev.pick = e.Name == string(telemetry.EvQueuePick)
+	ev.enqueue = e.Name == string(telemetry.EvQueueEnqueue)
 	ev.failing = e.Level >= zapcore.WarnLevel && fe.reason != string(telemetry.ReasonPassiveReject) || fe.delivery > 1
 	if cap(fe.buf) <= 4<<10 { // a huge event's scratch is not kept
 		*fe = fieldEncoder{buf: fe.buf[:0]}
@@ -392,8 +394,10 @@ type pending struct {
 	// begin is when the chain began as far as this instance knows (µs):
 	// the first event, or QUEUE_PICK's time less its wait
 	begin int64
-	// picked: the part begins with QUEUE_PICK, so it is a dispatch's, and
-	// the ingest's part (QUEUE_ENQUEUE) put the cid in its user's last cids
+	// picked: the part begins with QUEUE_PICK and holds no QUEUE_ENQUEUE, so
+	// it is a dispatch's alone, and the ingest's part put the cid in its
+	// user's last cids (a worker may log QUEUE_PICK before the ingest on the
+	// same instance logs QUEUE_ENQUEUE: then both are in this part)
 	picked bool
 }
 
@@ -413,6 +417,9 @@ func (p *pending) add(ev *event) {
 	}
 	if ev.terminal {
 		p.ready = true
+	}
+	if ev.enqueue {
+		p.picked = false
 	}
 	if ev.waitMS > 0 {
 		if b := ev.at - ev.waitMS*1000; b < p.begin {

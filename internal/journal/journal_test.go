@@ -228,6 +228,18 @@ func TestADispatchPartLeavesTheUsersListToTheIngest(t *testing.T) {
 	cids, err = in.j.LastCIDs(bg, v.UserID, 5)
 	require.NoError(t, err)
 	require.Equal(t, []string{v.CID}, cids)
+
+	// a worker of the ingesting instance may log QUEUE_PICK before the
+	// ingest logs QUEUE_ENQUEUE: the part holds both and lists the update
+	w := update(5)
+	wctx := telemetry.WithUpdate(bg, w)
+	in.log.QueuePick(wctx, "w1", 0, 1, 0)
+	in.log.QueueEnqueue(wctx, w.Type, 0, 1, "1732834000001-0")
+	in.log.DispatchOK(wctx, time.Millisecond, 0, 7)
+	flush(t, in.j)
+	cids, err = in.j.LastCIDs(bg, w.UserID, 5)
+	require.NoError(t, err)
+	require.Equal(t, []string{w.CID}, cids)
 }
 
 // segmentKeysOf lists the journal's segment keys.
