@@ -126,22 +126,24 @@ func holdLease(c redis.UniversalClient, ns string) (func(), error) {
 	return func() { cancel(); <-done }, nil
 }
 
-// startFloor runs the floor server as a process of its own.
-func startFloor(e *Env) (*exec.Cmd, string, error) {
+// startHelper runs one of this program's servers (the floor, or a
+// reference server of the ledger) as a process of its own, listening on a
+// free loopback port, its output to name.log; it returns once the port
+// accepts connections.
+func startHelper(e *Env, name string, args ...string) (*exec.Cmd, string, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, "", err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(e.Self, "floor", "-addr", addr, "-redis", e.Redis.URL())
-	out, _ := os.Create(filepath.Join(e.Work, "floor.log"))
+	cmd := exec.Command(e.Self, append(args, "-addr", addr, "-redis", e.Redis.URL())...)
+	out, _ := os.Create(filepath.Join(e.Work, name+".log"))
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
 	}
-	recordCommand("bench floor -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT   # the floor: net/http + one XADD per request")
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
@@ -150,9 +152,33 @@ func startFloor(e *Env) (*exec.Cmd, string, error) {
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			return nil, "", fmt.Errorf("floor server did not listen")
+			_ = cmd.Wait()
+			return nil, "", fmt.Errorf("%s did not listen", name)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ledgerStep is one reference server of the ingest section's ledger.
+type ledgerStep struct {
+	key, name, ns string
+	args          []string // the subcommand and its flags (-addr and -redis are added)
+	command       string   // for the report's exact commands
+}
+
+// ledgerSteps go from the floor to an instance as served, each adding one
+// part of the dispatcher's work to the one before.
+func ledgerSteps(e *Env) []ledgerStep {
+	replicaLog := filepath.Join(e.Work, "replica.log")
+	return []ledgerStep{
+		{"group", "ledger: group commit alone", "", []string{"groupfloor"},
+			"bench groupfloor -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT   # ledger: the floor's XADDs of concurrent requests in one pipeline"},
+		{"layer", "ledger: the dispatcher's queue layer", "bl", []string{"queuelayer", "-ns", "bl"},
+			"bench queuelayer -ns bl -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT   # ledger: ingest.Handler and queue.Batcher with the config defaults; no lines, no journal"},
+		{"nojournal", "ledger: the webhook in-process, no journal", "bn", []string{"replica", "-ns", "bn", "-journal=false", "-log", replicaLog},
+			"bench replica -ns bn -journal=false -log FILE -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT   # ledger: an instance's webhook in-process, event lines to a file, no journal"},
+		{"inproc", "ledger: the webhook in-process, as served", "br", []string{"replica", "-ns", "br", "-log", replicaLog},
+			"bench replica -ns br -log FILE -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT   # ledger: the same with the event journal"},
 	}
 }
 
@@ -191,11 +217,19 @@ func benchIngest(ctx context.Context, e *Env) (*IngestResults, error) {
 			return nil, err
 		}
 	}
-	floor, floorAddr, err := startFloor(e)
+	var helpers []*exec.Cmd
+	defer func() {
+		for _, h := range helpers {
+			_ = h.Process.Signal(syscall.SIGTERM)
+			_ = h.Wait()
+		}
+	}()
+	floor, floorAddr, err := startHelper(e, "floor", "floor")
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = floor.Process.Signal(syscall.SIGTERM); _ = floor.Wait() }()
+	helpers = append(helpers, floor)
+	recordCommand("bench floor -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT   # the floor: net/http + one XADD per request")
 	redisPid := e.Redis.Pid(ctx)
 
 	type target struct {
@@ -210,6 +244,19 @@ func benchIngest(ctx context.Context, e *Env) (*IngestResults, error) {
 			map[string]int{"server": ins[0].Pid(), "server2": ins[1].Pid(), "server3": ins[2].Pid()}},
 		{"floor", "floor: net/http + XADD", []string{"http://" + floorAddr + "/"}, map[string]int{"server": floor.Process.Pid}},
 	}
+	namespaces := []string{ns}
+	for _, st := range ledgerSteps(e) {
+		cmd, addr, err := startHelper(e, st.key, st.args...)
+		if err != nil {
+			return nil, err
+		}
+		helpers = append(helpers, cmd)
+		recordCommand(st.command)
+		targets = append(targets, target{st.key, st.name, []string{"http://" + addr + "/webhook"}, map[string]int{"server": cmd.Process.Pid}})
+		if st.ns != "" {
+			namespaces = append(namespaces, st.ns)
+		}
+	}
 	for _, t := range targets {
 		res.Configs = append(res.Configs, IngestConfig{Key: t.key, Name: t.name})
 	}
@@ -218,13 +265,15 @@ func benchIngest(ctx context.Context, e *Env) (*IngestResults, error) {
 
 	cleanup := func() error {
 		c := e.Redis.Client
-		if err := c.XTrimMaxLen(ctx, keys.New(ns).Shard(0).Stream(), 0).Err(); err != nil {
-			return err
-		}
 		c.Del(ctx, floorStream, "rb:stream")
-		for _, pat := range []string{"{" + ns + ":*}:seen:*", ns + ":journal:*"} {
-			if _, err := e.Redis.Unlink(ctx, pat); err != nil {
+		for _, ns := range namespaces {
+			if err := c.XTrimMaxLen(ctx, keys.New(ns).Shard(0).Stream(), 0).Err(); err != nil {
 				return err
+			}
+			for _, pat := range []string{"{" + ns + ":*}:seen:*", ns + ":journal:*"} {
+				if _, err := e.Redis.Unlink(ctx, pat); err != nil {
+					return err
+				}
 			}
 		}
 		if e.Redis.AOFSize(ctx) > 256<<20 {

@@ -25,6 +25,10 @@ func main() {
 			os.Exit(runRedisMem(os.Args[2:]))
 		case "journalmem":
 			os.Exit(runJournalMem(os.Args[2:]))
+		case "groupfloor":
+			os.Exit(runGroupFloor(os.Args[2:]))
+		case "queuelayer":
+			os.Exit(runQueueLayer(os.Args[2:]))
 		case "replica":
 			os.Exit(runReplica(os.Args[2:]))
 		case "asynqhook":

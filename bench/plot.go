@@ -63,6 +63,9 @@ func throughputPlot(r *Results, path string) error {
 		labels := map[string]string{"one": "dispatcher\n1 instance", "three": "dispatcher\n3 instances",
 			"floor": "floor\nnet/http+XADD", "redis-benchmark": "redis-benchmark\nXADD"}
 		for _, c := range in.Configs {
+			if labels[c.Key] == "" {
+				continue // the ledger's reference servers are in the report's tables only
+			}
 			col := color.Color(colOurs)
 			if c.Key == "floor" || c.Key == "redis-benchmark" {
 				col = colFloor

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
@@ -102,12 +101,6 @@ func runReplica(args []string) int {
 	defer p.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/webhook", p.webhook)
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "replica:", err)
-		return 1
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -117,11 +110,7 @@ func runReplica(args []string) int {
 		_ = pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	go func() { <-ctx.Done(); _ = srv.Close() }()
-	_ = srv.Serve(ln)
-	return 0
+	return serveUntilSignal("replica", *addr, mux)
 }
 
 // Attribution compares the service's code with its event journal on (as

@@ -258,7 +258,51 @@ func ingestSection(w writer, r *Results) {
 		w("%.0f µs today. The profile of the webhook path and the journal's share are under\n", one.CPU["server"]+one.CPU["redis"])
 		w("[Profiles](#profiles-what-stands-in-the-way).\n\n")
 	}
+	ledgerTable(w, in)
 	w("%s", groupCommitNote)
+}
+
+// ledgerTable is the ingest section's ledger: from the floor to an
+// instance as served, each row adding one part of the dispatcher's work,
+// measured in the same rounds as the rows above.
+func ledgerTable(w writer, in *IngestResults) {
+	rows := []struct{ key, adds string }{
+		{"floor", "one `XADD` a request (the floor)"},
+		{"group", "group commit: the `XADD`s of concurrent requests in one pipeline, up to 64, two pipelines under way"},
+		{"layer", "the dispatcher's webhook handler and queue instead: secret check, `update.Scan`, cid, the enqueue script " +
+			"(dedupe marker, backlog check, append) group-committed by `queue.Batcher`; no event lines, no journal"},
+		{"nojournal", "the rest of the webhook as an instance serves it (its HTTP stack and middleware, metrics, the `QUEUE_ENQUEUE` " +
+			"line written to a file), in-process; no journal"},
+		{"inproc", "the event journal (the line's journal entry, its writes to Redis)"},
+		{"one", "the `dispatcher serve` process itself (its other loops: lease, heartbeats, journal janitor)"},
+	}
+	floor := in.config("floor")
+	if floor == nil || floor.Throughput == 0 || in.config("group") == nil {
+		return
+	}
+	w("### Ledger: what each part costs on the webhook path\n\n")
+	w("Each row adds one part of the dispatcher's work to the row above, from the floor to an instance as served. The\n")
+	w("reference servers are this bench's own (`bench groupfloor`, `bench queuelayer`, `bench replica`; the exact\n")
+	w("commands are at the end), loaded like the rows above and in the same rounds. CPU is the server's and Redis's per\n")
+	w("update (the load generator's is in the table above).\n\n")
+	w("| configuration | adds | updates/s | × the floor | server + Redis µs per update | change from the row above | Redis commands per update |\n")
+	w("|---|---|---|---|---|---|---|\n")
+	prev := -1.0
+	for _, r := range rows {
+		c := in.config(r.key)
+		if c == nil || c.CPU == nil {
+			continue
+		}
+		cost := c.CPU["server"] + c.CPU["redis"]
+		change := "–"
+		if prev >= 0 {
+			change = fmt.Sprintf("%+.0f µs", cost-prev)
+		}
+		prev = cost
+		w("| %s | %s | %s | %.2f | %.0f + %.0f = %.0f | %s | %s |\n", c.Name, r.adds, num(c.Throughput), c.Throughput/floor.Throughput,
+			c.CPU["server"], c.CPU["redis"], cost, change, num(c.Commands))
+	}
+	w("\n")
 }
 
 // measuredBefore lists the sections the last run did not measure, grouped
