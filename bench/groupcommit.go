@@ -171,4 +171,32 @@ updates/s within 2 ms (1.62 ms), the ingest p99 within 1.5 × the floor's, and t
 runs of this step, and 4,700 against 5,050/s in the one run whose search still ended on a single failed run). Not
 met: ingest 0.70 × the floor with 1 instance (target 1.0 ×; 0.69–0.74 × over the step's runs) and 0.58 × with 3
 (0.9 ×), the queue 1.39 × asynq (2 ×; 1.35–1.52 × over the step's five full runs, run by run 1.17–1.65 ×).
+
+### Issue 16: a fifth step: where the rest of the gap is
+
+Measured 2026-12-04 04:20–05:00 UTC on the machine of the fourth step (the floor made 19k–30k/s that hour).
+
+- **The ledger** (table above, new in this step) goes from the floor to an instance as served, one part at a time,
+  in the same rounds. Its first run (5 rounds, 04:39), as × the floor and server + Redis CPU per update: the floor
+  1.00 (52 µs); group commit alone 1.23 (36 µs); the dispatcher's queue layer instead, with no line and no journal,
+  0.91 (54 µs: Redis 16 against 7 µs, for the enqueue script's marker ` + "`SET`" + `, backlog check and Lua call against
+  pipelined ` + "`XADD`" + `s); the rest of the webhook in-process 0.85 (60 µs); the event journal 0.77 (69 µs); the
+  ` + "`dispatcher serve`" + ` process 0.65 (80 µs). The last step, the same code as a process of its own, is not explained
+  yet: giving the in-process copy the instance's whole handler and its HTTP timeouts did not separate it from the
+  noise (3 rounds each, throughput swinging ±20 % between runs that hour).
+- **Group commit's premise does not hold on this machine.** The floor is not bound by Redis: one round trip a
+  request costs Redis about 10 µs of CPU, and group commit alone saves about 5 µs of that and 10 µs of the server's.
+  The parts the dispatcher must add cost more than that.
+- **The HTTP server is the largest lever left on the instance's side.** The floor on fasthttp v1.79.0 instead of
+  net/http, 4 alternated pairs (04:57): 27,036 → 30,856, 27,418 → 33,497, 25,054 → 27,977 and 29,634 → 33,509/s
+  (1.12–1.22 ×), server CPU 27–33 → 21–26 µs a request. Not taken in this step. It means serving LISTEN_ADDR with
+  another HTTP stack: its timeouts and limits, the ops, metrics and proxy handlers through an adaptor, and
+  hostile-client tests of its own. By the ledger it would bring an instance to about 0.75 × the floor, not 1.0 ×.
+- **The queue path** (` + "`bench queue`" + `, 40,000 updates, 3 alternated rounds, 04:30): ours 1.37–1.60 × asynq with the
+  journal (as served), 1.57–1.94 × without it.
+
+What this says about the targets: with every promise kept, 1.0 × the floor is out of reach here. The queue layer
+alone, before any event line or the journal, makes 0.91 ×. The lines and the journal, which the contract and issue
+17 require for every update, then take about 0.14 × more. 2 × asynq on the queue path is out of reach with the
+journal on. Both targets now need a decision on the promises (or on the targets), not another optimization.
 `
