@@ -1,11 +1,8 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -18,16 +15,10 @@ const floorStream = "floor:stream"
 // go-redis client the service uses, default options. It serves until
 // SIGTERM.
 func runFloor(args []string) int {
-	fs := flag.NewFlagSet("floor", flag.ExitOnError)
-	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback)")
-	url := fs.String("redis", "", "redis URL")
-	_ = fs.Parse(args)
-	opt, err := redis.ParseURL(*url)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "floor:", err)
+	addr, c, ok := floorFlags("floor", args)
+	if !ok {
 		return 2
 	}
-	c := redis.NewClient(opt)
 	defer c.Close()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
@@ -42,5 +33,5 @@ func runFloor(args []string) int {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"ok":true}`)
 	})
-	return serveUntilSignal("floor", *addr, h)
+	return serveUntilSignal("floor", addr, h)
 }

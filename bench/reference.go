@@ -49,6 +49,22 @@ func serveUntilSignal(name, addr string, h http.Handler) int {
 	return 0
 }
 
+// floorFlags parses the flags of the floor servers (-addr, -redis) and
+// connects a go-redis client with default options; ok is false (the error
+// printed) when the URL does not parse.
+func floorFlags(name string, args []string) (addr string, c *redis.Client, ok bool) {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	a := fs.String("addr", "127.0.0.1:0", "listen address (loopback)")
+	url := fs.String("redis", "", "redis URL")
+	_ = fs.Parse(args)
+	opt, err := redis.ParseURL(*url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return "", nil, false
+	}
+	return *a, redis.NewClient(opt), true
+}
+
 // groupFloor is the floor with group commit and nothing else: the bodies of
 // concurrent requests are appended by one pipeline of XADDs (to the
 // floor's stream, field "payload"), each request answered when that
@@ -121,16 +137,10 @@ func (g *groupFloor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // runGroupFloor serves groupFloor until SIGTERM.
 func runGroupFloor(args []string) int {
-	fs := flag.NewFlagSet("groupfloor", flag.ExitOnError)
-	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback)")
-	url := fs.String("redis", "", "redis URL")
-	_ = fs.Parse(args)
-	opt, err := redis.ParseURL(*url)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "groupfloor:", err)
+	addr, c, ok := floorFlags("groupfloor", args)
+	if !ok {
 		return 2
 	}
-	c := redis.NewClient(opt)
 	defer c.Close()
 	// as many pipelines under way and as large as queue.Batcher's defaults
 	g := &groupFloor{c: c, calls: make(chan *floorCall, 1024), maxBatch: 64}
@@ -139,7 +149,7 @@ func runGroupFloor(args []string) int {
 	for range 2 {
 		go g.run(ctx)
 	}
-	return serveUntilSignal("groupfloor", *addr, g)
+	return serveUntilSignal("groupfloor", addr, g)
 }
 
 // runQueueLayer serves the dispatcher's webhook handler with its queue and
