@@ -181,9 +181,10 @@ Measured 2026-12-04 04:20–05:00 UTC on the machine of the fourth step (the flo
   1.00 (52 µs); group commit alone 1.23 (36 µs); the dispatcher's queue layer instead, with no line and no journal,
   0.91 (54 µs: Redis 16 against 7 µs, for the enqueue script's marker ` + "`SET`" + `, backlog check and Lua call against
   pipelined ` + "`XADD`" + `s); the rest of the webhook in-process 0.85 (60 µs); the event journal 0.77 (69 µs); the
-  ` + "`dispatcher serve`" + ` process 0.65 (80 µs). The last step, the same code as a process of its own, is not explained
-  yet: giving the in-process copy the instance's whole handler and its HTTP timeouts did not separate it from the
-  noise (3 rounds each, throughput swinging ±20 % between runs that hour).
+  ` + "`dispatcher serve`" + ` process 0.65 (80 µs). That last step is the machine's, not the code's: in 3 later rounds
+  (05:10) the process and the in-process copy cost the same (36 against 36–37 µs of server CPU an update, 21.4k–21.8k
+  against 21.3k–21.5k/s; the floor 28.7k–29.2k/s), and a CPU profile of the process showed nothing the copy does not
+  do. A larger ` + "`GOGC`" + ` (400) for the instance did not pay either (3 pairs).
 - **Group commit's premise does not hold on this machine.** The floor is not bound by Redis: one round trip a
   request costs Redis about 10 µs of CPU, and group commit alone saves about 5 µs of that and 10 µs of the server's.
   The parts the dispatcher must add cost more than that.
@@ -194,6 +195,10 @@ Measured 2026-12-04 04:20–05:00 UTC on the machine of the fourth step (the flo
   hostile-client tests of its own. By the ledger it would bring an instance to about 0.75 × the floor, not 1.0 ×.
 - **The queue path** (` + "`bench queue`" + `, 40,000 updates, 3 alternated rounds, 04:30): ours 1.37–1.60 × asynq with the
   journal (as served), 1.57–1.94 × without it.
+- **End to end at 1,000/s**, the no-op handler: this step's first full run (04:47) gave a p99 of 2.17 ms, of which the
+  HTTP answer's p99 alone was 1.62 ms. Alternated with the build of the last full run (91633a3), 4 rounds of 5 runs
+  each (05:02): 1.05, 1.22, 1.15 and 1.30 ms for that build, 1.01, 1.36, 1.03 and 1.29 ms for this one. So the
+  difference was the hour, not the code.
 
 What this says about the targets: with every promise kept, 1.0 × the floor is out of reach here. The queue layer
 alone, before any event line or the journal, makes 0.91 ×. The lines and the journal, which the contract and issue
