@@ -169,15 +169,14 @@ type ledgerStep struct {
 // ledgerSteps go from the floor to an instance as served, each adding one
 // part of the dispatcher's work to the one before.
 func ledgerSteps(e *Env) []ledgerStep {
-	replicaLog := filepath.Join(e.Work, "replica.log")
 	return []ledgerStep{
 		{"group", "ledger: group commit alone", "", []string{"groupfloor"},
 			"bench groupfloor -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT   # ledger: the floor's XADDs of concurrent requests in one pipeline"},
 		{"layer", "ledger: the dispatcher's queue layer", "bl", []string{"queuelayer", "-ns", "bl"},
 			"bench queuelayer -ns bl -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT   # ledger: ingest.Handler and queue.Batcher with the config defaults; no lines, no journal"},
-		{"nojournal", "ledger: the webhook in-process, no journal", "bn", []string{"replica", "-ns", "bn", "-journal=false", "-log", replicaLog},
+		{"nojournal", "ledger: the webhook in-process, no journal", "bn", []string{"replica", "-ns", "bn", "-journal=false", "-log", filepath.Join(e.Work, "replica-nojournal-lines.log")},
 			"bench replica -ns bn -journal=false -log FILE -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT   # ledger: an instance's webhook in-process, event lines to a file, no journal"},
-		{"inproc", "ledger: the webhook in-process, as served", "br", []string{"replica", "-ns", "br", "-log", replicaLog},
+		{"inproc", "ledger: the webhook in-process, as served", "br", []string{"replica", "-ns", "br", "-log", filepath.Join(e.Work, "replica-lines.log")},
 			"bench replica -ns br -log FILE -addr 127.0.0.1:PORT -redis redis://127.0.0.1:PORT   # ledger: the same with the event journal"},
 	}
 }

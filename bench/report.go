@@ -293,14 +293,15 @@ func ledgerTable(w writer, in *IngestResults) {
 		if c == nil || c.CPU == nil {
 			continue
 		}
-		cost := c.CPU["server"] + c.CPU["redis"]
+		srv, rds := math.Round(c.CPU["server"]), math.Round(c.CPU["redis"]) // the sum of what the row shows
+		cost := srv + rds
 		change := "–"
 		if prev >= 0 {
 			change = fmt.Sprintf("%+.0f µs", cost-prev)
 		}
 		prev = cost
 		w("| %s | %s | %s | %.2f | %.0f + %.0f = %.0f | %s | %s |\n", c.Name, r.adds, num(c.Throughput), c.Throughput/floor.Throughput,
-			c.CPU["server"], c.CPU["redis"], cost, change, num(c.Commands))
+			srv, rds, cost, change, num(c.Commands))
 	}
 	w("\n")
 }
