@@ -68,9 +68,9 @@ func floorFlags(name string, args []string) (addr string, c *redis.Client, ok bo
 // groupFloor is the floor with group commit and nothing else: the bodies of
 // concurrent requests are appended by one pipeline of XADDs (to the
 // floor's stream, field "payload"), each request answered when that
-// pipeline's replies are back. Up to inFlight pipelines are under way at a
-// time, each of at most maxBatch appends: what queued while they were
-// under way goes in the next one, so a lone request waits for nobody.
+// pipeline's replies are back. Each goroutine of run has at most one
+// pipeline under way, of at most maxBatch appends: what queued meanwhile
+// goes in the next one, so a lone request waits for nobody.
 type groupFloor struct {
 	c        *redis.Client
 	calls    chan *floorCall
