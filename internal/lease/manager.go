@@ -188,13 +188,14 @@ func (m *Manager) activeLocked(s *shardState, now time.Time) bool {
 	return s.held && now.Before(s.lastSend.Add(m.t.StepDownAfter))
 }
 
-// setHeld records a won lease.
+// setHeld records a won lease. The gauges change under the same lock as
+// the role, so that no reader sees the shard ACTIVE before they do.
 func (m *Manager) setHeld(s *shardState, token int64, sent time.Time) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	s.held, s.token, s.lastSend = true, token, sent
-	m.notifyLocked()
-	m.mu.Unlock()
 	m.cfg.Metrics.LeaseHeld(s.label, token)
+	m.notifyLocked()
 }
 
 // renewed records the send time of a successful renewal.
@@ -206,13 +207,13 @@ func (m *Manager) renewed(s *shardState, token int64, sent time.Time) {
 	m.mu.Unlock()
 }
 
-// setPassive records the end of a leadership.
+// setPassive records the end of a leadership, gauges included (see setHeld).
 func (m *Manager) setPassive(s *shardState) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	s.held, s.token = false, 0
-	m.notifyLocked()
-	m.mu.Unlock()
 	m.cfg.Metrics.LeaseLost(s.label)
+	m.notifyLocked()
 }
 
 func (m *Manager) notifyLocked() {
