@@ -2,6 +2,8 @@ package membership
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,5 +105,63 @@ func TestCommonFormat(t *testing.T) {
 		{[]InstanceInfo{three}, 3, 3},
 	} {
 		require.Equal(t, c.want, CommonFormat(c.list, c.latest), "%+v latest %d", c.list, c.latest)
+	}
+}
+
+// changes is a change source like lease.Manager.Changed: the channel that
+// Changed returns is closed at the next change.
+type changes struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (c *changes) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == nil {
+		c.ch = make(chan struct{})
+	}
+	return c.ch
+}
+
+func (c *changes) change() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch != nil {
+		close(c.ch)
+	}
+	c.ch = make(chan struct{})
+}
+
+// TestRegistryBeatsAtOnceOnAChange: with BeatOnChange, a change of role is
+// in the heartbeat (what `dispatcher status` reads) within moments, not at
+// the next beat of the interval (ttl/3, 10s here).
+func TestRegistryBeatsAtOnceOnAChange(t *testing.T) {
+	c, ks := realClient(t)
+	var role atomic.Value
+	role.Store(telemetry.RolePassive)
+	r := NewRegistry(c, ks, "i-1", 30*time.Second, func() InstanceInfo { return InstanceInfo{Role: role.Load().(string)} }, telemetry.Nop())
+	var src changes
+	r.BeatOnChange(src.Changed)
+	require.NoError(t, r.Register(context.Background()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+
+	roleOf := func() string {
+		list, err := ListInstances(context.Background(), c, ks)
+		if err != nil || len(list) != 1 {
+			return ""
+		}
+		return list[0].Role
+	}
+	eventually(t, 3*time.Second, "the first beat", func() bool { return roleOf() == telemetry.RolePassive })
+	for _, want := range []string{telemetry.RoleActive, telemetry.RolePassive, telemetry.RoleActive} {
+		role.Store(want)
+		changed := time.Now()
+		src.change()
+		eventually(t, 3*time.Second, "the heartbeat shows "+want, func() bool { return roleOf() == want })
+		t.Logf("%s in the heartbeat %s after the change", want, time.Since(changed).Round(time.Millisecond))
 	}
 }

@@ -208,6 +208,7 @@ func NewWith(cfg config.Config, out io.Writer, opts Options) (*Server, error) {
 		s.closeRedis()
 		return nil, err
 	}
+	s.registry.BeatOnChange(s.leases.Changed)
 	if s.balance != nil {
 		s.balance.Track(s.leases)
 	}
