@@ -130,6 +130,12 @@ func TestPollOnePollerAcrossInstances(t *testing.T) {
 	waitDispatched(t, e, ids, 30*time.Second)
 	requireAppendedOnce(t, e, len(ids))
 	require.Empty(t, world.LinesNamed(e.Cluster.Lines(), "DUPLICATE_UPDATE"))
+	// another process may dispatch an update before the poller has logged
+	// its append, and the poller stores the offset after the append: wait
+	// for both (the offset is confirmed to Telegram only once stored)
+	require.True(t, proctest.Eventually(5*time.Second, 20*time.Millisecond, func() bool {
+		return len(linesOf(poller, "QUEUE_ENQUEUE", bySource)) >= len(ids) && e.Bot.Confirmed() == ids[len(ids)-1]+1
+	}), "the poller logged every append and confirmed the offset")
 	require.Len(t, linesOf(poller, "QUEUE_ENQUEUE", bySource), len(ids), "the poller ingested them all, source=poll")
 	require.Zero(t, e.Bot.Conflicts(), "never two getUpdates at once")
 	out, stderr, code := e.CLI("status")
@@ -153,7 +159,8 @@ func TestPollOnePollerAcrossInstances(t *testing.T) {
 	requireAppendedOnce(t, e, len(ids)+len(more))
 	require.Empty(t, world.LinesNamed(e.Cluster.Lines(), "DUPLICATE_UPDATE"), "the successor resumed at the stored offset")
 	requireChatOrder(t, e.Cluster.Lines(), 5)
-	require.EqualValues(t, more[len(more)-1]+1, e.Bot.Confirmed())
+	require.True(t, proctest.Eventually(5*time.Second, 20*time.Millisecond, func() bool { return e.Bot.Confirmed() == more[len(more)-1]+1 }),
+		"the successor confirmed the offset after the last update (Telegram: %d)", e.Bot.Confirmed())
 	t.Logf("%d updates through %s; SIGTERM: %s polls after %s (token %d → %d); %d more, each appended once",
 		len(ids), poller.ID, next.ID, took.Round(time.Millisecond), token, nextToken, len(more))
 }

@@ -1,16 +1,19 @@
 package main
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/logtest"
+	"github.com/dispatcher-bot/dispatcher/internal/testutil/proctest"
 )
 
 // ldflagsRE finds the -ldflags "..." of a go build command line.
@@ -68,15 +71,18 @@ func TestEveryBuildPathSetsTheVersion(t *testing.T) {
 
 	// the running instance says the same: its heartbeat, read by status
 	// (from the sandbox instance's embedded Redis)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	env := []string{"LISTEN_ADDR=" + addr, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	// (it binds a port of its own and says which: a port picked here and
+	// closed could be taken by another test's process before serve binds it)
+	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	srv := exec.Command(makeBin, "serve")
-	srv.Env = env
+	srv.Env = append(slices.Clone(base), "LISTEN_ADDR=127.0.0.1:0")
+	var logs logtest.Buffer
+	srv.Stdout, srv.Stderr = &logs, &logs
 	require.NoError(t, srv.Start())
 	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	addr, ok := proctest.WaitAddr(15*time.Second, logs.String)
+	require.True(t, ok, "serve never said the address it bound: %s", logs.String())
+	env := append(slices.Clone(base), "LISTEN_ADDR="+addr)
 	var status string
 	deadline := time.Now().Add(15 * time.Second)
 	for {

@@ -1,8 +1,10 @@
 package forward
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -77,7 +79,16 @@ func okUpstream(t *testing.T) string {
 
 func TestGuardAnswersOnlyUnansweredCallbacksItLeads(t *testing.T) {
 	c := &caller{done: make(chan string, 4)}
-	f, logs := newForwarder(t, okUpstream(t), true, c)
+	// the bot answers q2 through the proxy while the update is delivered,
+	// as a real bot does (the tracker hears of it before the guard's 50ms)
+	var f *Forwarder
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if body, _ := io.ReadAll(r.Body); bytes.Contains(body, []byte(`"id":"q2"`)) {
+			f.cfg.Tracker.Answered("q2")
+		}
+	}))
+	t.Cleanup(upstream.Close)
+	f, logs := newForwarder(t, upstream.URL, true, c)
 	u, ctx := callbackUpdate(t, "q1")
 	require.NoError(t, f.Handle(ctx, u))
 	select {
@@ -94,7 +105,6 @@ func TestGuardAnswersOnlyUnansweredCallbacksItLeads(t *testing.T) {
 	// answered through the proxy (the tracker hears of it): no guard
 	u2, ctx2 := callbackUpdate(t, "q2")
 	require.NoError(t, f.Handle(ctx2, u2))
-	f.cfg.Tracker.Answered("q2")
 	f.Close() // waits for a guard in flight; none may call after it
 	require.Len(t, c.calls, 1)
 }

@@ -186,9 +186,14 @@ func TestBalanceSixShardsAcrossInstances(t *testing.T) {
 	eventually(t, 3*time.Second, "3/3", func() bool { return split(shards, 3, a, b) })
 	c := newBalanced(t, "c", ks, shards, ttl)
 	eventually(t, 3*time.Second, "2/2/2", func() bool { return split(shards, 2, a, b, c) })
-	released := len(a.log.events(string(telemetry.EvLeaseReleased))) + len(b.log.events(string(telemetry.EvLeaseReleased)))
+	// a release is logged when its script's answer is back, which can be
+	// after the taker, woken by its publish, shows the shard held
+	released := func() int {
+		return len(a.log.events(string(telemetry.EvLeaseReleased))) + len(b.log.events(string(telemetry.EvLeaseReleased)))
+	}
+	eventually(t, 3*time.Second, "a gave 3 to b, then a and b one each to c, all by release", func() bool { return released() >= 5 })
+	require.Equal(t, 5, released())
 	lost := len(a.log.events(string(telemetry.EvLeaseLost))) + len(b.log.events(string(telemetry.EvLeaseLost)))
-	require.Equal(t, 5, released, "a gave 3 to b, then a and b one each to c, all by release")
 	require.Zero(t, lost)
 	t.Logf("after joins: %v", heldBy(a, b, c))
 

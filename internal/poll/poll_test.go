@@ -51,6 +51,9 @@ func TestEveryUpdateOnceInOrder(t *testing.T) {
 	}
 	slices.Sort(got)
 	require.Equal(t, append(want, more...), got, "each update once")
+	// QUEUE_ENQUEUE is logged when the append's answer is back: after the
+	// entry is on the stream, where the wait above saw it
+	eventually(t, "every append logged", func() bool { return len(r.events("QUEUE_ENQUEUE")) >= len(got) })
 	enq := r.events("QUEUE_ENQUEUE")
 	require.Len(t, enq, len(got))
 	for _, e := range enq {
