@@ -202,7 +202,7 @@ func (r *Registry) Run(ctx context.Context) error {
 		case err == nil:
 			failing = false
 		}
-		if !r.wait(ctx, r.every, changed, last) {
+		if !r.wait(ctx, changed, last) {
 			r.deregister()
 			return nil
 		}
@@ -217,25 +217,21 @@ func (r *Registry) Run(ctx context.Context) error {
 // Run.
 func (r *Registry) BeatOnChange(changed func() <-chan struct{}) { r.changed = changed }
 
-// wait returns after every, or after a change (but not before changeGap
-// since last), true; or false when ctx is done.
-func (r *Registry) wait(ctx context.Context, every time.Duration, changed <-chan struct{}, last time.Time) bool {
-	t := time.NewTimer(every)
+// wait returns true after the heartbeat interval, or changeGap after last
+// once changed is closed, whichever comes first; false when ctx is done.
+func (r *Registry) wait(ctx context.Context, changed <-chan struct{}, last time.Time) bool {
+	t := time.NewTimer(r.every)
 	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	case <-changed:
-	}
-	gap := time.NewTimer(changeGap - time.Since(last))
-	defer gap.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-gap.C:
-		return true
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-changed:
+			changed = nil // one change brings the beat forward; later ones add nothing
+			t.Reset(changeGap - time.Since(last))
+		}
 	}
 }
 
